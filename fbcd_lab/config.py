@@ -1,0 +1,108 @@
+"""Run configuration: the method (which heads, u, lambda, alpha, clustering) and the optimisation.
+
+Every value is checked when the object is made, so bad input fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from fbcd_lab.class_division import STRATEGIES
+
+METHODS = ("ce", "fbh", "cdh", "fbcd")
+SCHEDULES = ("step", "cosine")
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """Which heads are on and their settings.
+
+    ``ce``: plain classifier; ``fbh``: + feature-balancing head; ``cdh``: K-cluster main head;
+    ``fbcd``: both (the paper's "Ours"). u, alpha and the clustering only matter with CDH; lambda and
+    the kernel only with FBH. Paper defaults: u = 10, lambda = 1.5, random division.
+    """
+
+    method: str = "fbcd"
+    backbone: str = "resnet32"
+    u: int = 10
+    lam: float = 1.5
+    alpha: float = 0.5
+    cluster: str = "random"
+    kernel_size: int = 3
+    channels_per_class: int | None = None
+    cluster_pca: int = 50
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if int(self.u) != self.u or self.u < 1:
+            raise ValueError(f"u must be an integer >= 1, got {self.u!r}")
+        if not self.lam >= 0:
+            raise ValueError(f"lam (lambda) must be >= 0, got {self.lam!r}")
+        if not 0 < self.alpha <= 1:
+            raise ValueError(f"alpha must be in (0, 1], got {self.alpha!r}")
+        if self.cluster not in STRATEGIES:
+            raise ValueError(f"cluster must be one of {STRATEGIES}, got {self.cluster!r}")
+        if int(self.kernel_size) != self.kernel_size or self.kernel_size < 1:
+            raise ValueError(f"kernel_size must be an integer >= 1, got {self.kernel_size!r}")
+        if self.cluster_pca < 1:
+            raise ValueError(f"cluster_pca must be >= 1, got {self.cluster_pca!r}")
+
+    @property
+    def uses_fbh(self) -> bool:
+        return self.method in ("fbh", "fbcd")
+
+    @property
+    def uses_cdh(self) -> bool:
+        return self.method in ("cdh", "fbcd")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """SGD with momentum, a linear warm-up, then step or cosine decay of the learning rate.
+
+    ``step``: from epoch ``milestones[i]`` on (counted from 0) the lr is ``lr * factors[i]``.
+    The defaults are LDAM-DRW's CIFAR schedule (x0.01 from epoch 160, x0.0001 from 180).
+    """
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 2e-4
+    warmup_epochs: int = 5
+    schedule: str = "step"
+    milestones: tuple[int, ...] = (160, 180)
+    factors: tuple[float, ...] = (0.01, 0.0001)
+
+    def __post_init__(self) -> None:
+        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
+                  "momentum": 0 <= self.momentum < 1, "weight_decay": self.weight_decay >= 0,
+                  "warmup_epochs": 0 <= self.warmup_epochs}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"{bad[0]} out of range: {getattr(self, bad[0])!r} "
+                             "(epochs, batch_size >= 1; lr > 0; 0 <= momentum < 1; weight_decay, "
+                             "warmup_epochs >= 0)")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if len(self.factors) != len(self.milestones) or not all(0 < f <= 1 for f in self.factors):
+            raise ValueError(f"factors must hold one value in (0, 1] per milestone "
+                             f"({len(self.milestones)}), got {self.factors!r}")
+
+    def lr_factor(self, epoch_float: float) -> float:
+        """Multiplier of ``lr`` at a fractional epoch: warm-up, then the schedule."""
+        if epoch_float < self.warmup_epochs:
+            return (epoch_float + 1e-9) / self.warmup_epochs
+        if self.schedule == "cosine":
+            span = max(self.epochs - self.warmup_epochs, 1)
+            return 0.5 * (1 + math.cos(math.pi * (epoch_float - self.warmup_epochs) / span))
+        passed = [f for m, f in zip(self.milestones, self.factors) if epoch_float >= m]
+        return passed[-1] if passed else 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,84 @@
+"""One way to iterate over any image set in batches of (inputs, labels, sample indices).
+
+In-memory sets are indexed, augmented and normalised on the target device; file sets stream
+through a DataLoader with torchvision transforms. The sample indices let a trainer look up
+per-sample data such as each image's cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from fbcd_lab.data.augment import AugmentSpec, augment_batch, normalize, stream_transform
+from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, read_rgb
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def iterate_batches(
+    images: ImageSet,
+    batch_size: int,
+    spec: AugmentSpec,
+    *,
+    train: bool,
+    generator: torch.Generator,
+    device: torch.device | str = "cpu",
+    image_size: int | None = None,
+    num_workers: int = 0,
+    drop_last: bool = False,
+) -> Iterator[Batch]:
+    """Yield (float inputs, int64 labels, int64 sample indices) on ``device``.
+
+    ``train`` shuffles and augments; otherwise the order is kept and images are only normalised.
+    Pass in-memory sets already moved with ``TensorImages.to(device)`` to avoid a copy per epoch.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if isinstance(images, TensorImages):
+        yield from _tensor_batches(images, batch_size, spec, train, generator, torch.device(device), drop_last)
+    else:
+        if image_size is None:
+            raise ValueError("image_size is required to stream a FileImages set")
+        yield from _stream_batches(images, batch_size, spec, train, generator, torch.device(device),
+                                   image_size, num_workers, drop_last)
+
+
+def _tensor_batches(images: TensorImages, batch_size: int, spec: AugmentSpec, train: bool,
+                    generator: torch.Generator, device: torch.device, drop_last: bool) -> Iterator[Batch]:
+    n = len(images)
+    order = torch.randperm(n, generator=generator) if train else torch.arange(n)
+    data = images.images.to(device)
+    labels = torch.from_numpy(images.labels)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        idx = order[start:start + batch_size]
+        x = data[idx.to(device)]
+        if train:
+            x = augment_batch(x, spec, generator)
+        yield normalize(x, spec), labels[idx].to(device), idx
+
+
+class _FileDataset(Dataset):
+    def __init__(self, images: FileImages, transform) -> None:
+        self.images, self.transform = images, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.transform(read_rgb(self.images.paths[i])), int(self.images.labels[i]), i
+
+
+def _stream_batches(images: FileImages, batch_size: int, spec: AugmentSpec, train: bool,
+                    generator: torch.Generator, device: torch.device, image_size: int,
+                    num_workers: int, drop_last: bool) -> Iterator[Batch]:
+    loader = DataLoader(
+        _FileDataset(images, stream_transform(spec, image_size, train)), batch_size=batch_size,
+        shuffle=train, generator=generator, num_workers=num_workers, drop_last=drop_last,
+        pin_memory=device.type == "cuda", persistent_workers=False,
+    )
+    for x, y, idx in loader:
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True), idx

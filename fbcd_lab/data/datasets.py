@@ -1,0 +1,108 @@
+"""Build a long-tailed training set by name: the one entry point to every data source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fbcd_lab.data.augment import AugmentSpec, channel_stats
+from fbcd_lab.data.images import FileImages, ImageSet, TensorImages
+from fbcd_lab.data.long_tail import SubsetFingerprint, long_tail_counts, long_tail_indices
+from fbcd_lab.data.sources import IMAGENET_MEAN, IMAGENET_STD, load_source
+
+IN_MEMORY_MAX_SIZE = 64
+
+
+@dataclass(frozen=True, eq=False)
+class LongTailData:
+    """A long-tailed training set, the untouched test set, and what is needed to use them.
+
+    ``spare`` holds the training images the long-tailed subset left out (for a validation split).
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    train: ImageSet
+    test: ImageSet
+    spare: ImageSet
+    counts: tuple[int, ...]
+    fingerprint: SubsetFingerprint
+    augment: AugmentSpec
+    in_channels: int
+    image_size: int
+    imbalance_ratio: float | None
+    profile: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def record(self) -> dict:
+        """JSON-ready description of the subset, for results records."""
+        return {"dataset": self.name, "imbalance_ratio": self.imbalance_ratio, "profile": self.profile,
+                "num_train": len(self.train), "num_test": len(self.test),
+                "image_size": self.image_size, **self.fingerprint.to_dict()}
+
+
+def build_long_tailed(
+    name: str,
+    imbalance_ratio: float | None = 100,
+    *,
+    profile: str = "exp",
+    n_max: int | None = None,
+    seed: int = 0,
+    convention: str = "ldam",
+    root: str | Path | None = None,
+    download: bool = False,
+    image_size: int | None = None,
+    in_memory: bool | None = None,
+) -> LongTailData:
+    """Load dataset ``name`` and subsample its training set to a long-tailed profile.
+
+    ``n_max`` defaults to the smallest class size of the full training set. ``imbalance_ratio``
+    None keeps the training set as it is (required for ImageNet-LT, long-tailed already).
+    ``in_memory`` None decodes file sets whose images are at most 64 px and streams larger ones
+    and ImageNet-LT;
+    statistics for normalisation come from the source, else from the decoded training images,
+    else ImageNet's.
+    The test set is never subsampled.
+    """
+    source = load_source(name, root, download, image_size)
+    labels = source.train.labels
+    num_classes = len(source.classes)
+    class_sizes = np.bincount(labels, minlength=num_classes)
+    if source.natural and imbalance_ratio is not None:
+        raise ValueError(f"imbalance_ratio must be None for {name!r}: it is long-tailed already")
+    if imbalance_ratio is None:
+        counts = [int(n) for n in class_sizes]
+        if min(counts) == 0:
+            raise ValueError(f"{name}: class(es) {np.flatnonzero(class_sizes == 0).tolist()} have no training image")
+        indices, fingerprint = long_tail_indices(labels, counts, seed, "first")
+    else:
+        n_max = int(class_sizes.min()) if n_max is None else n_max
+        if n_max > class_sizes.min():
+            raise ValueError(f"n_max must be <= {class_sizes.min()} (smallest class of {name}), got {n_max}")
+        counts = long_tail_counts(n_max, num_classes, imbalance_ratio, profile)
+        indices, fingerprint = long_tail_indices(labels, counts, seed, convention)
+    train = source.train.subset(indices)
+    test = source.test
+    if in_memory is None:
+        in_memory = source.image_size <= IN_MEMORY_MAX_SIZE and not source.natural
+    if in_memory and isinstance(train, FileImages):
+        train, test = train.decode(image_size), test.decode(image_size)
+    if source.mean is not None:
+        mean, std = source.mean, source.std
+    elif isinstance(train, TensorImages):
+        mean, std = channel_stats(train.images)
+    else:
+        mean, std = IMAGENET_MEAN, IMAGENET_STD
+    spare = source.train.subset(np.setdiff1d(np.arange(len(labels)), indices))
+    return LongTailData(
+        name=source.name, classes=source.classes, train=train, test=test, spare=spare,
+        counts=tuple(counts), fingerprint=fingerprint,
+        augment=AugmentSpec(mean, std, source.crop_padding, source.hflip),
+        in_channels=source.in_channels, image_size=image_size or source.image_size,
+        imbalance_ratio=imbalance_ratio, profile=profile,
+    )

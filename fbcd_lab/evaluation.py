@@ -1,0 +1,98 @@
+"""Evaluation: logits once per model, then metrics under any prediction rule.
+
+Top-1 accuracy, mean per-class recall, per-class recall, many / medium / few recall, confusion
+matrix, expected calibration error and per-class classifier weight norms (scikit-learn metrics).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, recall_score
+
+from fbcd_lab.data.batches import iterate_batches
+from fbcd_lab.data.datasets import LongTailData
+from fbcd_lab.data.images import ImageSet
+from fbcd_lab.data.long_tail import group_recall, shot_groups
+from fbcd_lab.models.predict import predict_classes
+from fbcd_lab.models.two_head import TwoHeadModel, class_weight_norms
+
+
+@torch.no_grad()
+def collect_logits(
+    model: TwoHeadModel, images: ImageSet, data: LongTailData, device: torch.device | str = "cpu",
+    batch_size: int = 512,
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Main-head logits (N, K) on the CPU in float32, and the labels, in dataset order."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    chunks = []
+    try:
+        for x, _, _ in iterate_batches(images, batch_size, data.augment, train=False,
+                                       generator=torch.Generator(), device=device,
+                                       image_size=data.image_size):
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                chunks.append(model(x).cluster_logits.float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks), images.labels
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, num_bins: int = 15) -> float:
+    """ECE with equal-width confidence bins: sum over bins of |accuracy - confidence| * share."""
+    bins = np.minimum((confidence * num_bins).astype(int), num_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        mask = bins == b
+        total += abs(correct[mask].mean() - confidence[mask].mean()) * mask.mean()
+    return float(total)
+
+
+def metrics_from_logits(
+    logits: torch.Tensor,
+    labels: np.ndarray,
+    class_of_cluster: torch.Tensor,
+    train_counts: tuple[int, ...],
+    rule: str = "top_cluster",
+    log_prior: torch.Tensor | None = None,
+) -> dict:
+    """Every metric of one prediction rule, JSON-ready. Calibration uses the class probability
+    (summed over a class's clusters) of the predicted class."""
+    num_classes = len(train_counts)
+    pred = predict_classes(logits, class_of_cluster, rule, log_prior).numpy()
+    probs = logits.softmax(dim=1)
+    class_probs = probs.new_zeros(len(probs), num_classes).index_add_(1, class_of_cluster.cpu(), probs)
+    confidence = class_probs[torch.arange(len(pred)), torch.from_numpy(pred)].numpy()
+    classes = list(range(num_classes))
+    recall = recall_score(labels, pred, labels=classes, average=None, zero_division=0)
+    return {
+        "rule": rule,
+        "accuracy": float((pred == labels).mean()),
+        "mean_recall": float(balanced_accuracy_score(labels, pred)),
+        "per_class_recall": recall.tolist(),
+        "group_recall": group_recall(recall, shot_groups(list(train_counts))),
+        "confusion_matrix": confusion_matrix(labels, pred, labels=classes).tolist(),
+        "ece": expected_calibration_error(confidence, pred == labels),
+    }
+
+
+def evaluate(
+    model: TwoHeadModel,
+    data: LongTailData,
+    *,
+    split: str = "test",
+    rule: str = "top_cluster",
+    log_prior: torch.Tensor | None = None,
+    device: torch.device | str = "cpu",
+) -> dict:
+    """Metrics of ``model`` on ``data``'s test set (or ``split='train'``) plus its weight norms."""
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    images = data.test if split == "test" else data.train
+    logits, labels = collect_logits(model, images, data, device)
+    metrics = metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, log_prior)
+    metrics["weight_norms"] = class_weight_norms(model).tolist()
+    return metrics

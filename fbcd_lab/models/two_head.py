@@ -1,0 +1,109 @@
+"""The two-head model: backbone, optional balanced neck, feature-balancing head, K-way main head.
+
+One model covers the four methods of Table 4: CE (no FBH, one cluster per class), FBH only,
+CDH only (K clusters, no FBH) and FBH + CDH.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from fbcd_lab.models.backbones import build_backbone, feature_shape
+from fbcd_lab.models.heads import BalancedNeck, FeatureBalancingHead, channels_for
+
+
+class HeadOutputs(NamedTuple):
+    """Main-head logits over the K clusters, and FBH logits over the C classes (None without FBH)."""
+
+    cluster_logits: torch.Tensor
+    fbh_logits: torch.Tensor | None
+
+
+class TwoHeadModel(nn.Module):
+    """Feature extractor shared by the class-division head (linear, K outputs on pooled features)
+    and, when ``fbh`` is on, the feature-balancing head (C outputs).
+
+    ``class_of_cluster`` (length K) maps each main-head output to its class; the identity
+    (K = C) turns the class-division head into the plain classifier.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dims: tuple[int, int, int],
+        num_classes: int,
+        class_of_cluster: Sequence[int] | None = None,
+        fbh: bool = True,
+        kernel_size: int = 3,
+        channels_per_class: int | None = None,
+    ) -> None:
+        super().__init__()
+        if int(num_classes) != num_classes or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        mapping = np.arange(num_classes) if class_of_cluster is None else np.asarray(class_of_cluster)
+        if mapping.ndim != 1 or set(mapping.tolist()) != set(range(num_classes)):
+            raise ValueError(f"class_of_cluster must map clusters onto every class in [0, {num_classes})")
+        d, h, w = feature_dims
+        self.num_classes = int(num_classes)
+        self.backbone = backbone
+        self.neck: nn.Module = nn.Identity()
+        self.fbh: FeatureBalancingHead | None = None
+        if fbh:
+            g = channels_for(d, num_classes, channels_per_class)
+            if g * num_classes != d:
+                self.neck = BalancedNeck(d, g * num_classes)
+                d = g * num_classes
+            self.fbh = FeatureBalancingHead(num_classes, g, kernel_size)
+            if min(h, w) < self.fbh.kernel_size:
+                raise ValueError(f"kernel_size {kernel_size} is larger than the backbone's {h}x{w} "
+                                 f"feature map; kernel_size must be <= {min(h, w)}")
+        self.feature_channels = d
+        self.classifier = nn.Linear(d, len(mapping))
+        self.register_buffer("class_of_cluster", torch.as_tensor(mapping, dtype=torch.long))
+
+    @property
+    def num_clusters(self) -> int:
+        return len(self.class_of_cluster)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The (balanced) feature map both heads read."""
+        return self.neck(self.backbone(x))
+
+    def forward(self, x: torch.Tensor) -> HeadOutputs:
+        fmap = self.features(x)
+        cluster_logits = self.classifier(fmap.mean(dim=(2, 3)))
+        return HeadOutputs(cluster_logits, self.fbh(fmap) if self.fbh is not None else None)
+
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally pooled features (the main head's input), e.g. to cluster on."""
+        return self.features(x).mean(dim=(2, 3))
+
+
+def build_model(
+    backbone: str,
+    num_classes: int,
+    in_channels: int = 3,
+    input_size: int = 32,
+    class_of_cluster: Sequence[int] | None = None,
+    fbh: bool = True,
+    kernel_size: int = 3,
+    channels_per_class: int | None = None,
+) -> TwoHeadModel:
+    """Build a named backbone (see ``BACKBONES``) with the two heads on top."""
+    net = build_backbone(backbone, in_channels, input_size)
+    return TwoHeadModel(net, feature_shape(net, in_channels, input_size), num_classes,
+                        class_of_cluster, fbh, kernel_size, channels_per_class)
+
+
+def class_weight_norms(model: TwoHeadModel) -> np.ndarray:
+    """Per-class L2 norm of the main head's weight vectors, averaged over each class's clusters
+    (Fig. 3 of the paper: CE's majority classes have the largest norms)."""
+    with torch.no_grad():
+        norms = model.classifier.weight.detach().float().norm(dim=1).cpu()
+        cls = model.class_of_cluster.cpu()
+        sums = torch.zeros(model.num_classes).index_add_(0, cls, norms)
+        return (sums / torch.bincount(cls, minlength=model.num_classes)).numpy()

@@ -1,0 +1,73 @@
+"""Training on the embedded digits: the loss falls, the CPU is deterministic, a stop keeps the run."""
+
+import numpy as np
+import pytest
+import torch
+
+from fbcd_lab.config import MethodConfig, OptimConfig
+from fbcd_lab.evaluation import evaluate
+from fbcd_lab.training import make_division, resolve_device, train
+
+SHORT = OptimConfig(epochs=6, batch_size=64, lr=0.05, warmup_epochs=1, milestones=(4,), factors=(0.1,))
+
+
+def test_fbcd_loss_falls_on_digits(digits_lt):
+    run = train(digits_lt, MethodConfig(method="fbcd", backbone="small_cnn"), SHORT, progress=False)
+    losses = [h["loss"] for h in run.history]
+    assert len(losses) == 6 and losses[-1] < 0.6 * losses[0]
+    assert run.history[-1]["l1"] < run.history[0]["l1"] and run.history[-1]["l2"] < run.history[0]["l2"]
+    assert run.model.num_clusters == run.division.num_clusters > digits_lt.num_classes
+    assert run.model.fbh is not None and not run.stopped
+
+
+@pytest.mark.parametrize("method", ["ce", "fbh", "cdh", "fbcd"])
+def test_every_method_beats_chance(digits_lt, method):
+    run = train(digits_lt, MethodConfig(method=method, backbone="small_cnn"), SHORT, progress=False)
+    metrics = evaluate(run.model, digits_lt)
+    assert run.history[-1]["loss"] < run.history[0]["loss"]
+    assert metrics["mean_recall"] > 0.5  # chance is 0.1
+    assert (run.model.fbh is not None) == (method in ("fbh", "fbcd"))
+    assert (run.model.num_clusters > 10) == (method in ("cdh", "fbcd"))
+
+
+def test_cpu_runs_are_deterministic(digits_lt):
+    config = MethodConfig(method="fbcd", backbone="small_cnn", cluster="kmeans")
+    a, b = (train(digits_lt, config, SHORT, seed=3, progress=False) for _ in range(2))
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    for (name, pa), pb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    c = train(digits_lt, config, SHORT, seed=4, progress=False)
+    assert [h["loss"] for h in c.history] != [h["loss"] for h in a.history]
+
+
+def test_stop_flag_keeps_partial_run(digits_lt):
+    calls = {"n": 0}
+
+    def stop_after_two_epochs():
+        calls["n"] += 1
+        return calls["n"] > 2 * 6  # digits ratio 10: 585 images, 10 steps of 64 per epoch
+
+    run = train(digits_lt, MethodConfig(method="ce", backbone="small_cnn"), SHORT,
+                should_stop=stop_after_two_epochs, progress=False)
+    assert run.stopped and 1 <= run.epochs_done < SHORT.epochs
+
+
+def test_division_by_method(digits_lt):
+    assert make_division(digits_lt, MethodConfig(method="fbh"), 0).num_clusters == 10
+    division = make_division(digits_lt, MethodConfig(method="cdh", u=4, cluster="hierarchical"), 0)
+    assert division.clusters_per_class[0] == 4 and division.clusters_per_class[-1] == 1
+    np.testing.assert_array_equal(division.class_of_cluster[division.cluster_of_sample], digits_lt.train.labels)
+
+
+def test_bad_configuration_values():
+    for kwargs, name in (({"u": 0}, "u"), ({"alpha": 0}, "alpha"), ({"lam": -1}, "lam"),
+                         ({"method": "focal"}, "method"), ({"cluster": "dbscan"}, "cluster")):
+        with pytest.raises(ValueError, match=name):
+            MethodConfig(**kwargs)
+    with pytest.raises(ValueError, match="epochs"):
+        OptimConfig(epochs=0)
+    with pytest.raises(ValueError, match="factors"):
+        OptimConfig(milestones=(10,), factors=(0.1, 0.01))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
