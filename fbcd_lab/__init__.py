@@ -11,11 +11,11 @@ from fbcd_lab.data import build_long_tailed, long_tail_counts
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.losses import fbcd_loss
 from fbcd_lab.models import build_model
-from fbcd_lab.training import TrainResult, train
+from fbcd_lab.training import Run, fit, start_run, train
 
 __version__ = "0.1.0"
 __all__ = [
-    "ClassDivision", "MethodConfig", "OptimConfig", "TrainResult", "build_long_tailed", "build_model",
+    "ClassDivision", "MethodConfig", "OptimConfig", "Run", "build_long_tailed", "build_model",
     "clusters_per_class", "divide_classes", "evaluate", "fbcd_loss", "long_tail_counts",
-    "soft_label_matrix", "train",
+    "fit", "soft_label_matrix", "start_run", "train",
 ]

@@ -88,10 +88,10 @@ def evaluate(
     log_prior: torch.Tensor | None = None,
     device: torch.device | str = "cpu",
 ) -> dict:
-    """Metrics of ``model`` on ``data``'s test set (or ``split='train'``) plus its weight norms."""
-    if split not in ("test", "train"):
-        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
-    images = data.test if split == "test" else data.train
+    """Metrics of ``model`` on ``data``'s ``split`` (test, val or train) plus its weight norms."""
+    images = {"test": data.test, "val": data.val, "train": data.train}.get(split)
+    if images is None:
+        raise ValueError(f"split must be 'test', 'train' or 'val' (with a validation split), got {split!r}")
     logits, labels = collect_logits(model, images, data, device)
     metrics = metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, log_prior)
     metrics["weight_norms"] = class_weight_norms(model).tolist()

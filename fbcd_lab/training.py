@@ -1,17 +1,19 @@
 """One trainer for CE, FBH, CDH and FBH + CDH on any long-tailed dataset, on CUDA or the CPU.
 
-On CUDA it uses bf16 autocast and channels-last; on the CPU the same seed gives the same numbers.
-Training can be stopped between steps by a callable flag or a KeyboardInterrupt (a kernel
-interrupt in Jupyter); what was trained so far is kept and marked as stopped.
+``start_run`` builds the class division, model and optimiser; ``fit`` trains the remaining epochs;
+``train`` does both. bf16 autocast and channels-last where they pay (see ``runtime``); on the CPU
+the same seed gives the same numbers. A ``should_stop`` flag or a KeyboardInterrupt (a Jupyter
+kernel interrupt) stops between steps and keeps what was trained, marked as stopped.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -23,24 +25,13 @@ from fbcd_lab.data.images import TensorImages
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.losses import fbcd_loss
 from fbcd_lab.models.two_head import TwoHeadModel, build_model
+from fbcd_lab.runtime import resolve_device, resolve_precision
 
 EpochCallback = Callable[[dict], None]
 
 
 class _StopRequested(Exception):
     """Raised inside the loop when ``should_stop`` says so."""
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; asking for absent CUDA is an error."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available; use 'cpu' or 'auto'")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be one of auto, cpu, cuda; got {str(device)!r}")
-    return device
 
 
 def make_division(data: LongTailData, method: MethodConfig, seed: int) -> ClassDivision:
@@ -56,121 +47,157 @@ def make_division(data: LongTailData, method: MethodConfig, seed: int) -> ClassD
         if not isinstance(data.train, TensorImages):
             raise ValueError(f"cluster {method.cluster!r} needs in-memory images; use cluster='random'")
         pixels = data.train.images.numpy()
-        features = pixel_features(pixels, min(method.cluster_pca, *pixels.reshape(len(pixels), -1).shape), seed)
+        features = pixel_features(pixels, min(method.cluster_pca, len(pixels), pixels[0].size), seed)
     return divide_classes(labels, data.num_classes, method.u, method.cluster, features, seed)
 
 
 @dataclass
-class TrainResult:
-    """A trained model with its division, per-epoch history and run facts."""
+class Run:
+    """Everything a training run is: settings, model, division, optimiser, RNG and history.
 
+    ``best_state`` holds the weights of the best epoch on the validation split, when the data
+    has one (``best`` says which epoch and score).
+    """
+
+    method: MethodConfig
+    optim: OptimConfig
+    seed: int
+    device: torch.device
+    precision: str
     model: TwoHeadModel
     division: ClassDivision
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
     history: list[dict] = field(default_factory=list)
     stopped: bool = False
     wall_time_s: float = 0.0
-    device: str = "cpu"
+    best: dict | None = None
+    best_state: dict | None = None
 
     @property
     def epochs_done(self) -> int:
         return len(self.history)
 
+    @property
+    def finished(self) -> bool:
+        return self.epochs_done >= self.optim.epochs
 
-def train(
-    data: LongTailData,
-    method: MethodConfig,
-    optim: OptimConfig,
-    *,
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    eval_every: int = 0,
-    callbacks: Sequence[EpochCallback] = (),
-    should_stop: Callable[[], bool] | None = None,
-    progress: bool = True,
-) -> TrainResult:
-    """Train ``method`` on ``data`` and return the model with its history.
 
-    ``eval_every`` > 0 evaluates mean recall on the test set every that many epochs (for live
-    plots; the final metrics come from :func:`fbcd_lab.evaluation.evaluate`). Each epoch's record
-    goes to every callback. ``should_stop`` is polled between steps.
-    """
+def start_run(
+    data: LongTailData, method: MethodConfig, optim: OptimConfig, *, seed: int = 0,
+    device: str | torch.device = "auto", precision: str = "auto",
+) -> Run:
+    """Seed everything, divide the classes and build the model and optimiser (no training yet)."""
     dev = resolve_device(device)
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
     division = make_division(data, method, seed)
     model = build_model(method.backbone, data.num_classes, data.in_channels, data.image_size,
                         division.class_of_cluster, method.uses_fbh, method.kernel_size,
-                        method.channels_per_class).to(dev)
-    result = TrainResult(model, division, device=str(dev))
-    run_epochs(result, data, method, optim, generator, dev, range(optim.epochs), eval_every,
-               callbacks, should_stop, progress)
-    return result
+                        method.channels_per_class).to(dev, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
+                                weight_decay=optim.weight_decay)
+    return Run(method, optim, seed, dev, resolve_precision(precision, dev), model, division, optimizer,
+               torch.Generator().manual_seed(seed))
 
 
-def run_epochs(
-    result: TrainResult,
+def train(
+    data: LongTailData, method: MethodConfig, optim: OptimConfig, *, seed: int = 0,
+    device: str | torch.device = "auto", precision: str = "auto", **fit_options,
+) -> Run:
+    """``start_run`` then ``fit``: train ``method`` on ``data`` for ``optim.epochs`` epochs."""
+    return fit(start_run(data, method, optim, seed=seed, device=device, precision=precision), data, **fit_options)
+
+
+def fit(
+    run: Run,
     data: LongTailData,
-    method: MethodConfig,
-    optim: OptimConfig,
-    generator: torch.Generator,
-    device: torch.device,
-    epochs: range,
+    *,
     eval_every: int = 0,
     callbacks: Sequence[EpochCallback] = (),
     should_stop: Callable[[], bool] | None = None,
     progress: bool = True,
-    optimizer: torch.optim.Optimizer | None = None,
-) -> torch.optim.Optimizer:
-    """Train ``result.model`` for ``epochs``, appending to ``result.history``; returns the optimiser
-    (pass it back with the same generator to continue where a run stopped)."""
-    model = result.model
-    cuda = device.type == "cuda"
-    if cuda:
-        model.to(memory_format=torch.channels_last)
-    if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
-                                    weight_decay=optim.weight_decay)
-    soft = torch.as_tensor(soft_label_matrix(result.division, method.alpha), dtype=torch.float32, device=device)
-    cluster_of_sample = torch.as_tensor(result.division.cluster_of_sample, device=device)
+    checkpoint: str | Path | None = None,
+) -> Run:
+    """Train ``run`` from its last finished epoch to ``optim.epochs``.
+
+    ``eval_every`` > 0 adds test mean recall to every that-many-th epoch record (for live plots).
+    With a validation split in ``data`` every epoch is scored on it and the best weights kept.
+    Each epoch's record goes to every callback; ``checkpoint`` is rewritten after every epoch.
+    """
+    from fbcd_lab.checkpoints import save_checkpoint
+
+    if len(run.division.cluster_of_sample) != len(data.train):
+        raise ValueError(f"data has {len(data.train)} training images but the run's division covers "
+                         f"{len(run.division.cluster_of_sample)}: not the data this run was started on")
+    model, optim, device = run.model, run.optim, run.device
+    run.stopped = False
+    soft = torch.as_tensor(soft_label_matrix(run.division, run.method.alpha), dtype=torch.float32, device=device)
+    cluster_of_sample = torch.as_tensor(run.division.cluster_of_sample, device=device)
     train_set = data.train.to(device) if isinstance(data.train, TensorImages) else data.train
     steps_per_epoch = max(1, -(-len(train_set) // optim.batch_size))
-    lam = method.lam if method.uses_fbh else 0.0
+    lam = run.method.lam if run.method.uses_fbh else 0.0
+    bf16 = run.precision == "bf16"
     start = time.perf_counter()
-    bar = tqdm(total=len(epochs) * steps_per_epoch, disable=not progress, desc=method.method, leave=False)
+    bar = tqdm(total=(optim.epochs - run.epochs_done) * steps_per_epoch, disable=not progress,
+               desc=run.method.method, leave=False)
     try:
-        for epoch in epochs:
+        for epoch in range(run.epochs_done, optim.epochs):
             model.train()
             sums = torch.zeros(3, device=device)
-            seen = 0
             for step, (x, y, idx) in enumerate(iterate_batches(
-                    train_set, optim.batch_size, data.augment, train=True, generator=generator,
+                    train_set, optim.batch_size, data.augment, train=True, generator=run.generator,
                     device=device, image_size=data.image_size)):
                 if should_stop is not None and should_stop():
                     raise _StopRequested
-                for group in optimizer.param_groups:
-                    group["lr"] = optim.lr * optim.lr_factor(epoch + step / steps_per_epoch)
-                if cuda:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-                    outputs = model(x)
+                for group in run.optimizer.param_groups:
+                    group["lr"] = optim.lr * optim.lr_factor(epoch, (step + 1) / steps_per_epoch)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    outputs = model(x.contiguous(memory_format=torch.channels_last))
                 parts = fbcd_loss(outputs, y, cluster_of_sample[idx.to(device)], soft, lam)
-                optimizer.zero_grad(set_to_none=True)
+                run.optimizer.zero_grad(set_to_none=True)
                 parts.total.backward()
-                optimizer.step()
+                run.optimizer.step()
                 sums += torch.stack([p.detach() for p in parts]) * len(y)
-                seen += len(y)
                 bar.update(1)
-            loss, l2, l1 = (sums / max(seen, 1)).tolist()
+            loss, l2, l1 = (sums / len(train_set)).tolist()
             record = {"epoch": epoch + 1, "loss": loss, "l2": l2, "l1": l1,
-                      "lr": optimizer.param_groups[0]["lr"], "time_s": time.perf_counter() - start}
-            if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs.stop):
+                      "lr": run.optimizer.param_groups[0]["lr"],
+                      "time_s": run.wall_time_s + time.perf_counter() - start}
+            if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == optim.epochs):
                 record["test_mean_recall"] = evaluate(model, data, device=device)["mean_recall"]
-            result.history.append(record)
+            if data.val is not None:
+                _score_on_validation(run, data, record)
+            run.history.append(record)
+            if checkpoint is not None:
+                run.wall_time_s += time.perf_counter() - start
+                start = time.perf_counter()
+                save_checkpoint(run, data, checkpoint)
             for callback in callbacks:
                 callback(record)
     except (KeyboardInterrupt, _StopRequested):
-        result.stopped = True
+        run.stopped = True
     finally:
         bar.close()
-        result.wall_time_s += time.perf_counter() - start
-    return optimizer
+        run.wall_time_s += time.perf_counter() - start
+    return run
+
+
+def _score_on_validation(run: Run, data: LongTailData, record: dict) -> None:
+    score = evaluate(run.model, data, split="val", device=run.device)["mean_recall"]
+    record["val_mean_recall"] = score
+    if run.best is None or score > run.best["val_mean_recall"]:
+        run.best = {"epoch": record["epoch"], "val_mean_recall": score}
+        run.best_state = {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()}
+
+
+def selected_model(run: Run, selection: str = "final") -> TwoHeadModel:
+    """The model to report: the final epoch's (default), or the best epoch on the validation split."""
+    if selection == "final":
+        return run.model
+    if selection != "best_val":
+        raise ValueError(f"selection must be 'final' or 'best_val', got {selection!r}")
+    if run.best_state is None:
+        raise ValueError("selection 'best_val' needs a validation split (val_per_class > 0)")
+    model = copy.deepcopy(run.model)
+    model.load_state_dict(run.best_state)
+    return model

@@ -6,7 +6,8 @@ import torch
 
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.evaluation import evaluate
-from fbcd_lab.training import make_division, resolve_device, train
+from fbcd_lab.runtime import resolve_device
+from fbcd_lab.training import make_division, train
 
 SHORT = OptimConfig(epochs=6, batch_size=64, lr=0.05, warmup_epochs=1, milestones=(4,), factors=(0.1,))
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from fbcd_lab.data.augment import AugmentSpec, channel_stats
 from fbcd_lab.data.images import FileImages, ImageSet, TensorImages
-from fbcd_lab.data.long_tail import SubsetFingerprint, long_tail_counts, long_tail_indices
+from fbcd_lab.data.long_tail import SubsetFingerprint, long_tail_counts, long_tail_indices, subset_fingerprint
 from fbcd_lab.data.sources import IMAGENET_MEAN, IMAGENET_STD, load_source
 
 IN_MEMORY_MAX_SIZE = 64
@@ -19,7 +19,9 @@ IN_MEMORY_MAX_SIZE = 64
 class LongTailData:
     """A long-tailed training set, the untouched test set, and what is needed to use them.
 
-    ``spare`` holds the training images the long-tailed subset left out (for a validation split).
+    ``spare`` holds the training images the long-tailed subset left out; ``val`` a class-balanced
+    validation split set aside before subsampling (None unless asked for). ``spec`` holds the arguments that
+    rebuild the same data with :func:`build_long_tailed` (data_root aside).
     """
 
     name: str
@@ -34,6 +36,8 @@ class LongTailData:
     image_size: int
     imbalance_ratio: float | None
     profile: str
+    spec: dict
+    val: ImageSet | None = None
 
     @property
     def num_classes(self) -> int:
@@ -58,51 +62,75 @@ def build_long_tailed(
     download: bool = False,
     image_size: int | None = None,
     in_memory: bool | None = None,
+    val_per_class: int = 0,
 ) -> LongTailData:
     """Load dataset ``name`` and subsample its training set to a long-tailed profile.
 
-    ``n_max`` defaults to the smallest class size of the full training set. ``imbalance_ratio``
-    None keeps the training set as it is (required for ImageNet-LT, long-tailed already).
-    ``in_memory`` None decodes file sets whose images are at most 64 px and streams larger ones
-    and ImageNet-LT;
-    statistics for normalisation come from the source, else from the decoded training images,
-    else ImageNet's.
-    The test set is never subsampled.
+    ``n_max`` defaults to the smallest class size. ``imbalance_ratio`` None keeps the training
+    set as it is (required for ImageNet-LT, long-tailed already). The test set is never touched.
+    ``in_memory`` None decodes file sets of images up to 64 px and streams larger ones and
+    ImageNet-LT. Normalisation statistics come from the source, else from the decoded training
+    images, else ImageNet's. ``val_per_class`` > 0 first sets aside that many training images per
+    class as a balanced, seeded validation split and draws the long tail from the rest (CIFAR-LT's
+    head class uses all its images, so there is nowhere else to take them from); n_max's default
+    then shrinks by as much.
     """
+    spec = {"name": name, "imbalance_ratio": imbalance_ratio, "profile": profile, "n_max": n_max,
+            "seed": seed, "convention": convention, "image_size": image_size, "val_per_class": val_per_class}
     source = load_source(name, root, download, image_size)
     labels = source.train.labels
     num_classes = len(source.classes)
-    class_sizes = np.bincount(labels, minlength=num_classes)
     if source.natural and imbalance_ratio is not None:
         raise ValueError(f"imbalance_ratio must be None for {name!r}: it is long-tailed already")
+    val_idx = validation_indices(labels, num_classes, val_per_class, seed) if val_per_class else np.array([], int)
+    pool = np.setdiff1d(np.arange(len(labels)), val_idx)
+    class_sizes = np.bincount(labels[pool], minlength=num_classes)
     if imbalance_ratio is None:
         counts = [int(n) for n in class_sizes]
         if min(counts) == 0:
             raise ValueError(f"{name}: class(es) {np.flatnonzero(class_sizes == 0).tolist()} have no training image")
-        indices, fingerprint = long_tail_indices(labels, counts, seed, "first")
+        local, _ = long_tail_indices(labels[pool], counts, seed, "first")
+        convention = "first"
     else:
         n_max = int(class_sizes.min()) if n_max is None else n_max
         if n_max > class_sizes.min():
-            raise ValueError(f"n_max must be <= {class_sizes.min()} (smallest class of {name}), got {n_max}")
+            raise ValueError(f"n_max must be <= {class_sizes.min()} (smallest class of {name}"
+                             f"{' after the validation split' if val_per_class else ''}), got {n_max}")
         counts = long_tail_counts(n_max, num_classes, imbalance_ratio, profile)
-        indices, fingerprint = long_tail_indices(labels, counts, seed, convention)
-    train = source.train.subset(indices)
-    test = source.test
+        local, _ = long_tail_indices(labels[pool], counts, seed, convention)
+    indices = pool[local]
+    fingerprint = subset_fingerprint(indices, counts, seed, convention)
+    train, test = source.train.subset(indices), source.test
+    val = source.train.subset(val_idx) if val_per_class else None
     if in_memory is None:
         in_memory = source.image_size <= IN_MEMORY_MAX_SIZE and not source.natural
     if in_memory and isinstance(train, FileImages):
         train, test = train.decode(image_size), test.decode(image_size)
+        val = val.decode(image_size) if val is not None else None
     if source.mean is not None:
         mean, std = source.mean, source.std
     elif isinstance(train, TensorImages):
         mean, std = channel_stats(train.images)
     else:
         mean, std = IMAGENET_MEAN, IMAGENET_STD
-    spare = source.train.subset(np.setdiff1d(np.arange(len(labels)), indices))
+    spare = source.train.subset(np.setdiff1d(pool, indices))
     return LongTailData(
         name=source.name, classes=source.classes, train=train, test=test, spare=spare,
         counts=tuple(counts), fingerprint=fingerprint,
         augment=AugmentSpec(mean, std, source.crop_padding, source.hflip),
         in_channels=source.in_channels, image_size=image_size or source.image_size,
-        imbalance_ratio=imbalance_ratio, profile=profile,
+        imbalance_ratio=imbalance_ratio, profile=profile, spec=spec, val=val,
     )
+
+
+def validation_indices(labels: np.ndarray, num_classes: int, per_class: int, seed: int) -> np.ndarray:
+    """``per_class`` seeded indices of every class: a balanced validation split."""
+    if int(per_class) != per_class or per_class < 1:
+        raise ValueError(f"val_per_class must be an integer >= 1, got {per_class!r}")
+    sizes = np.bincount(labels, minlength=num_classes)
+    if sizes.min() <= per_class:
+        raise ValueError(f"val_per_class must be < {sizes.min()} (training images of the smallest class), "
+                         f"got {per_class}")
+    rng = np.random.RandomState(seed + 1)
+    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]
+                                   for c in range(num_classes)]))

@@ -1,0 +1,52 @@
+"""The command line: the demo table, train/eval round trip, one-line errors naming the option."""
+
+import json
+
+import pytest
+
+from fbcd_lab.cli import main
+
+
+def test_demo_prints_per_class_recall(capsys):
+    assert main(["demo", "--imbalance-ratio", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "n_train" in out and "mean recall" in out and " ce " in out and "fbcd" in out
+    assert out.count("\n") > 15
+
+
+def test_train_then_eval(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "digits", "--method", "cdh", "--u", "4", "--epochs", "2",
+                 "--no-progress", "--out", str(out)]) == 0
+    record = json.loads((out / "results.json").read_text())
+    assert record["method"] == "cdh" and record["u"] == 4 and record["epochs_done"] == 2
+    assert record["division"]["clusters_per_class"][0] == 4
+    assert main(["eval", "--checkpoint", str(out / "checkpoint.pt")]) == 0
+    again = json.loads((out / "eval.json").read_text())
+    assert again["metrics"]["top_cluster"]["mean_recall"] == record["metrics"]["top_cluster"]["mean_recall"]
+    assert main(["summarize", str(tmp_path)]) == 0
+    assert "cdh" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--u", "0"], "--u"), (["--lam", "-1"], "--lam"), (["--alpha", "1.5"], "--alpha"),
+    (["--imbalance-ratio", "0.5"], "--imbalance-ratio"), (["--epochs", "x"], "--epochs"),
+    (["--method", "focal"], "--method"), (["--cluster", "dbscan"], "--cluster"),
+    (["--device", "tpu"], "--device"),
+])
+def test_bad_options_exit_with_one_line(tmp_path, capsys, args, option):
+    argv = ["train", "--dataset", "digits", "--method", "fbcd", "--out", str(tmp_path), *args]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and option in err
+
+
+def test_missing_data_is_one_line_error(tmp_path, capsys):
+    assert main(["train", "--dataset", "cifar10", "--data-root", str(tmp_path), "--method", "ce",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "download" in err
+    assert main(["train", "--dataset", "digits", "--method", "ce", "--selection", "best_val",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "--val-per-class" in capsys.readouterr().err
