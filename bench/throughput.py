@@ -1,0 +1,148 @@
+"""Training throughput of fbcd_lab's trainer against the usual long-tail pipeline, head cost, and
+the notebook's slider-sized retrain. Prints a table and writes JSON.
+
+Reference: the way most long-tail repositories (LDAM-DRW and its descendants) train: a Dataset
+holding uint8 arrays that returns a PIL image per item, per-image torchvision transforms
+(RandomCrop 32 with padding 4, flip, ToTensor, Normalize), a DataLoader, fp32 eager PyTorch.
+Both train ResNet-32 on CIFAR-10-LT (ratio 100) with batch 128 in the same process.
+
+    python bench/throughput.py [--data-root ../shared/data/cifar10-jpeg] [--out bench/results/throughput.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms as T
+
+from fbcd_lab.config import PRESETS, MethodConfig, OptimConfig
+from fbcd_lab.data import build_long_tailed
+from fbcd_lab.evaluation import evaluate
+from fbcd_lab.models import build_model
+from fbcd_lab.runtime import cpu_has_amx_bf16, library_versions
+from fbcd_lab.training import start_run, fit, train
+
+ROOT = Path(__file__).resolve().parents[1]
+SLIDER = {"dataset": "digits", "imbalance_ratio": 100, "method": "fbcd", "u": 10, "lam": 1.5, "preset": "digits"}
+
+
+class PilDataset(Dataset):
+    """LDAM-DRW style: uint8 HWC arrays, a PIL image and per-image transforms per item."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform) -> None:
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+def reference_epoch(data, num_workers: int, max_steps: int, device: torch.device | str = "cpu") -> float:
+    """Images per second of the reference pipeline over ``max_steps`` steps (after 2 warm-up steps;
+    the loader restarts when an epoch ends before that)."""
+    torch.manual_seed(0)
+    transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+                           T.Normalize(data.augment.mean, data.augment.std)])
+    images = data.train.images.permute(0, 2, 3, 1).numpy()
+    loader = DataLoader(PilDataset(images, data.train.labels, transform), batch_size=128, shuffle=True,
+                        num_workers=num_workers, drop_last=True, pin_memory=str(device) != "cpu")
+    model = build_model("resnet32", data.num_classes, fbh=False).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
+    model.train()
+    step, seen, start = 0, 0, time.perf_counter()
+    while step < max_steps + 2:
+        for x, y in loader:
+            if step == 2:
+                seen, start = 0, time.perf_counter()
+            loss = F.cross_entropy(model(x.to(device)).cluster_logits, y.to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            seen += len(y)
+            step += 1
+            if step >= max_steps + 2:
+                break
+    loss.item()
+    return seen / (time.perf_counter() - start)
+
+
+def ours_epoch(data, method: str, precision: str, max_steps: int) -> float:
+    """Images per second of fbcd_lab's trainer over ``max_steps`` steps (after 2 warm-up steps)."""
+    optim = OptimConfig(epochs=1, batch_size=128, warmup_epochs=0, milestones=(), factors=())
+    run = start_run(data, MethodConfig(method=method, backbone="resnet32"), optim, precision=precision)
+    marks: list[float] = []
+
+    def should_stop() -> bool:
+        marks.append(time.perf_counter())
+        return len(marks) > max_steps + 2
+
+    fit(run, data, should_stop=should_stop, progress=False)
+    return max_steps * 128 / (marks[-1] - marks[2])
+
+
+def slider_retrain() -> dict:
+    """The notebooks' default retrain: data build (cached in the notebook, timed here anyway),
+    training and evaluation."""
+    start = time.perf_counter()
+    data = build_long_tailed(SLIDER["dataset"], SLIDER["imbalance_ratio"])
+    run = train(data, MethodConfig(method=SLIDER["method"], backbone="small_cnn", u=SLIDER["u"], lam=SLIDER["lam"]),
+                PRESETS[SLIDER["preset"]], progress=False)
+    metrics = evaluate(run.model, data, device=run.device)
+    return {"config": SLIDER, "epochs": run.epochs_done, "wall_s": time.perf_counter() - start,
+            "balanced_accuracy": metrics["mean_recall"], "precision": run.precision}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data" / "cifar10-jpeg")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
+    args = parser.parse_args()
+    if not (args.data_root / "train").is_dir():
+        raise SystemExit(f"CIFAR-10 JPEG folders not found at {args.data_root}; pass --data-root")
+    data = build_long_tailed("imagefolder", 100, root=args.data_root)
+    rows = {}
+    for workers in (0, 2):
+        rows[f"reference, PIL + DataLoader, {workers} workers, fp32"] = reference_epoch(data, workers, args.steps)
+    for method in ("ce", "fbcd"):
+        for precision in ("fp32", "bf16"):
+            if precision == "bf16" and not cpu_has_amx_bf16():
+                continue
+            rows[f"fbcd_lab {method}, {precision}"] = ours_epoch(data, method, precision, args.steps)
+    reference = max(v for k, v in rows.items() if k.startswith("reference"))
+    default = "bf16" if cpu_has_amx_bf16() else "fp32"
+    ratios = {
+        "ours_default_over_reference": rows[f"fbcd_lab ce, {default}"] / reference,
+        "ours_fp32_over_reference": rows["fbcd_lab ce, fp32"] / reference,
+        "fbcd_step_over_ce_step": rows[f"fbcd_lab ce, {default}"] / rows[f"fbcd_lab fbcd, {default}"],
+    }
+    slider = slider_retrain()
+    print(f"{'pipeline (ResNet-32, CIFAR-10-LT r100, batch 128)':<52} {'images/s':>9}")
+    for name, value in rows.items():
+        print(f"{name:<52} {value:>9.1f}")
+    for name, value in ratios.items():
+        print(f"{name:<52} {value:>9.2f}")
+    print(f"{'slider retrain (digits r100 fbcd, 30 epochs) wall s':<52} {slider['wall_s']:>9.2f}")
+    print(f"{'slider retrain balanced accuracy':<52} {slider['balanced_accuracy']:>9.3f}")
+    result = {"images_per_s": rows, "ratios": ratios, "slider_retrain": slider, "steps": args.steps,
+              "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+              "amx_bf16": cpu_has_amx_bf16(), "versions": library_versions(),
+              "date": time.strftime("%Y-%m-%d")}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
