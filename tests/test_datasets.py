@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fbcd_lab.data import FileImages, TensorImages, build_long_tailed, load_source
+from fbcd_lab.data import FileImages, TensorImages, build_long_tailed, iterate_batches, load_source
 from fbcd_lab.data.long_tail import long_tail_counts
 
 
@@ -45,7 +45,7 @@ def test_build_errors(tmp_path):
         build_long_tailed("digits", 10, n_max=200)
 
 
-def make_tree(root, splits, sizes, image_size=12):
+def make_tree(root, splits, image_size=12):
     rng = np.random.RandomState(0)
     for split, per_class in splits.items():
         for c, n in enumerate(per_class):
@@ -57,7 +57,7 @@ def make_tree(root, splits, sizes, image_size=12):
 
 
 def test_imagefolder_tree_in_memory(tmp_path):
-    make_tree(tmp_path, {"train": [20, 20, 20], "test": [4, 4, 4]}, None)
+    make_tree(tmp_path, {"train": [20, 20, 20], "test": [4, 4, 4]})
     data = build_long_tailed("imagefolder", 5, root=tmp_path, seed=3)
     assert data.counts == (20, 8, 4)
     assert isinstance(data.train, TensorImages) and data.train.images.shape == (32, 3, 12, 12)
@@ -69,37 +69,23 @@ def test_imagefolder_tree_in_memory(tmp_path):
 
 
 def test_imagefolder_class_mismatch(tmp_path):
-    make_tree(tmp_path, {"train": [2, 2], "test": [1]}, None)
+    make_tree(tmp_path, {"train": [2, 2], "test": [1]})
     with pytest.raises(ValueError, match="different class folders"):
         build_long_tailed("imagefolder", 1, root=tmp_path)
 
 
-def test_imagenet_lt_from_split_lists(tmp_path):
-    rng = np.random.RandomState(0)
-    lines = {"train": [], "test": []}
-    for split, per_class in (("train", [6, 3, 1]), ("test", [2, 2, 2])):
-        for c, n in enumerate(per_class):
-            wnid = f"n0000000{c}"
-            (tmp_path / split / wnid).mkdir(parents=True)
-            for i in range(n):
-                rel = f"{split}/{wnid}/{wnid}_{i}.JPEG"
-                Image.fromarray(rng.randint(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / rel, "JPEG")
-                lines[split].append(f"{rel} {c}")
-    for split, rows in lines.items():
-        (tmp_path / f"ImageNet_LT_{split}.txt").write_text("\n".join(rows) + "\n")
-    data = build_long_tailed("imagenet_lt", None, root=tmp_path, image_size=16)
+def test_imagenet_lt_from_split_lists(imagenet_lt_tree):
+    data = build_long_tailed("imagenet_lt", None, root=imagenet_lt_tree, image_size=16)
     assert data.counts == (6, 3, 1) and isinstance(data.train, FileImages)
     assert data.classes == ("n00000000", "n00000001", "n00000002")
-    from fbcd_lab.data import iterate_batches
-
     x, y, idx = next(iterate_batches(data.train, 4, data.augment, train=True,
                                      generator=torch.Generator().manual_seed(0), image_size=16))
     assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32 and len(set(idx.tolist())) == 4
     with pytest.raises(ValueError, match="imbalance_ratio must be None"):
-        build_long_tailed("imagenet_lt", 10, root=tmp_path)
-    (tmp_path / "ImageNet_LT_test.txt").unlink()
+        build_long_tailed("imagenet_lt", 10, root=imagenet_lt_tree)
+    (imagenet_lt_tree / "ImageNet_LT_test.txt").unlink()
     with pytest.raises(FileNotFoundError, match="ImageNet_LT_test.txt"):
-        build_long_tailed("imagenet_lt", None, root=tmp_path)
+        build_long_tailed("imagenet_lt", None, root=imagenet_lt_tree)
 
 
 def test_real_cifar10_jpeg_long_tailed(cifar10_jpeg):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from fbcd_lab.config import MethodConfig, OptimConfig
+from fbcd_lab.data import FileImages, build_long_tailed
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.runtime import resolve_device
 from fbcd_lab.training import make_division, train
@@ -72,3 +73,13 @@ def test_bad_configuration_values():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_streamed_dataset_trains_and_evaluates(imagenet_lt_tree):
+    data = build_long_tailed("imagenet_lt", None, root=imagenet_lt_tree, image_size=16)
+    assert isinstance(data.train, FileImages)
+    run = train(data, MethodConfig(method="fbcd", backbone="small_cnn", u=3), OptimConfig(epochs=2, batch_size=4),
+                progress=False)
+    metrics = evaluate(run.model, data)
+    assert run.division.clusters_per_class == [3, 2, 1] and run.epochs_done == 2
+    assert len(metrics["per_class_recall"]) == 3 and sum(map(sum, metrics["confusion_matrix"])) == 6
