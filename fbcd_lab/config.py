@@ -104,7 +104,7 @@ class OptimConfig:
             return (epoch + progress) / self.warmup_epochs
         if self.schedule == "cosine":
             span = max(self.epochs - self.warmup_epochs, 1)
-            return 0.5 * (1 + math.cos(math.pi * (epoch + progress - 1 - self.warmup_epochs) / span))
+            return 0.5 * (1 + math.cos(math.pi * (epoch + progress - self.warmup_epochs) / span))
         passed = [f for m, f in zip(self.milestones, self.factors) if epoch >= m]
         return passed[-1] if passed else 1.0
 
@@ -131,7 +131,16 @@ DEFAULT_BACKBONE = {"digits": "small_cnn", "cifar10": "resnet32", "cifar100": "r
 
 
 def preset(name: str, **overrides) -> OptimConfig:
-    """A named optimisation preset, with any field replaced by ``overrides``."""
+    """A named optimisation preset, with any field replaced by ``overrides``.
+
+    Changing ``epochs`` alone scales the warm-up and the milestones with it, so a shortened run
+    keeps the schedule's shape (a 10-epoch paper_cifar run decays at epochs 6 and 8).
+    """
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")
-    return replace(PRESETS[name], **overrides)
+    base = PRESETS[name]
+    if "epochs" in overrides and overrides["epochs"] >= 1:
+        scale = overrides["epochs"] / base.epochs
+        overrides.setdefault("milestones", tuple(round(m * scale) for m in base.milestones))
+        overrides.setdefault("warmup_epochs", round(base.warmup_epochs * scale))
+    return replace(base, **overrides)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from fbcd_lab.config import MethodConfig, OptimConfig
+from fbcd_lab.config import PRESETS, MethodConfig, OptimConfig, preset
 from fbcd_lab.data import FileImages, build_long_tailed
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.runtime import resolve_device
@@ -83,3 +83,18 @@ def test_streamed_dataset_trains_and_evaluates(imagenet_lt_tree):
     metrics = evaluate(run.model, data)
     assert run.division.clusters_per_class == [3, 2, 1] and run.epochs_done == 2
     assert len(metrics["per_class_recall"]) == 3 and sum(map(sum, metrics["confusion_matrix"])) == 6
+
+
+def test_presets_follow_the_documented_schedules():
+    paper, ldam = PRESETS["paper_cifar"], PRESETS["ldam_cifar"]
+    assert [paper.lr_factor(e) for e in (4, 119, 120, 159, 160)] == [1.0, 1.0, 0.1, 0.1, 0.01]
+    assert [ldam.lr_factor(e) for e in (159, 160, 180)] == [1.0, 0.01, 0.0001]
+    assert paper.lr_factor(0, 1 / 97) == pytest.approx(1 / (5 * 97))  # LDAM-DRW's linear warm-up
+    lt = PRESETS["paper_imagenet_lt"]
+    assert (lt.lr, lt.batch_size, lt.epochs, lt.schedule) == (0.2, 512, 90, "cosine")
+    assert lt.lr_factor(5, 0.0) == pytest.approx(1.0) and lt.lr_factor(89, 1.0) == pytest.approx(0.0)
+    short = preset("paper_cifar", epochs=10)
+    assert short.milestones == (6, 8) and short.warmup_epochs == 0
+    assert preset("paper_cifar", epochs=10, milestones=(9,), factors=(0.5,)).milestones == (9,)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        preset("imagenet")

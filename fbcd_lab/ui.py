@@ -1,0 +1,238 @@
+"""The training lab: a widget panel to train CE, FBH, CDH or FBH + CDH and compare the runs.
+
+:class:`TrainingPanel` puts the method's settings (u, lambda, alpha, clustering), the data's
+imbalance ratio, the epochs, the seed and the prediction rule on sliders and menus. Train starts a
+run with the library's trainer; a live plot draws each run's training loss and test mean recall
+epoch by epoch, and a table gathers one row per finished or stopped run for comparison.
+
+Why a thread: while a cell is running, a Jupyter kernel handles no widget events, so a Stop
+button next to a training loop in the kernel's main thread would never be heard. The panel
+therefore trains in a worker thread and the kernel stays free; Stop sets an event that the
+trainer polls between steps (``should_stop``), and the stopped run keeps what it learnt. Widget
+updates from the worker are plain value assignments, which ipywidgets sends as they come.
+``train(block=True)`` (tests, nbval) runs the same worker and waits for it.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import traceback
+from pathlib import Path
+
+import ipywidgets as widgets
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from fbcd_lab.class_division import STRATEGIES
+from fbcd_lab.config import DEFAULT_BACKBONE, METHODS, MethodConfig
+from fbcd_lab.config import preset as optim_preset
+from fbcd_lab.data.datasets import LongTailData, build_long_tailed
+from fbcd_lab.models.predict import RULES
+from fbcd_lab.records import evaluate_run
+from fbcd_lab.training import EpochCallback, Run, fit, start_run
+
+IMBALANCE_RATIOS = (1, 10, 20, 50, 100)
+CONTROL_NAMES = ("method", "u", "lam", "alpha", "cluster", "imbalance_ratio", "epochs", "seed", "rule")
+
+
+def make_controls(default_epochs: int) -> dict[str, widgets.Widget]:
+    """One widget per setting, with the paper's defaults (u = 10, lambda = 1.5, random division)."""
+    style = {"description_width": "110px"}
+    return {
+        "method": widgets.ToggleButtons(options=METHODS, value="fbcd", description="method", style=style),
+        "u": widgets.IntSlider(value=10, min=1, max=20, description="u (clusters)", style=style),
+        "lam": widgets.FloatSlider(value=1.5, min=0.0, max=3.0, step=0.1, description="λ (FBH weight)",
+                                   style=style),
+        "alpha": widgets.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="α (soft label)",
+                                     style=style),
+        "cluster": widgets.Dropdown(options=STRATEGIES, value="random", description="division", style=style),
+        "imbalance_ratio": widgets.SelectionSlider(options=IMBALANCE_RATIOS, value=100,
+                                                   description="imbalance ratio", style=style),
+        "epochs": widgets.IntSlider(value=default_epochs, min=1, max=max(100, default_epochs),
+                                    description="epochs", style=style),
+        "seed": widgets.IntText(value=0, description="seed", style=style),
+        "rule": widgets.Dropdown(options=RULES, value="top_cluster", description="prediction rule", style=style),
+    }
+
+
+def make_figure() -> go.FigureWidget:
+    """An empty live plot: training loss (left) and test mean recall (right) against the epoch."""
+    figure = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=(
+        "training loss", "test mean recall (top cluster)")))
+    figure.update_xaxes(title_text="epoch")
+    figure.update_yaxes(range=[0, 1], row=1, col=2)
+    figure.update_layout(height=360, margin={"t": 40, "b": 40, "l": 50, "r": 20})
+    return figure
+
+
+def run_row(run_id: int, settings: dict, run: Run, metrics: dict) -> dict:
+    """The comparison-table row of one run, from its settings and its metrics under one rule."""
+    groups = metrics["group_recall"]
+    return {"run": run_id, **{k: settings[k] for k in ("method", "u", "lam", "alpha", "cluster", "rule")},
+            "ratio": settings["imbalance_ratio"], "seed": settings["seed"], "epochs": settings["epochs"],
+            "epochs_done": run.epochs_done, "stopped": run.stopped, "mean_recall": metrics["mean_recall"],
+            "accuracy": metrics["accuracy"], "many": groups["many"], "medium": groups["medium"],
+            "few": groups["few"], "wall_time_s": run.wall_time_s}
+
+
+class TrainingPanel:
+    """ipywidgets controls + Train/Stop buttons + live plotly FigureWidget + comparison table.
+
+    Display ``panel.widget``. ``runs`` holds the table's rows, ``results[run_id]`` the trained
+    run and its metrics under every rule, ``datasets[(ratio, seed)]`` the data it trained on.
+    """
+
+    def __init__(self, dataset: str = "digits", preset: str = "digits",
+                 data_root: str | Path | None = None, eval_every: int = 1) -> None:
+        if dataset not in DEFAULT_BACKBONE:
+            raise ValueError(f"dataset must be one of {tuple(DEFAULT_BACKBONE)}, got {dataset!r}")
+        self.dataset, self.preset, self.data_root, self.eval_every = dataset, preset, data_root, eval_every
+        self.controls = make_controls(optim_preset(preset).epochs)
+        self.train_button = widgets.Button(description="Train", button_style="success", icon="play")
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epochs")
+        self.figure = make_figure()
+        self.table = widgets.HTML()
+        self.error = widgets.HTML()
+        self.runs: list[dict] = []
+        self.results: dict[int, tuple[Run, dict]] = {}
+        self.datasets: dict[tuple, LongTailData] = {}
+        self.running = False
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._exception: Exception | None = None
+        self._last_row: dict | None = None
+        self._next_id = 1
+
+        self.train_button.on_click(lambda _: self.train(block=False))
+        self.stop_button.on_click(lambda _: self.stop())
+        self.controls["method"].observe(self._sync_method, names="value")
+        self._sync_method()
+        c = self.controls
+        self.widget = widgets.VBox([
+            c["method"],
+            widgets.HBox([widgets.VBox([c[k] for k in ("u", "lam", "alpha", "cluster")]),
+                          widgets.VBox([c[k] for k in ("imbalance_ratio", "epochs", "seed", "rule")])]),
+            widgets.HBox([self.train_button, self.stop_button, self.progress]),
+            self.error, self.figure, self.table,
+        ])
+
+    def settings(self) -> dict:
+        """The controls' current values, by name."""
+        return {name: self.controls[name].value for name in CONTROL_NAMES}
+
+    def train(self, block: bool = True) -> dict | None:
+        """Train one run with the current settings (what the Train button does).
+
+        ``block`` waits for the run and returns its table row, re-raising any error after showing
+        it; otherwise training goes on in the background and this returns None at once.
+        """
+        if self.running:
+            raise RuntimeError("a run is already going: stop it or wait for it first")
+        settings = self.settings()
+        run_id, self._next_id = self._next_id, self._next_id + 1
+        traces = self._add_traces(run_id, settings)
+        self._stop_event.clear()
+        self._exception, self._last_row = None, None
+        self.error.value = ""
+        self.progress.max, self.progress.value = settings["epochs"], 0
+        self._set_running(True)
+        self._thread = threading.Thread(target=self._work, args=(run_id, settings, traces),
+                                        name=f"fbcd-lab-run-{run_id}", daemon=True)
+        self._thread.start()
+        if not block:
+            return None
+        self.wait()
+        if self._exception is not None:
+            raise self._exception
+        return self._last_row
+
+    def stop(self) -> None:
+        """Ask the current run to stop after its current step (what the Stop button does)."""
+        self._stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the current run to end; a kernel interrupt meanwhile stops the run."""
+        if self._thread is None:
+            return
+        try:
+            self._thread.join(timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            self._thread.join()
+
+    def _work(self, run_id: int, settings: dict, traces: tuple[go.Scatter, go.Scatter]) -> None:
+        """The worker thread's body: build or reuse the data, train, evaluate, add the row."""
+        try:
+            data = self._data(settings["imbalance_ratio"], settings["seed"])
+            method = MethodConfig(method=settings["method"], backbone=DEFAULT_BACKBONE[self.dataset],
+                                  u=settings["u"], lam=settings["lam"], alpha=settings["alpha"],
+                                  cluster=settings["cluster"])
+            optim = optim_preset(self.preset, epochs=settings["epochs"])
+            run = start_run(data, method, optim, seed=settings["seed"])
+            fit(run, data, eval_every=self.eval_every, progress=False, callbacks=[self._plotter(traces)],
+                should_stop=lambda: self._stop_event.is_set())
+            metrics, _ = evaluate_run(run, data)
+            self.results[run_id] = (run, metrics)
+            self._last_row = run_row(run_id, settings, run, metrics[settings["rule"]])
+            self.runs.append(self._last_row)
+            self.table.value = pd.DataFrame(self.runs).to_html(index=False, float_format=lambda x: f"{x:.3f}",
+                                                               na_rep="–")
+        except Exception as exc:
+            self._exception = exc
+            traces[0].name += " (failed)"
+            details = html.escape("".join(traceback.format_exception(exc)))
+            self.error.value = (f"<div style='color:#b00020'><b>run {run_id} failed: "
+                                f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</b>"
+                                f"<details><summary>traceback</summary><pre>{details}</pre></details></div>")
+        finally:
+            self._set_running(False)
+
+    def _data(self, ratio: float, seed: int) -> LongTailData:
+        """The long-tailed data for (ratio, seed), built once and then reused."""
+        if (ratio, seed) not in self.datasets:
+            self.datasets[(ratio, seed)] = build_long_tailed(self.dataset, ratio, seed=seed, root=self.data_root)
+        return self.datasets[(ratio, seed)]
+
+    def _add_traces(self, run_id: int, settings: dict) -> tuple[go.Scatter, go.Scatter]:
+        """A loss trace and a recall trace for a new run, in the same colour, one legend entry."""
+        name = f"run {run_id}: {settings['method']} u={settings['u']} λ={settings['lam']:g}"
+        color = qualitative.Plotly[(run_id - 1) % len(qualitative.Plotly)]
+        for col, show in ((1, True), (2, False)):
+            self.figure.add_scatter(x=(), y=(), mode="lines+markers", name=name, legendgroup=name,
+                                    showlegend=show, line={"color": color}, row=1, col=col)
+        return self.figure.data[-2], self.figure.data[-1]
+
+    def _plotter(self, traces: tuple[go.Scatter, go.Scatter]) -> EpochCallback:
+        """The epoch callback: extend the run's two traces and advance the progress bar."""
+        loss_trace, recall_trace = traces
+        loss_x, loss_y, recall_x, recall_y = [], [], [], []
+
+        def on_epoch(record: dict) -> None:
+            loss_x.append(record["epoch"])
+            loss_y.append(record["loss"])
+            if "test_mean_recall" in record:
+                recall_x.append(record["epoch"])
+                recall_y.append(record["test_mean_recall"])
+            with self.figure.batch_update():
+                loss_trace.x, loss_trace.y = tuple(loss_x), tuple(loss_y)
+                recall_trace.x, recall_trace.y = tuple(recall_x), tuple(recall_y)
+            self.progress.value = record["epoch"]
+
+        return on_epoch
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.train_button.disabled = running
+        self.stop_button.disabled = not running
+
+    def _sync_method(self, change: dict | None = None) -> None:
+        """Grey out the settings the chosen method does not use."""
+        method = MethodConfig(method=self.controls["method"].value)
+        for name in ("u", "alpha", "cluster"):
+            self.controls[name].disabled = not method.uses_cdh
+        self.controls["lam"].disabled = not method.uses_fbh
+

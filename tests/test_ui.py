@@ -1,0 +1,104 @@
+"""The training lab panel: its controls, runs from the Train button, a real Stop, shown errors."""
+
+import time
+
+import pytest
+
+import fbcd_lab.ui
+from fbcd_lab.ui import TrainingPanel
+
+
+def set_controls(panel: TrainingPanel, **values) -> None:
+    for name, value in values.items():
+        panel.controls[name].value = value
+
+
+def test_controls_have_documented_ranges_and_defaults():
+    c = TrainingPanel().controls
+    assert (c["u"].min, c["u"].max, c["u"].value) == (1, 20, 10)
+    assert (c["lam"].min, c["lam"].max, c["lam"].step, c["lam"].value) == (0, 3, 0.1, 1.5)
+    assert (c["alpha"].min, c["alpha"].max, c["alpha"].value) == (0.05, 1, 0.5)
+    assert tuple(c["cluster"].options) == ("random", "kmeans", "hierarchical") and c["cluster"].value == "random"
+    assert tuple(c["method"].options) == ("ce", "fbh", "cdh", "fbcd") and c["method"].value == "fbcd"
+    assert tuple(c["rule"].options) == ("top_cluster", "sum_clusters", "logit_adjusted")
+    assert tuple(c["imbalance_ratio"].options) == (1, 10, 20, 50, 100) and c["imbalance_ratio"].value == 100
+    assert (c["epochs"].min, c["epochs"].max, c["epochs"].value) == (1, 100, 30)  # digits preset: 30 epochs
+    assert c["seed"].value == 0
+
+
+def test_method_greys_out_unused_settings():
+    panel = TrainingPanel()
+    panel.controls["method"].value = "ce"
+    assert all(panel.controls[k].disabled for k in ("u", "lam", "alpha", "cluster"))
+    panel.controls["method"].value = "fbh"
+    assert not panel.controls["lam"].disabled and panel.controls["u"].disabled
+
+
+def test_train_button_adds_rows_traces_and_progress():
+    panel = TrainingPanel()
+    set_controls(panel, u=4, lam=0.5, method="fbcd", epochs=2)
+    panel.train_button.click()
+    assert panel.progress.max == 2  # the click started a run (training goes on in a worker thread)
+    panel.wait(timeout=60)
+    assert not panel.running and not panel.train_button.disabled and panel.stop_button.disabled
+    assert panel.error.value == ""
+    assert len(panel.runs) == 1
+    row = panel.runs[0]
+    assert (row["u"], row["lam"], row["method"], row["epochs_done"], row["stopped"]) == (4, 0.5, "fbcd", 2, False)
+    assert 0 <= row["mean_recall"] <= 1 and 0 <= row["accuracy"] <= 1 and row["wall_time_s"] > 0
+    assert len(panel.figure.data) == 2
+    loss, recall = panel.figure.data
+    assert loss.name == "run 1: fbcd u=4 λ=0.5"
+    assert tuple(loss.x) == (1, 2) and len(loss.y) == 2 and tuple(recall.x) == (1, 2)
+    assert panel.progress.value == panel.progress.max == 2
+    run, metrics = panel.results[1]
+    assert run.epochs_done == 2 and set(metrics) == {"top_cluster", "sum_clusters", "logit_adjusted"}
+
+    set_controls(panel, method="ce", u=10, lam=1.5, epochs=2, rule="logit_adjusted")
+    row2 = panel.train(block=True)
+    assert row2 is panel.runs[1] and row2["method"] == "ce" and row2["rule"] == "logit_adjusted"
+    assert row2["mean_recall"] == panel.results[2][1]["logit_adjusted"]["mean_recall"]
+    assert len(panel.figure.data) == 4 and panel.figure.data[2].name == "run 2: ce u=10 λ=1.5"
+    assert panel.table.value.count("<tr") == 3  # header + two runs
+    assert "fbcd" in panel.table.value and "logit_adjusted" in panel.table.value
+    assert list(panel.datasets) == [(100, 0)]  # same ratio and seed: the data was built once
+
+
+def test_stop_keeps_the_partial_run():
+    panel = TrainingPanel()
+    set_controls(panel, method="ce", epochs=30)
+    assert panel.train(block=False) is None
+    assert panel.running and panel.train_button.disabled and not panel.stop_button.disabled
+    deadline = time.monotonic() + 60
+    while panel.progress.value < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    panel.stop_button.click()
+    panel.wait(timeout=60)
+    assert not panel.running and not panel.train_button.disabled
+    row = panel.runs[-1]
+    assert row["stopped"] is True and 1 <= row["epochs_done"] < 30
+    assert 0 <= row["mean_recall"] <= 1
+    assert len(panel.figure.data[0].x) == row["epochs_done"]
+
+
+def test_missing_data_is_shown_and_raised_in_block_mode(tmp_path):
+    panel = TrainingPanel(dataset="cifar10", preset="cpu_short", data_root=tmp_path)
+    set_controls(panel, epochs=1)
+    with pytest.raises(FileNotFoundError, match="download"):
+        panel.train(block=True)
+    assert "FileNotFoundError" in panel.error.value and "download" in panel.error.value
+    assert not panel.train_button.disabled and panel.runs == []
+
+
+def test_error_in_the_worker_thread_is_shown(monkeypatch):
+    def boom(*args, **kwargs):
+        raise ValueError("boom <b>")
+
+    monkeypatch.setattr(fbcd_lab.ui, "fit", boom)
+    panel = TrainingPanel()
+    set_controls(panel, epochs=1)
+    panel.train_button.click()
+    panel.wait(timeout=60)
+    assert "ValueError: boom &lt;b&gt;" in panel.error.value
+    assert not panel.train_button.disabled and not panel.running and panel.runs == []
+    assert panel.figure.data[0].name.endswith("(failed)")
