@@ -1,5 +1,6 @@
-"""Command line: ``python -m fbcd_lab {demo,train,eval,summarize}``.
+"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,summarize}``.
 
+``lab`` opens the notebooks in JupyterLab (``--headless DIR`` executes them and writes HTML);
 ``demo`` trains CE and FBH + CDH on the embedded digits and prints per-class recall side by side;
 ``train`` runs one experiment and writes ``results.json`` and ``checkpoint.pt`` to ``--out``;
 ``eval`` re-evaluates a checkpoint; ``summarize`` tabulates a folder of results over seeds.
@@ -136,6 +137,17 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_lab(args: argparse.Namespace) -> int:
+    from fbcd_lab.lab_preset import lab_preset
+    from fbcd_lab.notebooks import open_lab, run_headless
+
+    if args.headless is None:
+        return open_lab()
+    for path in run_headless(args.headless, lab_preset(args.preset).name):
+        print(f"wrote {path}")
+    return 0
+
+
 def run_summarize(args: argparse.Namespace) -> int:
     from fbcd_lab.records import load_records, summarize
 
@@ -155,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m fbcd_lab", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    lab = sub.add_parser("lab", help="open the notebooks in JupyterLab, or execute them headless into HTML")
+    lab.add_argument("--headless", type=Path, metavar="HTML_DIR",
+                     help="execute every notebook and write HTML_DIR/<notebook>.html instead")
+    lab.add_argument("--preset", choices=("ci", "binder", "full"),
+                     help="size of the notebooks' runs (default: $FBCD_PRESET, else full)")
+    lab.set_defaults(run=run_lab)
 
     demo = sub.add_parser("demo", help="CE versus FBH + CDH on the embedded digits; per-class recall")
     demo.add_argument("--imbalance-ratio", type=ranged(float, 1), default=100.0, help="largest / smallest class (>= 1)")

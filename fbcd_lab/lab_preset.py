@@ -25,7 +25,7 @@ class LabPreset:
 
 
 LAB_PRESETS = {
-    "ci": LabPreset("ci", epochs=30, seeds=2, u_values=(1, 2, 5, 10, 20), lab_epochs=5, tsne=False),
+    "ci": LabPreset("ci", epochs=30, seeds=2, u_values=(1, 2, 5, 10, 20), lab_epochs=15, tsne=False),
     "binder": LabPreset("binder", epochs=30, seeds=3, u_values=(1, 2, 3, 5, 10, 15, 20), lab_epochs=30, tsne=True),
     "full": LabPreset("full", epochs=60, seeds=5, u_values=(1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20), lab_epochs=30,
                       tsne=True),

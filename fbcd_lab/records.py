@@ -13,12 +13,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fbcd_lab.checkpoints import atomic_write
+from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.evaluation import collect_logits, metrics_from_logits
 from fbcd_lab.models.predict import RULES, log_prior
 from fbcd_lab.models.two_head import class_weight_norms
 from fbcd_lab.runtime import library_versions
-from fbcd_lab.training import Run, selected_model
+from fbcd_lab.training import Run, selected_model, train
 
 RECORD_NAME = "results.json"
 GROUP_KEYS = ("dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "cluster", "epochs", "protocol")
@@ -40,6 +41,13 @@ def evaluate_run(run: Run, data: LongTailData, selection: str = "final") -> tupl
         protocol = (f"epoch {run.best['epoch']} chosen by mean recall on a validation split of "
                     f"{data.spec['val_per_class']} images per class, reported on the test set")
     return metrics, protocol
+
+
+def train_and_record(data: LongTailData, method: MethodConfig, optim: OptimConfig, seed: int = 0,
+                     **train_options) -> dict:
+    """Train one run, evaluate it under every rule (final epoch) and return its record."""
+    run = train(data, method, optim, seed=seed, progress=False, **train_options)
+    return run_record(run, data, *evaluate_run(run, data))
 
 
 def run_record(run: Run, data: LongTailData, metrics: dict, protocol: str) -> dict:

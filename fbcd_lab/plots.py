@@ -1,0 +1,320 @@
+"""Every chart of the notebooks: plotly figure builders that return a figure and never show it.
+
+One look throughout (template ``plotly_white``, 300-450 px high) and one colour per method
+(:data:`METHOD_COLORS`; other series take plotly's qualitative palette in order). Per-class charts
+order the classes by decreasing training size, as the paper's Fig. 3 does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import plotly.io as pio
+import torch
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+TEMPLATE = "plotly_white"
+HEIGHT = 380
+TALL = 450
+METHOD_COLORS = {"ce": "#0072B2", "fbh": "#009E73", "cdh": "#E69F00", "fbcd": "#D55E00"}
+COUNT_BAR_COLOR = "rgba(160, 160, 160, 0.45)"
+CLUSTER_COLORS = qualitative.Dark24
+NOTEBOOK_RENDERER = "plotly_mimetype+notebook_connected"
+
+
+def setup_notebook(renderer: str = NOTEBOOK_RENDERER) -> None:
+    """Make ``renderer`` and the kit's template plotly's defaults: interactive in JupyterLab, and
+    HTML that loads plotly.js from its CDN in exported notebooks (lighter than embedding it)."""
+    pio.renderers.default = renderer
+    pio.templates.default = TEMPLATE
+
+
+def series_colors(names: Iterable[str]) -> dict[str, str]:
+    """A colour per series: a method's own colour, else the next of plotly's qualitative palette."""
+    colors, spare = {}, 0
+    for name in names:
+        if name in METHOD_COLORS:
+            colors[name] = METHOD_COLORS[name]
+        elif name not in colors:
+            colors[name] = qualitative.Plotly[spare % len(qualitative.Plotly)]
+            spare += 1
+    return colors
+
+
+def _finish(fig: go.Figure, title: str, height: int = HEIGHT, subtitle: str | None = None) -> go.Figure:
+    """Apply the shared look: template, left-aligned title (and subtitle), height and margins."""
+    heading = {"text": title, "x": 0.01, "xanchor": "left"}
+    if subtitle:
+        heading["subtitle"] = {"text": subtitle}
+    fig.update_layout(template=TEMPLATE, title=heading, height=height,
+                      margin={"l": 60, "r": 30, "t": 90 if subtitle else 60, "b": 50})
+    return fig
+
+
+def _by_size(counts: Sequence[int]) -> np.ndarray:
+    """Class indices by decreasing training count (ties keep index order)."""
+    return np.argsort(-np.asarray(counts), kind="stable")
+
+
+def class_counts_figure(counts: dict[str, Sequence[int]], log_y: bool = True,
+                        title: str = "Images per class", classes: Sequence[str] | None = None) -> go.Figure:
+    """Grouped bars of images per class, one trace per entry (e.g. train and test); log y by default.
+    ``classes`` names the x ticks instead of class indices."""
+    colors = series_colors(counts)
+    fig = go.Figure()
+    for name, values in counts.items():
+        x = list(classes) if classes is not None else list(range(len(values)))
+        fig.add_bar(x=x, y=list(values), name=name, marker_color=colors[name],
+                    hovertemplate="class %{x}: %{y} images<extra>" + name + "</extra>")
+    fig.update_layout(barmode="group", bargap=0.15)
+    fig.update_xaxes(title_text="class" if classes is not None else "class index",
+                     type="category" if classes is not None else "linear")
+    fig.update_yaxes(title_text="images" + (" (log scale)" if log_y else ""), type="log" if log_y else "linear")
+    return _finish(fig, title)
+
+
+def image_mosaic(images: torch.Tensor | np.ndarray, labels: np.ndarray, num_classes: int,
+                 per_class: int = 6, seed: int = 0) -> np.ndarray:
+    """One row per class of ``per_class`` seeded random images (white where a class has fewer):
+    a uint8 (classes*H, per_class*W) array for grey images, (classes*H, per_class*W, 3) for colour."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 (N, C, H, W) with C 1 or 3, got {images.dtype} {images.shape}")
+    _, channels, h, w = images.shape
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    mosaic = np.full((num_classes * h, per_class * w, channels), 255, dtype=np.uint8)
+    for c in range(num_classes):
+        members = np.flatnonzero(labels == c)
+        chosen = np.sort(rng.choice(members, min(per_class, len(members)), replace=False))
+        for j, i in enumerate(chosen):
+            mosaic[c * h:(c + 1) * h, j * w:(j + 1) * w] = images[i].transpose(1, 2, 0)
+    return mosaic[..., 0] if channels == 1 else mosaic
+
+
+def image_grid_figure(images: torch.Tensor | np.ndarray, labels: np.ndarray, classes: Sequence[str],
+                      per_class: int = 6, seed: int = 0) -> go.Figure:
+    """Training images, one row per class (:func:`image_mosaic`), shown as one compact PNG."""
+    mosaic = image_mosaic(images, labels, len(classes), per_class, seed)
+    h = mosaic.shape[0] // len(classes)
+    fig = px.imshow(mosaic, binary_string=True, contrast_rescaling="infer")
+    fig.update_traces(hoverinfo="skip")
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False)
+    fig.update_yaxes(tickvals=[c * h + (h - 1) / 2 for c in range(len(classes))], ticktext=list(classes),
+                     title_text="class", showgrid=False)
+    return _finish(fig, f"Up to {per_class} random training images per class (blank: the class has fewer)",
+                   height=min(TALL, max(300, 30 * len(classes) + 100)))
+
+
+def division_figure(counts: Sequence[int], clusters_per_class: Sequence[int]) -> go.Figure:
+    """Class sizes n_c beside mean cluster sizes n_c / u_c (log y). The title gives the imbalance
+    ratio before (max / min n_c) and after (max / min n_c / u_c) to one decimal, e.g. "10.0"."""
+    n = np.asarray(counts, dtype=float)
+    u_c = np.asarray(clusters_per_class, dtype=float)
+    if n.shape != u_c.shape or (u_c < 1).any():
+        raise ValueError(f"need one u_c >= 1 per class, got counts {list(counts)} and u_c {list(clusters_per_class)}")
+    sizes = n / u_c
+    before, after = n.max() / n.min(), sizes.max() / sizes.min()
+    x = list(range(len(n)))
+    fig = go.Figure()
+    fig.add_bar(x=x, y=n.tolist(), name="class size n_c", marker_color="#7F7F7F",
+                hovertemplate="class %{x}: %{y} images<extra></extra>")
+    fig.add_bar(x=x, y=sizes.tolist(), name="images per cluster n_c / u_c", marker_color=METHOD_COLORS["cdh"],
+                customdata=u_c.astype(int), hovertemplate="class %{x}: %{customdata} clusters of %{y:.1f} images"
+                                                          "<extra></extra>")
+    fig.update_layout(barmode="group", bargap=0.15)
+    fig.update_xaxes(title_text="class index")
+    fig.update_yaxes(title_text="images (log scale)", type="log")
+    return _finish(fig, f"Imbalance ratio before division {before:.1f}, after {after:.1f} (K = {int(u_c.sum())})",
+                   subtitle="largest / smallest class, then largest / smallest mean cluster size")
+
+
+def _cluster_traces(points: np.ndarray, clusters: np.ndarray, showlegend: bool) -> list[go.Scatter]:
+    """One marker trace per cluster id (named by the id, as a category), in increasing id order."""
+    points, clusters = np.asarray(points), np.asarray(clusters)
+    return [go.Scatter(x=points[clusters == k, 0], y=points[clusters == k, 1], mode="markers", name=str(k),
+                       legendgroup=str(k), showlegend=showlegend,
+                       marker={"size": 6, "opacity": 0.8, "color": CLUSTER_COLORS[j % len(CLUSTER_COLORS)]},
+                       hovertemplate=f"cluster {k}<extra></extra>")
+            for j, k in enumerate(np.unique(clusters))]
+
+
+def embedding_figure(points: np.ndarray, clusters: np.ndarray, title: str) -> go.Figure:
+    """2-D scatter of ``points`` (N, 2), coloured by cluster id."""
+    fig = go.Figure(_cluster_traces(points, clusters, showlegend=True))
+    fig.update_xaxes(title_text="embedding axis 1")
+    fig.update_yaxes(title_text="embedding axis 2")
+    fig.update_layout(legend_title_text="cluster")
+    return _finish(fig, title)
+
+
+def embeddings_figure(panels: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
+    """Side-by-side 2-D scatters, one per panel name (e.g. a division strategy), coloured by cluster."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.05)
+    for col, (points, clusters) in enumerate(panels.values(), start=1):
+        for trace in _cluster_traces(points, clusters, showlegend=col == 1):
+            fig.add_trace(trace, row=1, col=col)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_layout(legend_title_text="cluster")
+    return _finish(fig, "The same images divided by each strategy (colour = cluster)", height=TALL)
+
+
+def soft_label_figure(q: np.ndarray, class_of_cluster: np.ndarray) -> go.Figure:
+    """Heatmap of the (K, K) soft-label matrix; ticks "c{class}/k{cluster}" with the cluster's
+    global id k (its row of the matrix and its output of the main head)."""
+    ticks = [f"c{c}/k{k}" for k, c in enumerate(np.asarray(class_of_cluster).tolist())]
+    fig = go.Figure(go.Heatmap(z=np.asarray(q), x=ticks, y=ticks, colorscale="Blues", zmin=0, zmax=1,
+                               colorbar={"title": {"text": "target"}},
+                               hovertemplate="sample in %{y}<br>target on %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_xaxes(title_text="target cluster", type="category", tickangle=-90)
+    fig.update_yaxes(title_text="cluster of the sample", type="category", autorange="reversed")
+    return _finish(fig, "Soft labels: α on the own cluster, the rest shared by its siblings", height=TALL,
+                   subtitle="each row is one training target and sums to 1")
+
+
+def per_class_recall_figure(counts: Sequence[int], recalls: dict[str, Sequence[float]],
+                            classes: Sequence[str] | None = None) -> go.Figure:
+    """Per-class test recall, classes by decreasing training size, one line per method, over grey
+    bars of the training counts (right axis, log). The paper's Fig. 3, top right."""
+    order = _by_size(counts)
+    names = list(classes) if classes is not None else [str(c) for c in range(len(counts))]
+    x = [names[c] for c in order]
+    colors = series_colors(recalls)
+    fig = go.Figure()
+    # The counts sit on the base axis (drawn on the right) so that they are painted under the lines.
+    fig.add_bar(x=x, y=[counts[c] for c in order], name="training images", marker_color=COUNT_BAR_COLOR,
+                hovertemplate="class %{x}: %{y} training images<extra></extra>")
+    for name, values in recalls.items():
+        fig.add_scatter(x=x, y=[values[c] for c in order], name=name, yaxis="y2", mode="lines+markers",
+                        line={"color": colors[name]}, hovertemplate="class %{x}: recall %{y:.0%}<extra>"
+                                                                    + name + "</extra>")
+    fig.update_layout(
+        xaxis={"title": {"text": "class (largest training set first)"}, "type": "category",
+               "categoryorder": "array", "categoryarray": x},
+        yaxis={"title": {"text": "training images (log scale)"}, "type": "log", "side": "right", "showgrid": False},
+        yaxis2={"title": {"text": "test recall"}, "side": "left", "overlaying": "y", "range": [0, 1.05],
+                "tickformat": ".0%"},
+        legend={"x": 1.1},
+    )
+    return _finish(fig, "Per-class recall: the gain is in the tail")
+
+
+def weight_norms_figure(counts: Sequence[int], norms: dict[str, Sequence[float]]) -> go.Figure:
+    """Per-class classifier weight norm, classes by decreasing training size, grouped bars per
+    method. The paper's Fig. 3, bottom."""
+    order = _by_size(counts)
+    x = [str(c) for c in order]
+    colors = series_colors(norms)
+    fig = go.Figure()
+    for name, values in norms.items():
+        fig.add_bar(x=x, y=[values[c] for c in order], name=name, marker_color=colors[name],
+                    hovertemplate="class %{x}: %{y:.3f}<extra>" + name + "</extra>")
+    fig.update_layout(barmode="group", bargap=0.15)
+    fig.update_xaxes(title_text="class (largest training set first)", type="category",
+                     categoryorder="array", categoryarray=x)
+    fig.update_yaxes(title_text="weight norm ‖w_c‖")
+    return _finish(fig, "Classifier weight norm per class",
+                   subtitle="a class's norm is the mean over its clusters; a larger norm pulls predictions its way")
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str], normalize: bool = True,
+                     title: str = "Confusion matrix") -> go.Figure:
+    """Heatmap of the confusion matrix, rows true and columns predicted; each row divided by its
+    sum when ``normalize`` (a row of zeros stays zeros)."""
+    z = np.asarray(matrix, dtype=float)
+    if normalize:
+        sums = z.sum(axis=1, keepdims=True)
+        z = np.divide(z, sums, out=np.zeros_like(z), where=sums > 0)
+    labels = [str(c) for c in classes]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", zmin=0,
+                               zmax=1 if normalize else None,
+                               hovertemplate="true %{y}, predicted %{x}: %{z" + (":.0%" if normalize else "")
+                                             + "}<extra></extra>"))
+    fig.update_xaxes(title_text="predicted class", type="category")
+    fig.update_yaxes(title_text="true class", type="category", autorange="reversed")
+    return _finish(fig, title, height=TALL,
+                   subtitle="each row is one true class" + ("; rows sum to 1" if normalize else " (counts)"))
+
+
+def group_recall_figure(groups: dict[str, dict[str, float | None]]) -> go.Figure:
+    """Mean recall of the many / medium / few groups, one bar trace per method. An empty group
+    (None) gets no bar (not 0) and an "empty" annotation."""
+    names = list(dict.fromkeys(g for values in groups.values() for g in values))
+    colors = series_colors(groups)
+    fig = go.Figure()
+    for method, values in groups.items():
+        y = [values.get(g) for g in names]
+        fig.add_bar(x=names, y=y, name=method, marker_color=colors[method], texttemplate="%{y:.0%}",
+                    textposition="outside", hovertemplate="%{x}: %{y:.1%}<extra>" + method + "</extra>")
+    for g in names:
+        if any(values.get(g) is None for values in groups.values()):
+            fig.add_annotation(x=g, y=0, yanchor="bottom", text="empty", showarrow=False,
+                               font={"color": "#7F7F7F", "size": 14})
+    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_xaxes(title_text="shot group", type="category")
+    fig.update_yaxes(title_text="mean recall", range=[0, 1.1], tickformat=".0%")
+    return _finish(fig, "Recall on many-, medium- and few-shot classes",
+                   subtitle="a group without classes is empty, not 0 %")
+
+
+def rules_figure(values: dict[str, dict[str, float]]) -> go.Figure:
+    """Mean recall under each prediction rule (x), one bar trace per method."""
+    rules = list(dict.fromkeys(r for per_rule in values.values() for r in per_rule))
+    colors = series_colors(values)
+    fig = go.Figure()
+    for method, per_rule in values.items():
+        fig.add_bar(x=rules, y=[per_rule.get(r) for r in rules], name=method, marker_color=colors[method],
+                    texttemplate="%{y:.1%}", textposition="outside",
+                    hovertemplate="%{x}: %{y:.1%}<extra>" + method + "</extra>")
+    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_xaxes(title_text="prediction rule", type="category")
+    fig.update_yaxes(title_text="mean recall", range=[0, 1.1], tickformat=".0%")
+    return _finish(fig, "How much of the gain is the prediction rule?")
+
+
+def sweep_figure(x: Sequence, means: dict[str, Sequence[float]], stds: dict[str, Sequence[float]],
+                 x_title: str, title: str) -> go.Figure:
+    """Mean ± standard deviation over seeds (error bars), one trace per series; lines join numeric
+    x (e.g. u), markers stand side by side on categorical x (e.g. strategies). The paper's Fig. 4."""
+    x = list(x)
+    numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in x)
+    colors = series_colors(means)
+    fig = go.Figure()
+    for name, y in means.items():
+        fig.add_scatter(x=x, y=list(y), name=name, mode="lines+markers" if numeric else "markers",
+                        marker={"size": 9, "color": colors[name]}, line={"color": colors[name]},
+                        error_y={"type": "data", "array": list(stds[name]), "visible": True},
+                        customdata=list(stds[name]),
+                        hovertemplate="%{x}: %{y:.1%} ± %{customdata:.1%}<extra>" + name + "</extra>")
+    fig.update_xaxes(title_text=x_title, type="linear" if numeric else "category")
+    fig.update_yaxes(title_text="mean recall (mean ± std over seeds)", tickformat=".0%")
+    if not numeric:
+        fig.update_layout(scattermode="group")
+    return _finish(fig, title)
+
+
+def history_figure(histories: dict[str, list[dict]]) -> go.Figure:
+    """Training loss per epoch (left) and, where the records hold it, test mean recall (right), one
+    trace per run name."""
+    with_recall = any("test_mean_recall" in r for records in histories.values() for r in records)
+    titles = ("training loss", "test mean recall") if with_recall else ("training loss",)
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
+    colors = series_colors(histories)
+    for name, records in histories.items():
+        style = {"name": name, "legendgroup": name, "mode": "lines+markers", "line": {"color": colors[name]}}
+        epochs = [r.get("epoch", i + 1) for i, r in enumerate(records)]
+        fig.add_scatter(x=epochs, y=[r["loss"] for r in records], row=1, col=1, **style)
+        if with_recall:
+            scored = [(e, r["test_mean_recall"]) for e, r in zip(epochs, records) if "test_mean_recall" in r]
+            fig.add_scatter(x=[e for e, _ in scored], y=[v for _, v in scored], row=1, col=2,
+                            showlegend=False, **style)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    if with_recall:
+        fig.update_yaxes(title_text="mean recall", tickformat=".0%", range=[0, 1], row=1, col=2)
+    return _finish(fig, "Training history")

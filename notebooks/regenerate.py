@@ -1,0 +1,23 @@
+"""Regenerate the committed notebooks from their paired .py files: execute each under
+FBCD_PRESET=ci and write the .ipynb with outputs and execution counts, widget state stripped.
+
+    python notebooks/regenerate.py [NAME ...]      # all notebooks, or only those named
+"""
+
+import sys
+
+import nbformat
+
+from fbcd_lab.notebooks import execute, notebook_sources
+
+
+def main(names: list[str]) -> None:
+    for py in notebook_sources():
+        if not names or py.stem in names or py.name in names:
+            print(f"executing {py.name} ...", flush=True)
+            nbformat.write(execute(py, "ci"), py.with_suffix(".ipynb"))
+            print(f"wrote {py.with_suffix('.ipynb').name}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,202 @@
+"""Figure builders: traces, values, axes, ordering and colours, read back from the figures."""
+
+import base64
+import io
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+import torch
+from PIL import Image
+
+from fbcd_lab import plots
+from fbcd_lab.class_division import ClassDivision, soft_label_matrix
+
+
+def bars(fig: go.Figure) -> dict[str, list]:
+    return {t.name: list(t.y) for t in fig.data if t.type == "bar"}
+
+
+def check_look(fig: go.Figure) -> None:
+    assert isinstance(fig, go.Figure)
+    assert fig.layout.template.layout.paper_bgcolor == pio.templates["plotly_white"].layout.paper_bgcolor
+    assert 300 <= fig.layout.height <= 450
+    assert fig.layout.title.text
+
+
+def test_series_colors_methods_then_palette():
+    colors = plots.series_colors(["ce", "train", "fbcd", "test", "cdh"])
+    assert colors["ce"] == plots.METHOD_COLORS["ce"] and colors["fbcd"] == plots.METHOD_COLORS["fbcd"]
+    assert colors["cdh"] == plots.METHOD_COLORS["cdh"]
+    assert [colors["train"], colors["test"]] == plots.qualitative.Plotly[:2]
+
+
+def test_setup_notebook_sets_plotly_defaults(monkeypatch):
+    monkeypatch.setattr(pio.renderers, "default", pio.renderers.default)
+    monkeypatch.setattr(pio.templates, "default", pio.templates.default)
+    plots.setup_notebook()
+    assert pio.renderers.default == "plotly_mimetype+notebook_connected"
+    assert pio.templates.default == "plotly_white"
+
+
+def test_class_counts_figure_bars_and_log_axis():
+    fig = plots.class_counts_figure({"train": [100, 10, 1], "test": [5, 5, 5]})
+    check_look(fig)
+    assert bars(fig) == {"train": [100, 10, 1], "test": [5, 5, 5]}
+    assert list(fig.data[0].x) == [0, 1, 2]
+    assert fig.layout.yaxis.type == "log" and fig.layout.barmode == "group"
+    linear = plots.class_counts_figure({"train": [3, 2]}, log_y=False, title="t", classes=["cat", "dog"])
+    assert linear.layout.yaxis.type == "linear" and list(linear.data[0].x) == ["cat", "dog"]
+    assert linear.layout.title.text == "t"
+
+
+def test_image_mosaic_rows_per_class_and_blank_cells():
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    images = np.stack([np.full((1, 4, 3), 10 * (i + 1), dtype=np.uint8) for i in range(len(labels))])
+    mosaic = plots.image_mosaic(images, labels, 3, per_class=2, seed=0)
+    assert mosaic.shape == (3 * 4, 2 * 3) and mosaic.dtype == np.uint8
+    assert set(np.unique(mosaic[0:4])) <= {10, 20, 30} and len(np.unique(mosaic[0:4])) == 2
+    assert (mosaic[4:8, :3] == 40).all() and (mosaic[4:8, 3:] == 255).all()  # class 1 has one image
+    assert np.array_equal(mosaic, plots.image_mosaic(torch.from_numpy(images), labels, 3, per_class=2, seed=0))
+    rgb = plots.image_mosaic(np.zeros((2, 3, 5, 5), np.uint8), np.array([0, 1]), 2, per_class=3)
+    assert rgb.shape == (10, 15, 3)
+    with pytest.raises(ValueError, match="uint8"):
+        plots.image_mosaic(np.zeros((2, 2, 5, 5), np.uint8), np.array([0, 1]), 2)
+
+
+def test_image_grid_figure_is_one_png_of_the_mosaic():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), [8, 3, 1])
+    images = torch.from_numpy(rng.integers(0, 256, (len(labels), 1, 8, 8), dtype=np.uint8))
+    fig = plots.image_grid_figure(images, labels, ["zero", "one", "two"], per_class=4, seed=1)
+    check_look(fig)
+    assert len(fig.data) == 1 and fig.data[0].type == "image"
+    source = fig.data[0].source
+    assert source.startswith("data:image/png;base64,")
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).convert("L"))
+    assert png.shape == (3 * 8, 4 * 8)
+    assert np.array_equal(png, plots.image_mosaic(images, labels, 3, per_class=4, seed=1))
+    assert list(fig.layout.yaxis.ticktext) == ["zero", "one", "two"]
+    assert list(fig.layout.yaxis.tickvals) == [3.5, 11.5, 19.5]
+    assert fig.layout.xaxis.showticklabels is False
+
+
+def test_division_figure_bars_and_ratios_in_title():
+    fig = plots.division_figure([100, 10], [5, 1])
+    check_look(fig)
+    assert list(bars(fig).values()) == [[100.0, 10.0], [20.0, 10.0]]
+    assert fig.layout.yaxis.type == "log"
+    assert "before division 10.0" in fig.layout.title.text and "after 2.0" in fig.layout.title.text
+    assert "K = 6" in fig.layout.title.text  # the notebook's live widget copies the title text only
+    with pytest.raises(ValueError):
+        plots.division_figure([100, 10], [5])
+
+
+def test_embedding_figures_one_trace_per_cluster():
+    points = np.arange(12, dtype=float).reshape(6, 2)
+    clusters = np.array([3, 3, 1, 1, 2, 2])
+    fig = plots.embedding_figure(points, clusters, "digit 0")
+    check_look(fig)
+    assert [t.name for t in fig.data] == ["1", "2", "3"]
+    assert list(fig.data[0].x) == [4.0, 6.0] and list(fig.data[0].y) == [5.0, 7.0]
+    assert len({t.marker.color for t in fig.data}) == 3
+    both = plots.embeddings_figure({"random": (points, clusters), "kmeans": (points, np.array([0, 0, 0, 1, 1, 1]))})
+    check_look(both)
+    assert [a.text for a in both.layout.annotations] == ["random", "kmeans"]
+    assert [(t.name, t.xaxis) for t in both.data] == [("1", "x"), ("2", "x"), ("3", "x"), ("0", "x2"), ("1", "x2")]
+    assert [t.showlegend for t in both.data] == [True] * 3 + [False] * 2
+
+
+def test_soft_label_figure_ticks_and_values():
+    division = ClassDivision(np.array([0, 1, 2, 0]), np.array([0, 0, 1]), "random")
+    q = soft_label_matrix(division, 0.5)
+    fig = plots.soft_label_figure(q, division.class_of_cluster)
+    check_look(fig)
+    assert fig.data[0].type == "heatmap" and np.array_equal(np.asarray(fig.data[0].z), q)
+    assert list(fig.data[0].x) == ["c0/k0", "c0/k1", "c1/k2"] == list(fig.data[0].y)
+
+
+def test_per_class_recall_figure_orders_by_decreasing_count():
+    fig = plots.per_class_recall_figure([5, 50, 20], {"ce": [0.1, 0.9, 0.5], "fbcd": [0.3, 0.8, 0.6]})
+    check_look(fig)
+    count_bar, ce, fbcd = fig.data
+    assert count_bar.type == "bar" and list(count_bar.y) == [50, 20, 5] and list(count_bar.x) == ["1", "2", "0"]
+    assert [t.name for t in (ce, fbcd)] == ["ce", "fbcd"] and ce.mode == "lines+markers"
+    assert list(ce.x) == ["1", "2", "0"] and list(ce.y) == [0.9, 0.5, 0.1] and list(fbcd.y) == [0.8, 0.6, 0.3]
+    assert ce.line.color == plots.METHOD_COLORS["ce"] and fbcd.line.color == plots.METHOD_COLORS["fbcd"]
+    assert fig.layout.xaxis.type == "category" and list(fig.layout.xaxis.categoryarray) == ["1", "2", "0"]
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.side == "right"  # the counts' axis
+    assert ce.yaxis == "y2" and fig.layout.yaxis2.overlaying == "y"
+    named = plots.per_class_recall_figure([5, 50, 20], {"ce": [0.1, 0.9, 0.5]}, ["a", "b", "c"])
+    assert list(named.data[1].x) == ["b", "c", "a"]
+
+
+def test_weight_norms_figure_grouped_bars_by_decreasing_count():
+    fig = plots.weight_norms_figure([5, 50, 20], {"ce": [1.0, 3.0, 2.0], "fbcd": [1.5, 1.6, 1.7]})
+    check_look(fig)
+    assert bars(fig) == {"ce": [3.0, 2.0, 1.0], "fbcd": [1.6, 1.7, 1.5]}
+    assert list(fig.data[0].x) == ["1", "2", "0"] and fig.layout.barmode == "group"
+    assert [t.marker.color for t in fig.data] == [plots.METHOD_COLORS["ce"], plots.METHOD_COLORS["fbcd"]]
+
+
+def test_confusion_figure_normalises_rows_and_keeps_zero_rows():
+    fig = plots.confusion_figure([[3, 1, 0], [0, 0, 0], [2, 2, 4]], ["a", "b", "c"], title="ce")
+    check_look(fig)
+    z = np.asarray(fig.data[0].z)
+    assert np.allclose(z.sum(axis=1), [1, 0, 1]) and np.allclose(z[0], [0.75, 0.25, 0])
+    assert list(fig.data[0].x) == ["a", "b", "c"] and fig.layout.yaxis.autorange == "reversed"
+    assert fig.layout.title.text == "ce"
+    raw = plots.confusion_figure([[3, 1], [0, 2]], ["a", "b"], normalize=False)
+    assert np.array_equal(np.asarray(raw.data[0].z), [[3, 1], [0, 2]])
+
+
+def test_group_recall_figure_empty_group_has_no_bar():
+    groups = {"ce": {"many": 0.9, "medium": None, "few": 0.1}, "fbcd": {"many": 0.8, "medium": None, "few": 0.4}}
+    fig = plots.group_recall_figure(groups)
+    check_look(fig)
+    assert [t.name for t in fig.data] == ["ce", "fbcd"]
+    assert list(fig.data[0].x) == ["many", "medium", "few"]
+    ce = fig.data[0].y
+    assert ce[0] == 0.9 and ce[2] == 0.1 and (ce[1] is None or math.isnan(ce[1]))
+    empty = [a for a in fig.layout.annotations if a.text == "empty"]
+    assert len(empty) == 1 and empty[0].x == "medium"
+
+
+def test_rules_figure_bars_per_method():
+    values = {"ce": {"top_cluster": 0.5, "sum_clusters": 0.5, "logit_adjusted": 0.6},
+              "fbcd": {"top_cluster": 0.7, "sum_clusters": 0.6, "logit_adjusted": 0.7}}
+    fig = plots.rules_figure(values)
+    check_look(fig)
+    assert bars(fig) == {"ce": [0.5, 0.5, 0.6], "fbcd": [0.7, 0.6, 0.7]}
+    assert list(fig.data[0].x) == ["top_cluster", "sum_clusters", "logit_adjusted"]
+
+
+def test_sweep_figure_error_bars_numeric_and_categorical():
+    fig = plots.sweep_figure([1, 5, 10], {"cdh": [0.4, 0.5, 0.55]}, {"cdh": [0.01, 0.02, 0.03]}, "u", "sweep u")
+    check_look(fig)
+    (trace,) = fig.data
+    assert trace.name == "cdh" and list(trace.y) == [0.4, 0.5, 0.55]
+    assert list(trace.error_y.array) == [0.01, 0.02, 0.03] and trace.error_y.visible
+    assert fig.layout.xaxis.type == "linear" and trace.mode == "lines+markers"
+    assert fig.layout.xaxis.title.text == "u" and fig.layout.title.text == "sweep u"
+    cat = plots.sweep_figure(["random", "kmeans"], {"fbcd": [0.6, 0.62], "ce": [0.5, 0.5]},
+                             {"fbcd": [0.0, 0.1], "ce": [0.02, 0.02]}, "strategy", "strategies")
+    assert cat.layout.xaxis.type == "category" and cat.data[0].mode == "markers"
+    assert list(cat.data[0].error_y.array) == [0.0, 0.1]
+    assert [t.marker.color for t in cat.data] == [plots.METHOD_COLORS["fbcd"], plots.METHOD_COLORS["ce"]]
+
+
+def test_history_figure_loss_and_recall_when_present():
+    runs = {"ce": [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.0, "test_mean_recall": 0.4}],
+            "fbcd": [{"epoch": 1, "loss": 3.0, "test_mean_recall": 0.2}, {"epoch": 2, "loss": 1.5,
+                                                                          "test_mean_recall": 0.5}]}
+    fig = plots.history_figure(runs)
+    check_look(fig)
+    assert [(t.name, t.xaxis) for t in fig.data] == [("ce", "x"), ("ce", "x2"), ("fbcd", "x"), ("fbcd", "x2")]
+    assert list(fig.data[0].y) == [2.0, 1.0] and list(fig.data[1].x) == [2] and list(fig.data[1].y) == [0.4]
+    assert list(fig.data[3].y) == [0.2, 0.5]
+    assert fig.data[0].line.color == plots.METHOD_COLORS["ce"]
+    loss_only = plots.history_figure({"run 1": [{"epoch": 1, "loss": 1.0}]})
+    assert len(loss_only.data) == 1 and "xaxis2" not in loss_only.layout.to_plotly_json()

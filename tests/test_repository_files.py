@@ -1,0 +1,55 @@
+"""Repository consistency: notebook pairs agree in code, and the three dependency lists agree."""
+
+import tomllib
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+# PyPI name -> conda-forge name, where they differ; the Binder file uses the CPU-only build.
+CONDA_NAMES = {"torch": "pytorch"}
+BINDER_NAMES = {"torch": "pytorch-cpu"}
+
+
+def code_cells(notebook) -> list[str]:
+    return [c.source.strip() for c in notebook.cells if c.cell_type == "code"]
+
+
+def test_there_are_five_notebooks():
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+
+
+@pytest.mark.parametrize("py", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_pair_agrees_in_code_and_has_outputs(py):
+    ipynb = py.with_suffix(".ipynb")
+    assert ipynb.is_file(), f"{ipynb.name} missing: run python notebooks/regenerate.py"
+    committed = nbformat.read(ipynb, as_version=4)
+    assert code_cells(committed) == code_cells(jupytext.read(py)), \
+        f"{py.name} and {ipynb.name} differ in code: run python notebooks/regenerate.py {py.stem}"
+    counts = [c.execution_count for c in committed.cells if c.cell_type == "code"]
+    assert all(isinstance(n, int) for n in counts), "committed notebook lacks execution counts"
+    assert "widgets" not in committed.metadata, "widget state must be stripped"
+
+
+def names(requirements) -> set[str]:
+    out = set()
+    for req in requirements:
+        if isinstance(req, str):
+            name = req.split(";")[0]
+            for sep in "<>=!~ [":
+                name = name.split(sep)[0]
+            out.add(name.strip().lower())
+    return out
+
+
+def test_dependency_lists_agree():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pypi = names(project["dependencies"]) | names(project["optional-dependencies"]["test"])
+    local = names(yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]) - {"python", "pip"}
+    binder = names(yaml.safe_load((ROOT / "binder" / "environment.yml").read_text())["dependencies"]) - {"python", "pip"}
+    assert local == {CONDA_NAMES.get(n, n) for n in pypi}
+    assert binder == {BINDER_NAMES.get(n, n) for n in pypi}
