@@ -128,7 +128,8 @@ widgets.VBox([alpha_slider, heat])
 # ## What you should have seen
 #
 # - Eq. 3 gives K = 31 clusters for CIFAR-10-LT (β = 100, u = 10) and 283 for CIFAR-100-LT.
-# - Division brings the digits' imbalance from 144 down to about 14 with u = 10.
+# - Division brings the digits' imbalance from 144 down to 15 with u = 10 (clusters of 14 or 15
+#   images against a one-image tail class).
 # - Random division makes equal clusters; k-means and hierarchical follow the images and may be
 #   unequal.
 # - Soft labels keep the siblings of a class related.
