@@ -198,7 +198,7 @@ def per_class_recall_figure(counts: Sequence[int], recalls: dict[str, Sequence[f
                "categoryorder": "array", "categoryarray": x},
         yaxis={"title": {"text": "training images (log scale)"}, "type": "log", "side": "right", "showgrid": False},
         yaxis2={"title": {"text": "test recall"}, "side": "left", "overlaying": "y", "range": [0, 1.05],
-                "tickformat": ".0%"},
+                "tickformat": ".0%", "tickmode": "linear", "tick0": 0, "dtick": 0.2},
         legend={"x": 1.1},
     )
     return _finish(fig, "Per-class recall: the gain is in the tail")
