@@ -45,6 +45,28 @@ def test_build_errors(tmp_path):
         build_long_tailed("digits", 10, n_max=200)
 
 
+def test_cifar10_through_torchvision(tmp_path, monkeypatch):
+    """A CIFAR-10 folder in torchvision's pickle layout (20 images a class), checksums bypassed."""
+    import pickle
+
+    from torchvision.datasets import CIFAR10
+
+    folder = tmp_path / CIFAR10.base_folder
+    folder.mkdir()
+    rng = np.random.RandomState(0)
+    for name, _ in CIFAR10.train_list + CIFAR10.test_list:
+        labels = np.tile(np.arange(10), 4).tolist()
+        batch = {"data": rng.randint(0, 256, (40, 3072), dtype=np.uint8), "labels": labels}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / CIFAR10.meta["filename"]).write_bytes(pickle.dumps({"label_names": [f"c{i}" for i in range(10)]}))
+    monkeypatch.setattr(CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *args: True)
+    data = build_long_tailed("cifar10", 10, root=tmp_path)
+    assert data.counts == tuple(long_tail_counts(20, 10, 10)) and len(data.test) == 40
+    assert data.train.images.shape[1:] == (3, 32, 32) and data.augment.crop_padding == 4
+    assert data.classes[0] == "c0" and data.augment.mean == (0.4914, 0.4822, 0.4465)
+
+
 def make_tree(root, splits, image_size=12):
     rng = np.random.RandomState(0)
     for split, per_class in splits.items():

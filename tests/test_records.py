@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 
 from fbcd_lab.config import MethodConfig, OptimConfig
@@ -38,6 +40,16 @@ def test_record_has_every_field(digits_val, tmp_path):
     assert "final epoch (3)" in protocol and all("val_mean_recall" in h for h in record["history"])
     best_metrics, best_protocol = evaluate_run(run, digits_val, "best_val")
     assert f"epoch {run.best['epoch']} chosen by mean recall on a validation split" in best_protocol
+
+
+def test_expected_calibration_error_by_hand():
+    from fbcd_lab.evaluation import expected_calibration_error
+
+    confidence = np.array([0.95, 0.95, 0.55, 0.55])
+    correct = np.array([True, False, True, True])
+    # bin of 0.95: accuracy 0.5, |0.5 - 0.95| * 2/4; bin of 0.55: accuracy 1, |1 - 0.55| * 2/4
+    assert expected_calibration_error(confidence, correct) == pytest.approx(0.225 + 0.225)
+    assert expected_calibration_error(np.array([1.0, 1.0]), np.array([True, True])) == 0.0
 
 
 def test_summarize_means_over_seeds(tmp_path):
