@@ -40,8 +40,8 @@ METHOD = MethodConfig(method="fbcd", backbone="resnet32", u=10, lam=1.5)
 def agreement(data, device: torch.device) -> dict:
     """Same weights and batch on the CPU and ``device``: fp32 logits, loss and gradients, bf16 loss,
     and the whole-batch augmentation, compared."""
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     run = start_run(data, METHOD, PRESETS["paper_cifar"], device="cpu", precision="fp32")
     cpu_model = run.model.train()
     gpu_model = copy.deepcopy(cpu_model).to(device)
@@ -72,8 +72,7 @@ def agreement(data, device: torch.device) -> dict:
     report["ok"] = bool(report["max_abs_diff_cluster_logits"] < 1e-3 and report["max_abs_diff_fbh_logits"] < 1e-3
                         and abs(c[2] - g[2]) < 1e-4 and report["grad_rel_diff"] < 1e-3
                         and abs(bf16_loss - c[2]) / c[2] < 3e-2 and report["augmentation_identical"])
-    torch.backends.cudnn.allow_tf32 = True
-    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
     return report
 
 
@@ -107,13 +106,19 @@ def main() -> None:
         data = build_long_tailed("imagefolder", None, root=tmp)
     result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
               "counts": list(data.counts), "versions": library_versions(), "date": time.strftime("%Y-%m-%d")}
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every stage, so a run cut off by its time limit keeps what it measured
+        (args.out / "gpu_check.json").write_text(json.dumps(result, indent=1))
+
     if device.type == "cuda":
         result["agreement"] = agreement(data, device)
+        save()
     result["full_run"] = full_run(data, device, args.epochs)
+    save()
     workers = 8 if device.type == "cuda" else 0
     result["reference_images_per_s"] = reference_epoch(data, workers, args.ref_steps, device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu_check.json").write_text(json.dumps(result, indent=1))
+    save()
     run = result["full_run"]
     print(f"device: {result['device']}")
     if "agreement" in result:

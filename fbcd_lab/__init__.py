@@ -11,7 +11,8 @@ from fbcd_lab.data import build_long_tailed, long_tail_counts
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.losses import fbcd_loss
 from fbcd_lab.models import build_model
-from fbcd_lab.training import Run, fit, start_run, train
+from fbcd_lab.run import Run
+from fbcd_lab.training import fit, start_run, train
 
 __version__ = "0.1.0"
 __all__ = [

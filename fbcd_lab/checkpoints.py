@@ -16,8 +16,8 @@ from fbcd_lab.class_division import ClassDivision
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.models.two_head import build_model
-from fbcd_lab.runtime import resolve_device
-from fbcd_lab.training import Run
+from fbcd_lab.runtime import resolve_device, resolve_precision
+from fbcd_lab.run import Run
 
 FORMAT = 1
 
@@ -49,6 +49,8 @@ def save_checkpoint(run: Run, data: LongTailData, path: str | Path) -> None:
         "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
         "generator": run.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "device_type": run.device.type,
         "division": {"cluster_of_sample": torch.as_tensor(run.division.cluster_of_sample),
                      "class_of_cluster": torch.as_tensor(run.division.class_of_cluster),
                      "strategy": run.division.strategy},
@@ -81,10 +83,15 @@ def load_checkpoint(path: str | Path, data: LongTailData, device: str | torch.de
     saved = state["data"]
     if division.num_classes != data.num_classes:
         raise ValueError(f"checkpoint has {division.num_classes} classes, the data {data.num_classes}")
+    if saved["dataset"] != data.name:
+        raise ValueError(f"checkpoint was trained on dataset {saved['dataset']!r}, not {data.name!r}")
     if saved["indices_sha256"] != data.fingerprint.indices_sha256 or saved["num_train"] != len(data.train):
         raise ValueError(f"checkpoint's class division was made for a different training subset "
                          f"(counts {saved['counts']}, seed {saved['seed']}, {saved['num_train']} images) "
                          f"than the data given (counts {list(data.counts)}, seed {data.fingerprint.seed})")
+    if len(division.cluster_of_sample) != len(data.train) or not (
+            division.class_of_cluster[division.cluster_of_sample] == data.train.labels).all():
+        raise ValueError("checkpoint's class division does not match the labels of the data given")
     method = MethodConfig(**state["method"])
     optim = OptimConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["optim"].items()})
     dev = resolve_device(device)
@@ -98,6 +105,8 @@ def load_checkpoint(path: str | Path, data: LongTailData, device: str | torch.de
     optimizer.load_state_dict(state["optimizer"])
     generator = torch.Generator()
     generator.set_state(state["generator"])
-    return Run(method, optim, state["seed"], dev, state["precision"], model, division, optimizer, generator,
+    torch.set_rng_state(state["torch_rng"])
+    precision = state["precision"] if dev.type == state["device_type"] else resolve_precision("auto", dev)
+    return Run(method, optim, state["seed"], dev, precision, model, division, optimizer, generator,
                history=list(state["history"]), wall_time_s=state["wall_time_s"], best=state["best"],
                best_state=state["best_state"])

@@ -29,6 +29,7 @@ def clusters_per_class(counts: list[int] | np.ndarray, u: int) -> list[int]:
     """
     if int(u) != u or u < 1:
         raise ValueError(f"u must be an integer >= 1, got {u!r}")
+    u = int(u)
     counts = [int(n) for n in counts]
     if not counts or min(counts) < 1:
         raise ValueError(f"counts must be non-empty with every class >= 1 sample, got {counts}")

@@ -87,8 +87,8 @@ def _data_for(args: argparse.Namespace, spec: dict | None = None):
     if spec is not None:
         return build_long_tailed(spec.pop("name"), spec.pop("imbalance_ratio"), root=args.data_root, **spec)
     ratio = None if args.dataset == "imagenet_lt" else args.imbalance_ratio
-    return build_long_tailed(args.dataset, ratio, profile=args.profile, seed=args.seed, root=args.data_root,
-                             download=args.download, val_per_class=args.val_per_class)
+    return build_long_tailed(args.dataset, ratio, profile=args.profile, n_max=args.n_max, seed=args.seed,
+                             root=args.data_root, download=args.download, val_per_class=args.val_per_class)
 
 
 def _report(run, data, selection: str, out: Path, record_name: str) -> None:
@@ -118,12 +118,12 @@ def run_train(args: argparse.Namespace) -> int:
     checkpoint = args.out / CHECKPOINT_NAME
     if args.resume and checkpoint.is_file():
         run = load_checkpoint(checkpoint, data, args.device)
-        print(f"resuming from {checkpoint} after epoch {run.epochs_done}")
+        print(f"resuming from {checkpoint} after epoch {run.epochs_done} (its saved settings are used)")
     else:
         run = start_run(data, method, optim, seed=args.seed, device=args.device, precision=args.precision)
-    print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; method {method.method}, "
+    print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; method {run.method.method}, "
           f"K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
-    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress)
+    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=args.workers)
     _report(run, data, args.selection, args.out, "results.json")
     return 0 if not run.stopped else 130
 
@@ -155,7 +155,7 @@ def run_summarize(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no results.json under {args.folder}")
         return 1
-    cols = ["dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "epochs", "n"]
+    cols = ["dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "epochs", "selection", "n"]
     print(" ".join(f"{c:>15}" for c in cols + ["mean", "std"]))
     for row in rows:
         print(" ".join(f"{str(row[c]):>15}" for c in cols),
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--imbalance-ratio", type=ranged(float, 1), default=100.0, help="largest / smallest class (>= 1)")
     demo.add_argument("--u", type=ranged(int, 1), default=10, help="clusters of the largest class (>= 1)")
     demo.add_argument("--lam", type=ranged(float, 0), default=1.5, help="weight lambda of the FBH loss (>= 0)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the subset, division and training")
+    demo.add_argument("--seed", type=ranged(int, 0), default=0, help="seed of the subset, division and training")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.set_defaults(run=run_demo)
 
@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--imbalance-ratio", type=ranged(float, 1), default=100.0,
                     help="largest / smallest class, >= 1 (default 100; ignored for imagenet_lt)")
     tr.add_argument("--profile", choices=PROFILES, default="exp", help="long-tail profile (default exp)")
+    tr.add_argument("--n-max", type=ranged(int, 1), help="images of the largest class (default: the smallest class size)")
     tr.add_argument("--method", required=True, choices=METHODS, help="ce, fbh, cdh or fbcd (FBH + CDH)")
     tr.add_argument("--u", type=ranged(int, 1), default=10, help="clusters of the largest class, >= 1 (default 10)")
     tr.add_argument("--lam", type=ranged(float, 0), default=1.5, help="lambda, weight of L1, >= 0 (default 1.5)")
@@ -205,11 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=ranged(float, 0, low_open=True), help="override the initial learning rate (> 0)")
     tr.add_argument("--weight-decay", type=ranged(float, 0), help="override the weight decay (>= 0)")
     tr.add_argument("--val-per-class", type=ranged(int, 0), default=0,
-                    help="set aside this many training images per class for validation (default 0)")
+                    help="validation images per class, from those the long tail leaves unused (default 0)")
     tr.add_argument("--selection", choices=("final", "best_val"), default="final",
                     help="report the final epoch (default) or the best epoch on the validation split")
-    tr.add_argument("--seed", type=int, default=0, help="seed of the subset, division and training")
+    tr.add_argument("--seed", type=ranged(int, 0), default=0, help="seed of the subset, division and training (>= 0)")
     tr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    tr.add_argument("--workers", type=ranged(int, 0), default=0,
+                    help="DataLoader processes decoding streamed images (ImageNet-LT; default 0)")
     tr.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="auto: bf16 autocast on CUDA and AMX CPUs, else fp32")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")

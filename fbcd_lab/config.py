@@ -46,8 +46,12 @@ class MethodConfig:
             raise ValueError(f"cluster must be one of {STRATEGIES}, got {self.cluster!r}")
         if int(self.kernel_size) != self.kernel_size or self.kernel_size < 1:
             raise ValueError(f"kernel_size must be an integer >= 1, got {self.kernel_size!r}")
-        if self.cluster_pca < 1:
-            raise ValueError(f"cluster_pca must be >= 1, got {self.cluster_pca!r}")
+        if int(self.cluster_pca) != self.cluster_pca or self.cluster_pca < 1:
+            raise ValueError(f"cluster_pca must be an integer >= 1, got {self.cluster_pca!r}")
+        if self.channels_per_class is not None and (
+                int(self.channels_per_class) != self.channels_per_class or self.channels_per_class < 1):
+            raise ValueError(f"channels_per_class must be None or an integer >= 1, got {self.channels_per_class!r}")
+        object.__setattr__(self, "u", int(self.u))
 
     @property
     def uses_fbh(self) -> bool:
@@ -81,14 +85,16 @@ class OptimConfig:
     factors: tuple[float, ...] = (0.1, 0.01)
 
     def __post_init__(self) -> None:
-        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
-                  "momentum": 0 <= self.momentum < 1, "weight_decay": self.weight_decay >= 0,
-                  "warmup_epochs": 0 <= self.warmup_epochs}
+        whole = {k: int(getattr(self, k)) == getattr(self, k) for k in ("epochs", "batch_size", "warmup_epochs")}
+        checks = {"epochs": self.epochs >= 1 and whole["epochs"], "batch_size": self.batch_size >= 1 and
+                  whole["batch_size"], "lr": self.lr > 0, "momentum": 0 <= self.momentum < 1,
+                  "weight_decay": self.weight_decay >= 0, "warmup_epochs": 0 <= self.warmup_epochs and
+                  whole["warmup_epochs"]}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"{bad[0]} out of range: {getattr(self, bad[0])!r} "
-                             "(epochs, batch_size >= 1; lr > 0; 0 <= momentum < 1; weight_decay, "
-                             "warmup_epochs >= 0)")
+                             "(integers epochs, batch_size >= 1 and warmup_epochs >= 0; lr > 0; "
+                             "0 <= momentum < 1; weight_decay >= 0)")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if list(self.milestones) != sorted(self.milestones) or any(m < 0 for m in self.milestones):

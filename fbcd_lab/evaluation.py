@@ -16,15 +16,18 @@ from fbcd_lab.data.images import ImageSet
 from fbcd_lab.data.long_tail import group_recall, shot_groups
 from fbcd_lab.models.predict import predict_classes
 from fbcd_lab.models.two_head import TwoHeadModel, class_weight_norms
+from fbcd_lab.runtime import resolve_precision
 
 
 @torch.no_grad()
 def collect_logits(
     model: TwoHeadModel, images: ImageSet, data: LongTailData, device: torch.device | str = "cpu",
-    batch_size: int = 512,
+    precision: str = "auto", batch_size: int = 512,
 ) -> tuple[torch.Tensor, np.ndarray]:
-    """Main-head logits (N, K) on the CPU in float32, and the labels, in dataset order."""
+    """Main-head logits (N, K) on the CPU in float32, and the labels, in dataset order; computed in
+    ``precision`` (as trained: pass the run's), ``auto`` choosing as the trainer does."""
     device = torch.device(device)
+    bf16 = resolve_precision(precision, device) == "bf16"
     was_training = model.training
     model.eval()
     chunks = []
@@ -32,10 +35,8 @@ def collect_logits(
         for x, _, _ in iterate_batches(images, batch_size, data.augment, train=False,
                                        generator=torch.Generator(), device=device,
                                        image_size=data.image_size):
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                chunks.append(model(x).cluster_logits.float().cpu())
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                chunks.append(model(x.contiguous(memory_format=torch.channels_last)).cluster_logits.float().cpu())
     finally:
         model.train(was_training)
     return torch.cat(chunks), images.labels
@@ -60,10 +61,11 @@ def metrics_from_logits(
     log_prior: torch.Tensor | None = None,
 ) -> dict:
     """Every metric of one prediction rule, JSON-ready. Calibration uses the class probability
-    (summed over a class's clusters) of the predicted class."""
+    (summed over a class's clusters, after the prior is removed for ``logit_adjusted``) of the
+    predicted class."""
     num_classes = len(train_counts)
     pred = predict_classes(logits, class_of_cluster, rule, log_prior).numpy()
-    probs = logits.softmax(dim=1)
+    probs = (logits - log_prior if rule == "logit_adjusted" else logits).softmax(dim=1)
     class_probs = probs.new_zeros(len(probs), num_classes).index_add_(1, class_of_cluster.cpu(), probs)
     confidence = class_probs[torch.arange(len(pred)), torch.from_numpy(pred)].numpy()
     classes = list(range(num_classes))
@@ -87,12 +89,13 @@ def evaluate(
     rule: str = "top_cluster",
     log_prior: torch.Tensor | None = None,
     device: torch.device | str = "cpu",
+    precision: str = "auto",
 ) -> dict:
     """Metrics of ``model`` on ``data``'s ``split`` (test, val or train) plus its weight norms."""
     images = {"test": data.test, "val": data.val, "train": data.train}.get(split)
     if images is None:
         raise ValueError(f"split must be 'test', 'train' or 'val' (with a validation split), got {split!r}")
-    logits, labels = collect_logits(model, images, data, device)
+    logits, labels = collect_logits(model, images, data, device, precision)
     metrics = metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, log_prior)
     metrics["weight_norms"] = class_weight_norms(model).tolist()
     return metrics

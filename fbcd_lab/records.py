@@ -19,16 +19,17 @@ from fbcd_lab.evaluation import collect_logits, metrics_from_logits
 from fbcd_lab.models.predict import RULES, log_prior
 from fbcd_lab.models.two_head import class_weight_norms
 from fbcd_lab.runtime import library_versions
-from fbcd_lab.training import Run, selected_model, train
+from fbcd_lab.run import Run
+from fbcd_lab.training import selected_model, train
 
 RECORD_NAME = "results.json"
-GROUP_KEYS = ("dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "cluster", "epochs", "protocol")
+SHOWN_KEYS = ("dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "cluster", "epochs", "selection")
 
 
 def evaluate_run(run: Run, data: LongTailData, selection: str = "final") -> tuple[dict, str]:
     """Test metrics under every prediction rule, and a sentence naming the protocol used."""
     model = selected_model(run, selection)
-    logits, labels = collect_logits(model, data.test, data, run.device)
+    logits, labels = collect_logits(model, data.test, data, run.device, run.precision)
     prior = log_prior(run.division.cluster_sizes)
     metrics = {rule: metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, prior)
                for rule in RULES}
@@ -58,7 +59,7 @@ def run_record(run: Run, data: LongTailData, metrics: dict, protocol: str) -> di
         "method": run.method.method, "backbone": run.method.backbone, "u": run.method.u,
         "lam": run.method.lam, "alpha": run.method.alpha, "cluster": run.method.cluster,
         "seed": run.seed, "epochs": run.optim.epochs, "epochs_done": run.epochs_done,
-        "stopped": run.stopped, "protocol": protocol,
+        "stopped": run.stopped, "protocol": protocol, "selection": "final" if protocol.startswith("final") else "best_val",
         "config": {"method": run.method.to_dict(), "optim": run.optim.to_dict(), "seed": run.seed,
                    "precision": run.precision, "data_spec": data.spec},
         "data": data.record(), "counts": list(data.counts), "classes": list(data.classes),
@@ -90,16 +91,28 @@ def load_records(folder: str | Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.rglob(RECORD_NAME))]
 
 
+def setting(record: dict) -> str:
+    """Everything that defines a run but its seed, as one comparable string."""
+    config = record["config"]
+    spec = {k: v for k, v in config["data_spec"].items() if k != "seed"}
+    return json.dumps({"method": config["method"], "optim": config["optim"], "precision": config["precision"],
+                       "data": spec, "selection": record["selection"]}, sort_keys=True)
+
+
 def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top_cluster",
-              keys: tuple[str, ...] = GROUP_KEYS) -> list[dict]:
-    """One row per setting (``keys``), with mean, sample standard deviation and count over seeds."""
-    groups: dict[tuple, list[dict]] = {}
+              keys: tuple[str, ...] | None = None) -> list[dict]:
+    """Mean, sample standard deviation and count of ``metric`` over seeds.
+
+    Without ``keys``, runs are pooled only when everything but the seed is the same (rows show
+    :data:`SHOWN_KEYS`); with ``keys``, runs are pooled by those record fields alone.
+    """
+    groups: dict = {}
     for r in records:
-        groups.setdefault(tuple(r.get(k) for k in keys), []).append(r)
+        groups.setdefault(tuple(r.get(k) for k in keys) if keys else setting(r), []).append(r)
     rows = []
-    for key, runs in groups.items():
+    for runs in groups.values():
         values = [r["metrics"][rule][metric] for r in runs]
-        rows.append({**dict(zip(keys, key)), "n": len(values), "seeds": sorted(r["seed"] for r in runs),
-                     f"{metric}_mean": statistics.fmean(values),
+        rows.append({**{k: runs[0].get(k) for k in (keys or SHOWN_KEYS)}, "n": len(values),
+                     "seeds": sorted(r["seed"] for r in runs), f"{metric}_mean": statistics.fmean(values),
                      f"{metric}_std": statistics.stdev(values) if len(values) > 1 else 0.0})
     return rows

@@ -11,12 +11,12 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from fbcd_lab.checkpoints import save_checkpoint
 from fbcd_lab.class_division import ClassDivision, divide_classes, identity_division, pixel_features, soft_label_matrix
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.batches import iterate_batches
@@ -25,6 +25,7 @@ from fbcd_lab.data.images import TensorImages
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.losses import fbcd_loss
 from fbcd_lab.models.two_head import TwoHeadModel, build_model
+from fbcd_lab.run import Run
 from fbcd_lab.runtime import resolve_device, resolve_precision
 
 EpochCallback = Callable[[dict], None]
@@ -49,38 +50,6 @@ def make_division(data: LongTailData, method: MethodConfig, seed: int) -> ClassD
         pixels = data.train.images.numpy()
         features = pixel_features(pixels, min(method.cluster_pca, len(pixels), pixels[0].size), seed)
     return divide_classes(labels, data.num_classes, method.u, method.cluster, features, seed)
-
-
-@dataclass
-class Run:
-    """Everything a training run is: settings, model, division, optimiser, RNG and history.
-
-    ``best_state`` holds the weights of the best epoch on the validation split, when the data
-    has one (``best`` says which epoch and score).
-    """
-
-    method: MethodConfig
-    optim: OptimConfig
-    seed: int
-    device: torch.device
-    precision: str
-    model: TwoHeadModel
-    division: ClassDivision
-    optimizer: torch.optim.Optimizer
-    generator: torch.Generator
-    history: list[dict] = field(default_factory=list)
-    stopped: bool = False
-    wall_time_s: float = 0.0
-    best: dict | None = None
-    best_state: dict | None = None
-
-    @property
-    def epochs_done(self) -> int:
-        return len(self.history)
-
-    @property
-    def finished(self) -> bool:
-        return self.epochs_done >= self.optim.epochs
 
 
 def start_run(
@@ -117,15 +86,18 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     progress: bool = True,
     checkpoint: str | Path | None = None,
+    num_workers: int = 0,
 ) -> Run:
     """Train ``run`` from its last finished epoch to ``optim.epochs``.
 
     ``eval_every`` > 0 adds test mean recall to every that-many-th epoch record (for live plots).
     With a validation split in ``data`` every epoch is scored on it and the best weights kept.
     Each epoch's record goes to every callback; ``checkpoint`` is rewritten after every epoch.
+    ``num_workers`` decode streamed (file) images in that many DataLoader processes.
     """
-    from fbcd_lab.checkpoints import save_checkpoint
-
+    if run.mid_epoch:
+        raise ValueError(f"this run was stopped inside epoch {run.epochs_done + 1}; continue it from its "
+                         f"checkpoint (load_checkpoint) so that it matches an uninterrupted run")
     if len(run.division.cluster_of_sample) != len(data.train):
         raise ValueError(f"data has {len(data.train)} training images but the run's division covers "
                          f"{len(run.division.cluster_of_sample)}: not the data this run was started on")
@@ -137,6 +109,7 @@ def fit(
     steps_per_epoch = max(1, -(-len(train_set) // optim.batch_size))
     lam = run.method.lam if run.method.uses_fbh else 0.0
     bf16 = run.precision == "bf16"
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     start = time.perf_counter()
     bar = tqdm(total=(optim.epochs - run.epochs_done) * steps_per_epoch, disable=not progress,
                desc=run.method.method, leave=False)
@@ -146,8 +119,9 @@ def fit(
             sums = torch.zeros(3, device=device)
             for step, (x, y, idx) in enumerate(iterate_batches(
                     train_set, optim.batch_size, data.augment, train=True, generator=run.generator,
-                    device=device, image_size=data.image_size)):
+                    device=device, image_size=data.image_size, num_workers=num_workers)):
                 if should_stop is not None and should_stop():
+                    run.mid_epoch = True
                     raise _StopRequested
                 for group in run.optimizer.param_groups:
                     group["lr"] = optim.lr * optim.lr_factor(epoch, (step + 1) / steps_per_epoch)
@@ -164,7 +138,7 @@ def fit(
                       "lr": run.optimizer.param_groups[0]["lr"],
                       "time_s": run.wall_time_s + time.perf_counter() - start}
             if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == optim.epochs):
-                record["test_mean_recall"] = evaluate(model, data, device=device)["mean_recall"]
+                record["test_mean_recall"] = evaluate(model, data, device=device, precision=run.precision)["mean_recall"]
             if data.val is not None:
                 _score_on_validation(run, data, record)
             run.history.append(record)
@@ -174,7 +148,9 @@ def fit(
                 save_checkpoint(run, data, checkpoint)
             for callback in callbacks:
                 callback(record)
-    except (KeyboardInterrupt, _StopRequested):
+    except KeyboardInterrupt:
+        run.stopped, run.mid_epoch = True, True
+    except _StopRequested:
         run.stopped = True
     finally:
         bar.close()
@@ -183,7 +159,7 @@ def fit(
 
 
 def _score_on_validation(run: Run, data: LongTailData, record: dict) -> None:
-    score = evaluate(run.model, data, split="val", device=run.device)["mean_recall"]
+    score = evaluate(run.model, data, split="val", device=run.device, precision=run.precision)["mean_recall"]
     record["val_mean_recall"] = score
     if run.best is None or score > run.best["val_mean_recall"]:
         run.best = {"epoch": record["epoch"], "val_mean_recall": score}

@@ -32,7 +32,8 @@ from fbcd_lab.config import preset as optim_preset
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed
 from fbcd_lab.models.predict import RULES
 from fbcd_lab.records import evaluate_run
-from fbcd_lab.training import EpochCallback, Run, fit, start_run
+from fbcd_lab.run import Run
+from fbcd_lab.training import EpochCallback, fit, start_run
 
 IMBALANCE_RATIOS = (1, 10, 20, 50, 100)
 CONTROL_NAMES = ("method", "u", "lam", "alpha", "cluster", "imbalance_ratio", "epochs", "seed", "rule")

@@ -116,8 +116,8 @@ else:
 #
 # - The four rows of Table 4 with their spread. In the committed run (CI preset, 2 seeds) the
 #   class-division head alone gives the largest gain at ratios 50 and 100, the feature-balancing
-#   head alone does not beat cross-entropy on this small CNN (80 channels, 8 per class), and the
-#   two together land in between: the paper's ordering (FBH + CDH best) does not reproduce on the
+#   head alone is no better than cross-entropy (within the spread) on this small CNN (80
+#   channels, 8 per class), and the two together land in between: the paper's ordering (FBH + CDH best) does not reproduce on the
 #   digits. At ratio 10 all methods are within a point or two.
 # - CDH alone over u: u = 1 is cross-entropy; compare the larger u against it.
 # - The division strategy matters little, as the paper reports, though k-means and hierarchical

@@ -28,6 +28,7 @@ def test_edge_cases():
     assert clusters_per_class([7, 7, 7], 10) == [1, 1, 1]
     assert clusters_per_class([500, 50, 5], 1) == [1, 1, 1]
     assert clusters_per_class([3, 1], 10) == [3, 1]  # never more clusters than samples
+    assert clusters_per_class([1, 16, 23], 12.0) == clusters_per_class([1, 16, 23], 12) == [1, 9, 12]
     for bad in (0, 2.5, -1):
         with pytest.raises(ValueError, match="u must be an integer >= 1"):
             clusters_per_class([5, 1], bad)

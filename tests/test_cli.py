@@ -32,7 +32,7 @@ def test_train_then_eval(tmp_path, capsys):
     (["--u", "0"], "--u"), (["--lam", "-1"], "--lam"), (["--alpha", "1.5"], "--alpha"),
     (["--imbalance-ratio", "0.5"], "--imbalance-ratio"), (["--epochs", "x"], "--epochs"),
     (["--method", "focal"], "--method"), (["--cluster", "dbscan"], "--cluster"),
-    (["--device", "tpu"], "--device"),
+    (["--device", "tpu"], "--device"), (["--seed", "-1"], "--seed"), (["--n-max", "0"], "--n-max"),
 ])
 def test_bad_options_exit_with_one_line(tmp_path, capsys, args, option):
     argv = ["train", "--dataset", "digits", "--method", "fbcd", "--out", str(tmp_path), *args]

@@ -30,6 +30,18 @@ def test_digits_long_tailed(digits_lt):
     assert record["counts"] == list(digits_lt.counts) and len(record["indices_sha256"]) == 64
 
 
+def test_validation_split_comes_from_unused_images():
+    plain = build_long_tailed("digits", 100, n_max=120)
+    with_val = build_long_tailed("digits", 100, n_max=120, val_per_class=10)
+    assert with_val.fingerprint == plain.fingerprint  # same training subset
+    assert np.bincount(with_val.val.labels).tolist() == [10] * 10
+    train_rows = {t.numpy().tobytes() for t in with_val.train.images}
+    assert not any(v.numpy().tobytes() in train_rows for v in with_val.val.images[:50])
+    assert len(with_val.spare) == len(plain.spare) - 100
+    with pytest.raises(ValueError, match="val_per_class 10 needs .* lower val_per_class or n_max"):
+        build_long_tailed("digits", 100, val_per_class=10)
+
+
 def test_build_errors(tmp_path):
     with pytest.raises(ValueError, match="dataset must be one of"):
         build_long_tailed("mnist")

@@ -17,7 +17,7 @@ OPTIM = OptimConfig(epochs=3, batch_size=64, lr=0.05, warmup_epochs=1, milestone
 
 @pytest.fixture(scope="module")
 def digits_val():
-    return build_long_tailed("digits", 10, val_per_class=5)
+    return build_long_tailed("digits", 10, n_max=130, val_per_class=5)
 
 
 def test_record_has_every_field(digits_val, tmp_path):
@@ -53,17 +53,21 @@ def test_expected_calibration_error_by_hand():
 
 
 def test_summarize_means_over_seeds(tmp_path):
-    base = {"dataset": "digits", "imbalance_ratio": 10, "method": "ce", "backbone": "small_cnn", "u": 10,
-            "lam": 1.5, "cluster": "random", "epochs": 30, "protocol": "final"}
-    for seed, recall in ((0, 0.5), (1, 0.7)):
-        save_record({**base, "seed": seed, "metrics": {"top_cluster": {"mean_recall": recall}}},
-                    tmp_path / f"s{seed}" / "results.json")
-    save_record({**base, "method": "fbcd", "seed": 0, "metrics": {"top_cluster": {"mean_recall": 0.9}}},
-                tmp_path / "f0" / "results.json")
+    def record(method, seed, recall, lr=0.1):
+        config = {"method": {"method": method}, "optim": {"lr": lr}, "precision": "fp32",
+                  "data_spec": {"name": "digits", "seed": seed}}
+        return {"dataset": "digits", "imbalance_ratio": 10, "method": method, "seed": seed, "selection": "final",
+                "config": config, "metrics": {"top_cluster": {"mean_recall": recall}}}
+
+    for i, r in enumerate([record("ce", 0, 0.5), record("ce", 1, 0.7), record("fbcd", 0, 0.9),
+                           record("ce", 2, 0.1, lr=0.5)]):
+        save_record(r, tmp_path / f"r{i}" / "results.json")
     rows = summarize(load_records(tmp_path))
-    ce = next(r for r in rows if r["method"] == "ce")
-    assert ce["n"] == 2 and ce["seeds"] == [0, 1]
+    ce = next(r for r in rows if r["method"] == "ce" and r["n"] == 2)
+    assert ce["seeds"] == [0, 1] and len(rows) == 3  # the lr=0.5 run is another setting
     assert ce["mean_recall_mean"] == pytest.approx(0.6) and ce["mean_recall_std"] == pytest.approx(0.1414, abs=1e-4)
     assert next(r for r in rows if r["method"] == "fbcd")["mean_recall_std"] == 0.0
+    pooled = summarize(load_records(tmp_path), keys=("method",))
+    assert next(r for r in pooled if r["method"] == "ce")["n"] == 3
     with pytest.raises(FileNotFoundError, match="records folder"):
         load_records(tmp_path / "absent")

@@ -66,8 +66,14 @@ def test_bad_configuration_values():
                          ({"method": "focal"}, "method"), ({"cluster": "dbscan"}, "cluster")):
         with pytest.raises(ValueError, match=name):
             MethodConfig(**kwargs)
-    with pytest.raises(ValueError, match="epochs"):
-        OptimConfig(epochs=0)
+    with pytest.raises(ValueError, match="channels_per_class"):
+        MethodConfig(channels_per_class=0)
+    assert MethodConfig(u=12.0).u == 12 and isinstance(MethodConfig(u=12.0).u, int)
+    for bad in ({"epochs": 0}, {"epochs": 2.5}, {"batch_size": 64.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            OptimConfig(**bad)
+    with pytest.raises(ValueError, match="image_size must be None or 8"):
+        build_long_tailed("digits", 10, image_size=32)
     with pytest.raises(ValueError, match="factors"):
         OptimConfig(milestones=(10,), factors=(0.1, 0.01))
     if not torch.cuda.is_available():

@@ -30,22 +30,35 @@ class AugmentSpec:
             raise ValueError(f"crop_padding must be >= 0, got {self.crop_padding}")
 
 
-def augment_batch(images: torch.Tensor, spec: AugmentSpec, generator: torch.Generator) -> torch.Tensor:
-    """Randomly crop (with ``spec.crop_padding`` zero padding) and flip a uint8 (B, C, H, W) batch."""
-    b, _, h, w = images.shape
+def draw_augmentation(n: int, spec: AugmentSpec, generator: torch.Generator) -> torch.Tensor:
+    """Random crop offsets and flips for ``n`` images as one int64 (3, n) tensor (rows: y offset,
+    x offset, flip), drawn on the CPU so that a whole epoch's draws reach the device in one copy."""
+    span = 2 * spec.crop_padding + 1
+    offsets = torch.randint(0, span, (2, n), generator=generator)
+    flips = (torch.rand(n, generator=generator) < 0.5).long() if spec.hflip else torch.zeros(n, dtype=torch.long)
+    return torch.cat([offsets, flips[None]])
+
+
+def apply_augmentation(images: torch.Tensor, spec: AugmentSpec, draws: torch.Tensor) -> torch.Tensor:
+    """Crop (with ``spec.crop_padding`` zero padding) and flip a uint8 (B, C, H, W) batch as ``draws``
+    (3, B) on the same device say, with one gather."""
+    b, c, h, w = images.shape
     p = spec.crop_padding
     device = images.device
     if p:
         padded = F.pad(images, (p, p, p, p))
-        oy, ox = (torch.randint(0, 2 * p + 1, (b,), generator=generator).to(device) for _ in range(2))
-        rows = (oy[:, None] + torch.arange(h, device=device))[:, None, :, None]
-        cols = (ox[:, None] + torch.arange(w, device=device))[:, None, None, :]
+        rows = (draws[0][:, None] + torch.arange(h, device=device))[:, None, :, None]
+        cols = (draws[1][:, None] + torch.arange(w, device=device))[:, None, None, :]
         images = padded[torch.arange(b, device=device)[:, None, None, None],
-                        torch.arange(images.shape[1], device=device)[None, :, None, None], rows, cols]
+                        torch.arange(c, device=device)[None, :, None, None], rows, cols]
     if spec.hflip:
-        flip = (torch.rand(b, generator=generator) < 0.5).to(device)[:, None, None, None]
-        images = torch.where(flip, images.flip(3), images)
+        images = torch.where(draws[2].bool()[:, None, None, None], images.flip(3), images)
     return images
+
+
+def augment_batch(images: torch.Tensor, spec: AugmentSpec, generator: torch.Generator) -> torch.Tensor:
+    """Randomly crop (with ``spec.crop_padding`` zero padding) and flip a uint8 (B, C, H, W) batch."""
+    return apply_augmentation(images, spec, draw_augmentation(len(images), spec, generator).to(images.device))
 
 
 def normalize(images: torch.Tensor, spec: AugmentSpec, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from fbcd_lab.data.augment import AugmentSpec, augment_batch, normalize, stream_transform
+from fbcd_lab.data.augment import AugmentSpec, apply_augmentation, draw_augmentation, normalize, stream_transform
 from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, read_rgb
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -30,7 +30,8 @@ def iterate_batches(
     num_workers: int = 0,
     drop_last: bool = False,
 ) -> Iterator[Batch]:
-    """Yield (float inputs, int64 labels, int64 sample indices) on ``device``.
+    """Yield (float inputs, int64 labels, int64 sample indices); inputs and labels on ``device``,
+    indices on ``device`` for in-memory sets and on the CPU for streamed ones.
 
     ``train`` shuffles and augments; otherwise the order is kept and images are only normalised.
     Pass in-memory sets already moved with ``TensorImages.to(device)`` to avoid a copy per epoch.
@@ -48,17 +49,20 @@ def iterate_batches(
 
 def _tensor_batches(images: TensorImages, batch_size: int, spec: AugmentSpec, train: bool,
                     generator: torch.Generator, device: torch.device, drop_last: bool) -> Iterator[Batch]:
+    # The epoch's order and augmentation are drawn on the CPU and copied once: a host-to-device
+    # copy per step would stall the GPU's queue on every step.
     n = len(images)
-    order = torch.randperm(n, generator=generator) if train else torch.arange(n)
+    order = (torch.randperm(n, generator=generator) if train else torch.arange(n)).to(device)
+    draws = draw_augmentation(n, spec, generator).to(device) if train else None
     data = images.images.to(device)
-    labels = torch.from_numpy(images.labels)
+    labels = torch.from_numpy(images.labels).to(device)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         idx = order[start:start + batch_size]
-        x = data[idx.to(device)]
+        x = data[idx]
         if train:
-            x = augment_batch(x, spec, generator)
-        yield normalize(x, spec), labels[idx].to(device), idx
+            x = apply_augmentation(x, spec, draws[:, start:start + batch_size])
+        yield normalize(x, spec), labels[idx], idx
 
 
 class _FileDataset(Dataset):

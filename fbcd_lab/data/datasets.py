@@ -9,7 +9,7 @@ import numpy as np
 
 from fbcd_lab.data.augment import AugmentSpec, channel_stats
 from fbcd_lab.data.images import FileImages, ImageSet, TensorImages
-from fbcd_lab.data.long_tail import SubsetFingerprint, long_tail_counts, long_tail_indices, subset_fingerprint
+from fbcd_lab.data.long_tail import PROFILES, SubsetFingerprint, long_tail_counts, long_tail_indices
 from fbcd_lab.data.sources import IMAGENET_MEAN, IMAGENET_STD, load_source
 
 IN_MEMORY_MAX_SIZE = 64
@@ -19,8 +19,8 @@ IN_MEMORY_MAX_SIZE = 64
 class LongTailData:
     """A long-tailed training set, the untouched test set, and what is needed to use them.
 
-    ``spare`` holds the training images the long-tailed subset left out; ``val`` a class-balanced
-    validation split set aside before subsampling (None unless asked for). ``spec`` holds the arguments that
+    ``spare`` holds the training images that neither the long-tailed subset nor ``val`` use;
+    ``val`` is a class-balanced validation split carved from the unused images (None unless asked). ``spec`` holds the arguments that
     rebuild the same data with :func:`build_long_tailed` (data_root aside).
     """
 
@@ -70,38 +70,37 @@ def build_long_tailed(
     set as it is (required for ImageNet-LT, long-tailed already). The test set is never touched.
     ``in_memory`` None decodes file sets of images up to 64 px and streams larger ones and
     ImageNet-LT. Normalisation statistics come from the source, else from the decoded training
-    images, else ImageNet's. ``val_per_class`` > 0 first sets aside that many training images per
-    class as a balanced, seeded validation split and draws the long tail from the rest (CIFAR-LT's
-    head class uses all its images, so there is nowhere else to take them from); n_max's default
-    then shrinks by as much.
+    images, else ImageNet's. ``val_per_class`` > 0 carves a balanced, seeded validation split of
+    that many images per class from the training images the long tail left unused, so the
+    training subset is the same with or without it. CIFAR-LT's head class uses all its images at
+    the default n_max: lower n_max to leave some (an error says by how much).
     """
     spec = {"name": name, "imbalance_ratio": imbalance_ratio, "profile": profile, "n_max": n_max,
             "seed": seed, "convention": convention, "image_size": image_size, "val_per_class": val_per_class}
     source = load_source(name, root, download, image_size)
     labels = source.train.labels
     num_classes = len(source.classes)
+    class_sizes = np.bincount(labels, minlength=num_classes)
     if source.natural and imbalance_ratio is not None:
         raise ValueError(f"imbalance_ratio must be None for {name!r}: it is long-tailed already")
-    val_idx = validation_indices(labels, num_classes, val_per_class, seed) if val_per_class else np.array([], int)
-    pool = np.setdiff1d(np.arange(len(labels)), val_idx)
-    class_sizes = np.bincount(labels[pool], minlength=num_classes)
     if imbalance_ratio is None:
         counts = [int(n) for n in class_sizes]
         if min(counts) == 0:
             raise ValueError(f"{name}: class(es) {np.flatnonzero(class_sizes == 0).tolist()} have no training image")
-        local, _ = long_tail_indices(labels[pool], counts, seed, "first")
-        convention = "first"
+        indices, fingerprint = long_tail_indices(labels, counts, seed, "first")
     else:
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
         n_max = int(class_sizes.min()) if n_max is None else n_max
         if n_max > class_sizes.min():
-            raise ValueError(f"n_max must be <= {class_sizes.min()} (smallest class of {name}"
-                             f"{' after the validation split' if val_per_class else ''}), got {n_max}")
+            raise ValueError(f"n_max must be <= {class_sizes.min()} (smallest class of {name}), got {n_max}")
         counts = long_tail_counts(n_max, num_classes, imbalance_ratio, profile)
-        local, _ = long_tail_indices(labels[pool], counts, seed, convention)
-    indices = pool[local]
-    fingerprint = subset_fingerprint(indices, counts, seed, convention)
+        indices, fingerprint = long_tail_indices(labels, counts, seed, convention)
+    unused = np.setdiff1d(np.arange(len(labels)), indices)
+    val_idx = validation_indices(labels, unused, num_classes, val_per_class, seed) if val_per_class else None
+    spare_idx = unused if val_idx is None else np.setdiff1d(unused, val_idx)
     train, test = source.train.subset(indices), source.test
-    val = source.train.subset(val_idx) if val_per_class else None
+    val = source.train.subset(val_idx) if val_idx is not None else None
     if in_memory is None:
         in_memory = source.image_size <= IN_MEMORY_MAX_SIZE and not source.natural
     if in_memory and isinstance(train, FileImages):
@@ -113,7 +112,7 @@ def build_long_tailed(
         mean, std = channel_stats(train.images)
     else:
         mean, std = IMAGENET_MEAN, IMAGENET_STD
-    spare = source.train.subset(np.setdiff1d(pool, indices))
+    spare = source.train.subset(spare_idx)
     return LongTailData(
         name=source.name, classes=source.classes, train=train, test=test, spare=spare,
         counts=tuple(counts), fingerprint=fingerprint,
@@ -123,14 +122,17 @@ def build_long_tailed(
     )
 
 
-def validation_indices(labels: np.ndarray, num_classes: int, per_class: int, seed: int) -> np.ndarray:
-    """``per_class`` seeded indices of every class: a balanced validation split."""
+def validation_indices(labels: np.ndarray, unused: np.ndarray, num_classes: int, per_class: int,
+                       seed: int) -> np.ndarray:
+    """``per_class`` seeded indices of every class among the ``unused`` training images."""
     if int(per_class) != per_class or per_class < 1:
         raise ValueError(f"val_per_class must be an integer >= 1, got {per_class!r}")
-    sizes = np.bincount(labels, minlength=num_classes)
-    if sizes.min() <= per_class:
-        raise ValueError(f"val_per_class must be < {sizes.min()} (training images of the smallest class), "
-                         f"got {per_class}")
+    available = np.bincount(labels[unused], minlength=num_classes)
+    if available.min() < per_class:
+        short = int(np.argmin(available))
+        raise ValueError(f"val_per_class {per_class} needs that many unused training images of every class, but "
+                         f"class {short} has {available[short]} left over by the long tail; lower val_per_class "
+                         f"or n_max (by at least {per_class - available[short]})")
     rng = np.random.RandomState(seed + 1)
-    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per_class]
+    return np.sort(np.concatenate([rng.permutation(unused[labels[unused] == c])[:per_class]
                                    for c in range(num_classes)]))

@@ -85,13 +85,8 @@ def long_tail_indices(
             rng.shuffle(idx)
         chosen.append(idx[:n_c])
     indices = np.concatenate(chosen).astype(np.int64)
-    return indices, subset_fingerprint(indices, counts, seed, convention)
-
-
-def subset_fingerprint(indices: np.ndarray, counts: list[int], seed: int, convention: str) -> SubsetFingerprint:
-    """Fingerprint of a subset given by int64 ``indices`` into the full training set."""
-    digest = hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()
-    return SubsetFingerprint(tuple(int(n) for n in counts), int(seed), convention, digest)
+    digest = hashlib.sha256(indices.tobytes()).hexdigest()
+    return indices, SubsetFingerprint(tuple(int(n) for n in counts), int(seed), convention, digest)
 
 
 def check_labels(labels: np.ndarray, num_classes: int) -> None:

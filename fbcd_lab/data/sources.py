@@ -50,6 +50,10 @@ def load_source(
     """Load a source by name (one of :data:`SOURCES`); ``root`` is required for all but digits."""
     if name not in SOURCES:
         raise ValueError(f"dataset must be one of {SOURCES}, got {name!r}")
+    native = {"digits": 8, "cifar10": 32, "cifar100": 32}.get(name)
+    if native is not None and image_size not in (None, native):
+        raise ValueError(f"image_size must be None or {native} for {name} (its images are not resized), "
+                         f"got {image_size!r}")
     if name == "digits":
         return digits_source()
     if root is None:
@@ -90,7 +94,10 @@ def cifar_source(name: str, root: Path, download: bool) -> Source:
             f"pass download=True (--download) on a machine with internet, or copy the extracted "
             f"{cls.filename} there"
         )
-    parts = [cls(str(root), train=t, download=download) for t in (True, False)]
+    try:
+        parts = [cls(str(root), train=t, download=download) for t in (True, False)]
+    except RuntimeError as err:
+        raise FileNotFoundError(f"{name} under data_root {str(root)!r} is incomplete or corrupted ({err})") from err
     train, test = (TensorImages(torch.from_numpy(p.data).permute(0, 3, 1, 2).contiguous(),
                                 np.asarray(p.targets, dtype=np.int64)) for p in parts)
     return Source(name, tuple(parts[0].classes), train, test, in_channels=3, image_size=32,

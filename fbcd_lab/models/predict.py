@@ -3,7 +3,7 @@
 - ``top_cluster`` (default): the class of the most probable cluster.
 - ``sum_clusters``: the class with the largest summed cluster probability. This hands a class
   with u_c clusters u_c shares of probability and so restores the training prior.
-- ``logit_adjusted``: subtract tau * log(training prior of each cluster) from the logits, then
+- ``logit_adjusted``: subtract log(training prior of each cluster) from the logits, then
   take the top cluster (Menon et al., 2021); with K = C this is post-hoc logit adjustment of CE.
 All three work for any model, CE included.
 """
@@ -21,7 +21,6 @@ def predict_classes(
     class_of_cluster: torch.Tensor,
     rule: str = "top_cluster",
     log_prior: torch.Tensor | None = None,
-    tau: float = 1.0,
 ) -> torch.Tensor:
     """Class predictions (B,) from (B, K) logits by ``rule``; ``log_prior`` (K,) for logit_adjusted."""
     if rule not in RULES:
@@ -35,7 +34,7 @@ def predict_classes(
     if rule == "logit_adjusted":
         if log_prior is None or log_prior.shape != cluster_logits.shape[1:]:
             raise ValueError(f"log_prior of shape ({cluster_logits.shape[1]},) is required for rule 'logit_adjusted'")
-        cluster_logits = cluster_logits.float() - tau * log_prior.to(cluster_logits.device)
+        cluster_logits = cluster_logits.float() - log_prior.to(cluster_logits.device)
     return class_of_cluster[cluster_logits.argmax(dim=1)]
 
 

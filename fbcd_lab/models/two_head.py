@@ -78,10 +78,6 @@ class TwoHeadModel(nn.Module):
         cluster_logits = self.classifier(fmap.mean(dim=(2, 3)))
         return HeadOutputs(cluster_logits, self.fbh(fmap) if self.fbh is not None else None)
 
-    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Globally pooled features (the main head's input), e.g. to cluster on."""
-        return self.features(x).mean(dim=(2, 3))
-
 
 def build_model(
     backbone: str,
