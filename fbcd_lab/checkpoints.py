@@ -15,9 +15,8 @@ import torch
 from fbcd_lab.class_division import ClassDivision
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.datasets import LongTailData
-from fbcd_lab.models.two_head import build_model
 from fbcd_lab.runtime import resolve_device, resolve_precision
-from fbcd_lab.run import Run
+from fbcd_lab.run import Run, model_and_optimizer
 
 FORMAT = 1
 
@@ -95,13 +94,8 @@ def load_checkpoint(path: str | Path, data: LongTailData, device: str | torch.de
     method = MethodConfig(**state["method"])
     optim = OptimConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["optim"].items()})
     dev = resolve_device(device)
-    model = build_model(method.backbone, data.num_classes, data.in_channels, data.image_size,
-                        division.class_of_cluster, method.uses_fbh, method.kernel_size,
-                        method.channels_per_class)
+    model, optimizer = model_and_optimizer(data, method, optim, division, dev)
     model.load_state_dict(state["model"])
-    model.to(dev, memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
-                                weight_decay=optim.weight_decay)
     optimizer.load_state_dict(state["optimizer"])
     generator = torch.Generator()
     generator.set_state(state["generator"])

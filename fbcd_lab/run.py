@@ -8,7 +8,8 @@ import torch
 
 from fbcd_lab.class_division import ClassDivision
 from fbcd_lab.config import MethodConfig, OptimConfig
-from fbcd_lab.models.two_head import TwoHeadModel
+from fbcd_lab.data.datasets import LongTailData
+from fbcd_lab.models.two_head import TwoHeadModel, build_model
 
 
 @dataclass
@@ -43,3 +44,15 @@ class Run:
     @property
     def finished(self) -> bool:
         return self.epochs_done >= self.optim.epochs
+
+
+def model_and_optimizer(data: LongTailData, method: MethodConfig, optim: OptimConfig, division: ClassDivision,
+                        device: torch.device) -> tuple[TwoHeadModel, torch.optim.Optimizer]:
+    """The run's model (channels-last on ``device``) and its SGD optimiser, as the trainer makes them
+    and as a checkpoint restores them."""
+    model = build_model(method.backbone, data.num_classes, data.in_channels, data.image_size,
+                        division.class_of_cluster, method.uses_fbh, method.kernel_size,
+                        method.channels_per_class).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
+                                weight_decay=optim.weight_decay)
+    return model, optimizer

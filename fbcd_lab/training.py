@@ -24,8 +24,8 @@ from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.data.images import TensorImages
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.losses import fbcd_loss
-from fbcd_lab.models.two_head import TwoHeadModel, build_model
-from fbcd_lab.run import Run
+from fbcd_lab.models.two_head import TwoHeadModel
+from fbcd_lab.run import Run, model_and_optimizer
 from fbcd_lab.runtime import resolve_device, resolve_precision
 
 EpochCallback = Callable[[dict], None]
@@ -60,11 +60,7 @@ def start_run(
     dev = resolve_device(device)
     torch.manual_seed(seed)
     division = make_division(data, method, seed)
-    model = build_model(method.backbone, data.num_classes, data.in_channels, data.image_size,
-                        division.class_of_cluster, method.uses_fbh, method.kernel_size,
-                        method.channels_per_class).to(dev, memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
-                                weight_decay=optim.weight_decay)
+    model, optimizer = model_and_optimizer(data, method, optim, division, dev)
     return Run(method, optim, seed, dev, resolve_precision(precision, dev), model, division, optimizer,
                torch.Generator().manual_seed(seed))
 
