@@ -8,13 +8,16 @@ sample's own cluster and share 1 - alpha among its siblings.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 
+from fbcd_lab.checks import check, check_choice, check_counts
 from fbcd_lab.data.long_tail import check_labels
 
 STRATEGIES = ("random", "kmeans", "hierarchical")
@@ -27,12 +30,8 @@ def clusters_per_class(counts: list[int] | np.ndarray, u: int) -> list[int]:
     half-up, computed exactly with fractions (Python's ``round`` rounds halves to even, which
     changes K). All classes equal gives all ones; u_c is capped at n_c so no cluster is empty.
     """
-    if int(u) != u or u < 1:
-        raise ValueError(f"u must be an integer >= 1, got {u!r}")
-    u = int(u)
-    counts = [int(n) for n in counts]
-    if not counts or min(counts) < 1:
-        raise ValueError(f"counts must be non-empty with every class >= 1 sample, got {counts}")
+    u = check("u", u)
+    counts = check_counts("counts", counts)
     n_1, n_C = min(counts), max(counts)
     if n_1 == n_C:
         return [1] * len(counts)
@@ -104,8 +103,7 @@ def divide_classes(
     PCA (:func:`pixel_features`) or a model's pooled features.
     """
     labels = np.asarray(labels, dtype=np.int64)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    check_choice("strategy", strategy, STRATEGIES)
     check_labels(labels, num_classes)
     if strategy != "random":
         if features is None or len(features) != len(labels):
@@ -139,7 +137,25 @@ def _split(idx: np.ndarray, k: int, strategy: str, features: np.ndarray | None,
         model = KMeans(n_clusters=k, n_init=3, random_state=rng.randint(2**31 - 1))
     else:
         model = AgglomerativeClustering(n_clusters=k, linkage="ward")
-    return model.fit_predict(x).astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Number of distinct clusters", ConvergenceWarning)
+        return fill_empty_clusters(model.fit_predict(x).astype(np.int64), k)
+
+
+def fill_empty_clusters(part: np.ndarray, k: int) -> np.ndarray:
+    """Cluster ids 0..k-1 with none empty: each empty id takes the second half of the largest cluster.
+
+    k-means leaves clusters empty when a class has fewer distinct feature vectors than clusters
+    (duplicate images); an empty cluster must never reach training, where its soft label and
+    logit would stand for no image.
+    """
+    part = part.copy()
+    if len(part) < k:
+        raise ValueError(f"cannot split {len(part)} samples into {k} non-empty clusters")
+    for empty in sorted(set(range(k)) - set(part.tolist())):
+        largest = np.flatnonzero(part == np.bincount(part, minlength=k).argmax())
+        part[largest[len(largest) // 2:]] = empty
+    return part
 
 
 def pixel_features(images: np.ndarray, pca_components: int | None = None, seed: int = 0) -> np.ndarray:
@@ -158,8 +174,7 @@ def soft_label_matrix(division: ClassDivision, alpha: float) -> np.ndarray:
     alpha on the own cluster, (1 - alpha) / (u_c - 1) on each sibling of the same class; a hard
     one-hot row where u_c = 1 (the formula divides by zero there). Rows sum to 1.
     """
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    alpha = check("alpha", alpha)
     cls = division.class_of_cluster
     u_c = np.bincount(cls)[cls]
     same = cls[:, None] == cls[None, :]

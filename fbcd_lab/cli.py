@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.config import DEFAULT_BACKBONE, DEFAULT_PRESET, METHODS, PRESETS, MethodConfig, preset
 from fbcd_lab.data.datasets import build_long_tailed
@@ -21,9 +23,8 @@ from fbcd_lab.data.long_tail import PROFILES
 from fbcd_lab.data.sources import SOURCES
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.models.predict import RULES
+from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, RUN_FILES
 from fbcd_lab.runtime import PRECISIONS
-
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -33,20 +34,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def ranged(kind: type, low: float, high: float | None = None, low_open: bool = False) -> Callable[[str], float]:
-    """An argparse type that parses ``kind`` and checks it lies in [low, high] (or (low, high])."""
+def checked(name: str) -> Callable[[str], int | float]:
+    """An argparse type that parses the text and checks it with the library's own rule for ``name``."""
+    rule = PARAMETERS[name]
+
     def parse(text: str):
         try:
-            value = kind(text)
+            value = rule.kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
-        too_low = value <= low if low_open else value < low
-        if too_low or (high is not None and value > high):
-            bracket = "(" if low_open else "["
-            upper = f"{high}]" if high is not None else "inf)"
-            raise argparse.ArgumentTypeError(f"must be in {bracket}{low}, {upper}, got {text}")
-        return value
-    parse.__name__ = kind.__name__
+            raise argparse.ArgumentTypeError(f"must be {rule.describe()}, got {text!r}") from None
+        try:
+            return check(name, value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rule.describe()}, got {text}") from None
+    parse.__name__ = rule.kind.__name__
     return parse
 
 
@@ -70,7 +71,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from fbcd_lab.evaluation import evaluate
     from fbcd_lab.training import train
 
-    data = build_long_tailed("digits", args.imbalance_ratio, seed=args.seed)
+    data = build_long_tailed("digits", args.imbalance_ratio)
     print(f"digits, exponential profile, imbalance ratio {args.imbalance_ratio:g}: {len(data.train)} "
           f"training images {list(data.counts)}, {len(data.test)} balanced test images")
     results = {}
@@ -87,15 +88,22 @@ def _data_for(args: argparse.Namespace, spec: dict | None = None):
     if spec is not None:
         return build_long_tailed(spec.pop("name"), spec.pop("imbalance_ratio"), root=args.data_root, **spec)
     ratio = None if args.dataset == "imagenet_lt" else args.imbalance_ratio
-    return build_long_tailed(args.dataset, ratio, profile=args.profile, n_max=args.n_max, seed=args.seed,
-                             root=args.data_root, download=args.download, val_per_class=args.val_per_class)
+    return build_long_tailed(args.dataset, ratio, profile=args.profile, n_max=args.n_max, seed=args.subset_seed,
+                             root=args.data_root, download=args.download, image_size=args.image_size,
+                             val_per_class=args.val_per_class)
 
 
 def _report(run, data, selection: str, out: Path, record_name: str) -> None:
     from fbcd_lab.records import evaluate_run, run_record, save_record
 
     metrics, protocol = evaluate_run(run, data, selection)
-    save_record(run_record(run, data, metrics, protocol), out / record_name)
+    save_record(run_record(run, data, metrics, protocol, selection), out / record_name)
+    if metrics is None:
+        kept = (f"{out / CHECKPOINT_NAME} keeps epoch {run.epochs_done}" if run.epochs_done else
+                "no epoch finished, so no checkpoint was written")
+        raise ValueError(f"training diverged: the loss became {run.diverged['loss']} in epoch "
+                         f"{run.diverged['epoch']}; {kept}; {out / record_name} is marked diverged "
+                         f"(try a lower --lr)")
     print(recall_table(data.counts, data.classes, {r.replace("_", " ")[:8]: metrics[r] for r in RULES}))
     print(f"protocol: {protocol}; top-1 {metrics['top_cluster']['accuracy']:.4f}; "
           f"{run.epochs_done} epochs in {run.wall_time_s:.1f} s on {run.device} ({run.precision}); "
@@ -103,9 +111,14 @@ def _report(run, data, selection: str, out: Path, record_name: str) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from fbcd_lab.checkpoints import load_checkpoint
+    from fbcd_lab.resume import resume_run
+    from fbcd_lab.run_folder import clear_run, prepare_run_folder
     from fbcd_lab.training import fit, start_run
 
+    if args.selection == "best_val" and not args.val_per_class:
+        raise ValueError("--selection best_val needs --val-per-class > 0")
+    for stale in prepare_run_folder(args.out, args.resume, args.overwrite):
+        print(f"removed {stale}, left by an interrupted write")
     data = _data_for(args)
     method = MethodConfig(method=args.method, backbone=args.backbone or DEFAULT_BACKBONE[args.dataset],
                           u=args.u, lam=args.lam, alpha=args.alpha, cluster=args.cluster,
@@ -113,24 +126,31 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
                                    ("weight_decay", args.weight_decay)) if v is not None}
     optim = preset(args.preset or DEFAULT_PRESET[args.dataset], **overrides)
-    if args.selection == "best_val" and not args.val_per_class:
-        raise ValueError("--selection best_val needs --val-per-class > 0")
     checkpoint = args.out / CHECKPOINT_NAME
-    if args.resume and checkpoint.is_file():
-        run = load_checkpoint(checkpoint, data, args.device)
-        print(f"resuming from {checkpoint} after epoch {run.epochs_done} (its saved settings are used)")
+    settings = {"seed": args.seed, "device": args.device, "precision": args.precision,
+                "deterministic": args.deterministic}
+    if args.resume:
+        run = resume_run(checkpoint, data, method, optim, **settings)
+        extended = f", extended to {optim.epochs} epochs" if run.extensions and \
+            run.extensions[-1]["at_epoch"] == run.epochs_done else ""
+        print(f"resuming {checkpoint} after epoch {run.epochs_done} of {run.optim.epochs}{extended}")
     else:
-        run = start_run(data, method, optim, seed=args.seed, device=args.device, precision=args.precision)
+        run = start_run(data, method, optim, **settings)
+        for removed in clear_run(args.out) if args.overwrite else ():
+            print(f"--overwrite: removed {removed}")
     print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; method {run.method.method}, "
           f"K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
     fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=args.workers)
-    _report(run, data, args.selection, args.out, "results.json")
+    _report(run, data, args.selection, args.out, RECORD_NAME)
     return 0 if not run.stopped else 130
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
 
+    if args.record_name in RUN_FILES[:2] or Path(args.record_name).name != args.record_name:
+        raise ValueError(f"--record-name must be a plain file name other than {RUN_FILES[:2]}, "
+                         f"got {args.record_name!r}")
     data = _data_for(args, dict(read_checkpoint(args.checkpoint)["data_spec"]))
     run = load_checkpoint(args.checkpoint, data, args.device)
     _report(run, data, args.selection, args.checkpoint.parent, args.record_name)
@@ -149,17 +169,23 @@ def run_lab(args: argparse.Namespace) -> int:
 
 
 def run_summarize(args: argparse.Namespace) -> int:
-    from fbcd_lab.records import load_records, summarize
+    from fbcd_lab.records import SHOWN_KEYS, load_records, summarize, varying_columns
 
-    rows = summarize(load_records(args.folder), args.metric, args.rule)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = summarize(load_records(args.folder), args.metric, args.rule)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     if not rows:
         print(f"no results.json under {args.folder}")
         return 1
-    cols = ["dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "epochs", "selection", "n"]
-    print(" ".join(f"{c:>15}" for c in cols + ["mean", "std"]))
+    cols = [*SHOWN_KEYS, *varying_columns(rows), "status", "n"]
+    width = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print(" ".join(f"{c:>{width[c]}}" for c in cols), f"{'mean':>8} {'std':>8}  seeds")
     for row in rows:
-        print(" ".join(f"{str(row[c]):>15}" for c in cols),
-              f"{row[f'{args.metric}_mean']:>15.4f} {row[f'{args.metric}_std']:>15.4f}")
+        mean, std = row[f"{args.metric}_mean"], row[f"{args.metric}_std"]
+        numbers = f"{mean:>8.4f} {std:>8.4f}" if mean is not None else f"{'-':>8} {'-':>8}"
+        print(" ".join(f"{str(row[c]):>{width[c]}}" for c in cols), numbers, f" {row['seeds']}")
     return 0
 
 
@@ -176,10 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     lab.set_defaults(run=run_lab)
 
     demo = sub.add_parser("demo", help="CE versus FBH + CDH on the embedded digits; per-class recall")
-    demo.add_argument("--imbalance-ratio", type=ranged(float, 1), default=100.0, help="largest / smallest class (>= 1)")
-    demo.add_argument("--u", type=ranged(int, 1), default=10, help="clusters of the largest class (>= 1)")
-    demo.add_argument("--lam", type=ranged(float, 0), default=1.5, help="weight lambda of the FBH loss (>= 0)")
-    demo.add_argument("--seed", type=ranged(int, 0), default=0, help="seed of the subset, division and training")
+    demo.add_argument("--imbalance-ratio", type=checked("imbalance_ratio"), default=100.0, help="largest / smallest class (>= 1)")
+    demo.add_argument("--u", type=checked("u"), default=10, help="clusters of the largest class (>= 1)")
+    demo.add_argument("--lam", type=checked("lam"), default=1.5, help="weight lambda of the FBH loss (>= 0)")
+    demo.add_argument("--seed", type=checked("seed"), default=0, help="training seed (division, initialisation, batches)")
     demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     demo.set_defaults(run=run_demo)
 
@@ -187,35 +213,45 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--dataset", required=True, choices=SOURCES, help="data source")
     tr.add_argument("--data-root", type=Path, help="folder of the data (all but digits)")
     tr.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
-    tr.add_argument("--imbalance-ratio", type=ranged(float, 1), default=100.0,
+    tr.add_argument("--imbalance-ratio", type=checked("imbalance_ratio"), default=100.0,
                     help="largest / smallest class, >= 1 (default 100; ignored for imagenet_lt)")
     tr.add_argument("--profile", choices=PROFILES, default="exp", help="long-tail profile (default exp)")
-    tr.add_argument("--n-max", type=ranged(int, 1), help="images of the largest class (default: the smallest class size)")
+    tr.add_argument("--n-max", type=checked("n_max"), help="images of the largest class (default: the smallest class size)")
     tr.add_argument("--method", required=True, choices=METHODS, help="ce, fbh, cdh or fbcd (FBH + CDH)")
-    tr.add_argument("--u", type=ranged(int, 1), default=10, help="clusters of the largest class, >= 1 (default 10)")
-    tr.add_argument("--lam", type=ranged(float, 0), default=1.5, help="lambda, weight of L1, >= 0 (default 1.5)")
-    tr.add_argument("--alpha", type=ranged(float, 0, 1, low_open=True), default=0.5,
+    tr.add_argument("--u", type=checked("u"), default=10, help="clusters of the largest class, >= 1 (default 10)")
+    tr.add_argument("--lam", type=checked("lam"), default=1.5, help="lambda, weight of L1, >= 0 (default 1.5)")
+    tr.add_argument("--alpha", type=checked("alpha"), default=0.5,
                     help="soft label of the own cluster, in (0, 1] (default 0.5)")
     tr.add_argument("--cluster", choices=STRATEGIES, default="random", help="class division (default random)")
-    tr.add_argument("--kernel-size", type=ranged(int, 1), default=3, help="FBH kernel size, >= 1 (default 3)")
+    tr.add_argument("--kernel-size", type=checked("kernel_size"), default=3, help="FBH kernel size, >= 1 (default 3)")
     tr.add_argument("--backbone", choices=BACKBONES, help="default: small_cnn (digits), resnet32 (CIFAR), "
                                                           "resnet18 (imagefolder), resnext50 (imagenet_lt)")
     tr.add_argument("--preset", choices=tuple(PRESETS), help="optimisation preset (default by dataset)")
-    tr.add_argument("--epochs", type=ranged(int, 1), help="override the preset's epochs (>= 1)")
-    tr.add_argument("--batch-size", type=ranged(int, 1), help="override the preset's batch size (>= 1)")
-    tr.add_argument("--lr", type=ranged(float, 0, low_open=True), help="override the initial learning rate (> 0)")
-    tr.add_argument("--weight-decay", type=ranged(float, 0), help="override the weight decay (>= 0)")
-    tr.add_argument("--val-per-class", type=ranged(int, 0), default=0,
+    tr.add_argument("--epochs", type=checked("epochs"), help="override the preset's epochs (>= 1)")
+    tr.add_argument("--batch-size", type=checked("batch_size"), help="override the preset's batch size (>= 1)")
+    tr.add_argument("--lr", type=checked("lr"), help="override the initial learning rate (> 0)")
+    tr.add_argument("--weight-decay", type=checked("weight_decay"), help="override the weight decay (>= 0)")
+    tr.add_argument("--val-per-class", type=checked("val_per_class"), default=0,
                     help="validation images per class, from those the long tail leaves unused (default 0)")
     tr.add_argument("--selection", choices=("final", "best_val"), default="final",
                     help="report the final epoch (default) or the best epoch on the validation split")
-    tr.add_argument("--seed", type=ranged(int, 0), default=0, help="seed of the subset, division and training (>= 0)")
+    tr.add_argument("--seed", type=checked("seed"), default=0,
+                    help="training seed: division, initialisation, batch order, augmentation (default 0)")
+    tr.add_argument("--subset-seed", type=checked("subset_seed"), default=0,
+                    help="seed of the long-tailed subset (default 0, fixed as in LDAM-DRW, so a spread over "
+                         "--seed is training variance)")
     tr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    tr.add_argument("--workers", type=ranged(int, 0), default=0,
+    tr.add_argument("--workers", type=checked("workers"), default=0,
                     help="DataLoader processes decoding streamed images (ImageNet-LT; default 0)")
     tr.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="auto: bf16 autocast on CUDA and AMX CPUs, else fp32")
-    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
+    tr.add_argument("--image-size", type=checked("image_size"),
+                    help="resize images to this square size (image folders: needed when sizes differ)")
+    tr.add_argument("--deterministic", action="store_true",
+                    help="deterministic kernels on CUDA (torch.use_deterministic_algorithms; slower)")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue the run in OUT with the same options (a larger --epochs extends it)")
+    tr.add_argument("--overwrite", action="store_true", help="replace the run already in OUT")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.add_argument("--out", type=Path, required=True, help="output folder")
     tr.set_defaults(run=run_train)
@@ -237,11 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; bad values exit 2 with a one-line message."""
+    """Parse ``argv`` and run the command; bad values and files exit 2 with a one-line message."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:
+        lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+        print(f"{parser.prog} {args.command}: error: {lines[-1] if len(lines) > 1 else lines[0]}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130

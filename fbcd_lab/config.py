@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
+from fbcd_lab.checks import Rule, check, check_choice, check_optional
 from fbcd_lab.class_division import STRATEGIES
+from fbcd_lab.models.backbones import BACKBONES
 
 METHODS = ("ce", "fbh", "cdh", "fbcd")
 SCHEDULES = ("step", "cosine")
@@ -34,24 +36,12 @@ class MethodConfig:
     cluster_pca: int = 50
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if int(self.u) != self.u or self.u < 1:
-            raise ValueError(f"u must be an integer >= 1, got {self.u!r}")
-        if not self.lam >= 0:
-            raise ValueError(f"lam (lambda) must be >= 0, got {self.lam!r}")
-        if not 0 < self.alpha <= 1:
-            raise ValueError(f"alpha must be in (0, 1], got {self.alpha!r}")
-        if self.cluster not in STRATEGIES:
-            raise ValueError(f"cluster must be one of {STRATEGIES}, got {self.cluster!r}")
-        if int(self.kernel_size) != self.kernel_size or self.kernel_size < 1:
-            raise ValueError(f"kernel_size must be an integer >= 1, got {self.kernel_size!r}")
-        if int(self.cluster_pca) != self.cluster_pca or self.cluster_pca < 1:
-            raise ValueError(f"cluster_pca must be an integer >= 1, got {self.cluster_pca!r}")
-        if self.channels_per_class is not None and (
-                int(self.channels_per_class) != self.channels_per_class or self.channels_per_class < 1):
-            raise ValueError(f"channels_per_class must be None or an integer >= 1, got {self.channels_per_class!r}")
-        object.__setattr__(self, "u", int(self.u))
+        check_choice("method", self.method, METHODS)
+        check_choice("backbone", self.backbone, BACKBONES)
+        check_choice("cluster", self.cluster, STRATEGIES)
+        for name in ("u", "lam", "alpha", "kernel_size", "cluster_pca"):
+            object.__setattr__(self, name, check(name, getattr(self, name)))
+        object.__setattr__(self, "channels_per_class", check_optional("channels_per_class", self.channels_per_class))
 
     @property
     def uses_fbh(self) -> bool:
@@ -85,23 +75,20 @@ class OptimConfig:
     factors: tuple[float, ...] = (0.1, 0.01)
 
     def __post_init__(self) -> None:
-        whole = {k: int(getattr(self, k)) == getattr(self, k) for k in ("epochs", "batch_size", "warmup_epochs")}
-        checks = {"epochs": self.epochs >= 1 and whole["epochs"], "batch_size": self.batch_size >= 1 and
-                  whole["batch_size"], "lr": self.lr > 0, "momentum": 0 <= self.momentum < 1,
-                  "weight_decay": self.weight_decay >= 0, "warmup_epochs": 0 <= self.warmup_epochs and
-                  whole["warmup_epochs"]}
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"{bad[0]} out of range: {getattr(self, bad[0])!r} "
-                             "(integers epochs, batch_size >= 1 and warmup_epochs >= 0; lr > 0; "
-                             "0 <= momentum < 1; weight_decay >= 0)")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if list(self.milestones) != sorted(self.milestones) or any(m < 0 for m in self.milestones):
-            raise ValueError(f"milestones must be increasing epochs >= 0, got {self.milestones!r}")
-        if len(self.factors) != len(self.milestones) or not all(0 < f <= 1 for f in self.factors):
-            raise ValueError(f"factors must hold one value in (0, 1] per milestone "
-                             f"({len(self.milestones)}), got {self.factors!r}")
+        for name in ("epochs", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs"):
+            object.__setattr__(self, name, check(name, getattr(self, name)))
+        check_choice("schedule", self.schedule, SCHEDULES)
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must not exceed epochs ({self.epochs}); "
+                             f"preset(name, epochs=...) scales the warm-up with the run")
+        milestones = tuple(check("milestones", m, Rule(int, 0, self.epochs, high_open=True)) for m in self.milestones)
+        if list(milestones) != sorted(milestones):
+            raise ValueError(f"milestones must be increasing, got {self.milestones!r}")
+        factors = tuple(check("factors", f, Rule(float, 0, 1, low_open=True)) for f in self.factors)
+        if len(factors) != len(milestones):
+            raise ValueError(f"factors must hold one value per milestone ({len(milestones)}), got {self.factors!r}")
+        object.__setattr__(self, "milestones", milestones)
+        object.__setattr__(self, "factors", factors)
 
     def lr_factor(self, epoch: int, progress: float = 1.0) -> float:
         """Multiplier of ``lr`` for a step ``progress`` (in (0, 1], this step included) through
@@ -140,13 +127,16 @@ def preset(name: str, **overrides) -> OptimConfig:
     """A named optimisation preset, with any field replaced by ``overrides``.
 
     Changing ``epochs`` alone scales the warm-up and the milestones with it, so a shortened run
-    keeps the schedule's shape (a 10-epoch paper_cifar run decays at epochs 6 and 8).
+    keeps the schedule's shape (a 10-epoch paper_cifar run decays at epochs 6 and 8); a milestone
+    that lands on or after the last epoch, where it could never apply, is dropped.
     """
-    if name not in PRESETS:
-        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")
+    check_choice("preset", name, PRESETS)
     base = PRESETS[name]
-    if "epochs" in overrides and overrides["epochs"] >= 1:
-        scale = overrides["epochs"] / base.epochs
-        overrides.setdefault("milestones", tuple(round(m * scale) for m in base.milestones))
+    if "epochs" in overrides:
+        epochs = check("epochs", overrides["epochs"])
+        scale = epochs / base.epochs
+        kept = [(m, f) for m, f in zip(base.milestones, base.factors) if round(m * scale) < epochs]
+        overrides.setdefault("milestones", tuple(round(m * scale) for m, _ in kept))
+        overrides.setdefault("factors", tuple(f for _, f in kept))
         overrides.setdefault("warmup_epochs", round(base.warmup_epochs * scale))
     return replace(base, **overrides)

@@ -88,13 +88,18 @@ def evaluate(
     split: str = "test",
     rule: str = "top_cluster",
     log_prior: torch.Tensor | None = None,
-    device: torch.device | str = "cpu",
-    precision: str = "auto",
+    device: torch.device | str | None = None,
+    precision: str | None = None,
 ) -> dict:
-    """Metrics of ``model`` on ``data``'s ``split`` (test, val or train) plus its weight norms."""
+    """Metrics of ``model`` on ``data``'s ``split`` (test, val or train) plus its weight norms.
+
+    By default on the model's own device and in the precision it was trained in (``auto`` for a
+    model the trainer did not build)."""
     images = {"test": data.test, "val": data.val, "train": data.train}.get(split)
     if images is None:
         raise ValueError(f"split must be 'test', 'train' or 'val' (with a validation split), got {split!r}")
+    device = next(model.parameters()).device if device is None else device
+    precision = getattr(model, "precision", "auto") if precision is None else precision
     logits, labels = collect_logits(model, images, data, device, precision)
     metrics = metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, log_prior)
     metrics["weight_norms"] = class_weight_norms(model).tolist()

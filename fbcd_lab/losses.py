@@ -7,6 +7,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from fbcd_lab.checks import check
 from fbcd_lab.models.two_head import HeadOutputs
 
 
@@ -37,8 +38,7 @@ def fbcd_loss(
 ) -> LossParts:
     """L = L2 + lambda * L1, with L2 on soft labels ``soft_labels[clusters]`` (rows of the (K, K)
     matrix from :func:`fbcd_lab.class_division.soft_label_matrix`)."""
-    if not lam >= 0:
-        raise ValueError(f"lam (lambda) must be >= 0, got {lam!r}")
+    lam = check("lam", lam)
     l2 = soft_cross_entropy(outputs.cluster_logits, soft_labels[clusters])
     if outputs.fbh_logits is None:
         l1 = l2.new_zeros(())

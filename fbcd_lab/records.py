@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,10 +25,19 @@ from fbcd_lab.training import selected_model, train
 
 RECORD_NAME = "results.json"
 SHOWN_KEYS = ("dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "cluster", "epochs", "selection")
+SHOWN_ALIASES = {"method.method": "method", "method.backbone": "backbone", "method.u": "u", "method.lam": "lam",
+                 "method.cluster": "cluster", "optim.epochs": "epochs", "selection": "selection",
+                 "data.imbalance_ratio": "imbalance_ratio", "data.name": "dataset"}
+REQUIRED_KEYS = ("config", "metrics", "seed", "method", "selection")
 
 
-def evaluate_run(run: Run, data: LongTailData, selection: str = "final") -> tuple[dict, str]:
-    """Test metrics under every prediction rule, and a sentence naming the protocol used."""
+def evaluate_run(run: Run, data: LongTailData, selection: str = "final") -> tuple[dict | None, str]:
+    """Test metrics under every prediction rule, and a sentence naming the protocol used.
+
+    A diverged run has no metrics (None): its weights are not finite."""
+    if run.diverged is not None:
+        return None, (f"diverged in epoch {run.diverged['epoch']} (loss {run.diverged['loss']}); no metrics, "
+                      f"the checkpoint holds epoch {run.epochs_done}")
     model = selected_model(run, selection)
     logits, labels = collect_logits(model, data.test, data, run.device, run.precision)
     prior = log_prior(run.division.cluster_sizes)
@@ -51,17 +61,21 @@ def train_and_record(data: LongTailData, method: MethodConfig, optim: OptimConfi
     return run_record(run, data, *evaluate_run(run, data))
 
 
-def run_record(run: Run, data: LongTailData, metrics: dict, protocol: str) -> dict:
-    """The JSON-ready record of one run."""
+def run_record(run: Run, data: LongTailData, metrics: dict | None, protocol: str,
+               selection: str = "final") -> dict:
+    """The JSON-ready record of one run: ``seed`` is the training seed, ``subset_seed`` the seed
+    of the long-tailed subset; ``status`` is finished, stopped or diverged."""
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": data.name, "imbalance_ratio": data.imbalance_ratio,
         "method": run.method.method, "backbone": run.method.backbone, "u": run.method.u,
         "lam": run.method.lam, "alpha": run.method.alpha, "cluster": run.method.cluster,
-        "seed": run.seed, "epochs": run.optim.epochs, "epochs_done": run.epochs_done,
-        "stopped": run.stopped, "protocol": protocol, "selection": "final" if protocol.startswith("final") else "best_val",
+        "seed": run.seed, "subset_seed": data.fingerprint.seed, "epochs": run.optim.epochs,
+        "epochs_done": run.epochs_done, "status": run.status, "stopped": run.stopped, "diverged": run.diverged,
+        "protocol": protocol, "selection": selection,
         "config": {"method": run.method.to_dict(), "optim": run.optim.to_dict(), "seed": run.seed,
-                   "precision": run.precision, "data_spec": data.spec},
+                   "precision": run.precision, "deterministic": run.deterministic,
+                   "extensions": run.extensions, "data_spec": data.spec},
         "data": data.record(), "counts": list(data.counts), "classes": list(data.classes),
         "division": run.division.record(), "history": run.history, "best_val": run.best,
         "metrics": metrics, "wall_time_s": run.wall_time_s, "device": device_name(run),
@@ -79,40 +93,128 @@ def device_name(run: Run) -> str:
 
 
 def save_record(record: dict, path: str | Path) -> None:
-    """Write a record as indented JSON, atomically."""
-    atomic_write(path, lambda f: f.write(json.dumps(record, indent=1).encode()))
+    """Write a record as indented strict JSON (no NaN or Infinity), atomically."""
+    text = json.dumps(record, indent=1, allow_nan=False)
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def record_status(record: dict) -> str:
+    """``finished``, ``stopped`` (ended early by the user) or ``diverged`` (loss not finite)."""
+    if "status" in record:
+        return record["status"]
+    return "stopped" if record.get("stopped") or record.get("epochs_done", 0) < record.get("epochs", 0) else "finished"
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_record(path: str | Path) -> dict:
+    """One results record, parsed strictly; a ValueError naming the file if it is not one."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable results record ({err})") from None
+    missing = [k for k in REQUIRED_KEYS if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise ValueError(f"{path}: not an fbcd_lab results record (missing {', '.join(missing)})")
+    return record
 
 
 def load_records(folder: str | Path) -> list[dict]:
-    """Every ``results.json`` under ``folder`` (recursively), sorted by path."""
+    """Every ``results.json`` under ``folder`` (recursively), sorted by path; a file that is not a
+    readable record is skipped with a warning naming it, so one bad file cannot hide the rest."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"records folder {str(folder)!r} does not exist")
-    return [json.loads(p.read_text()) for p in sorted(folder.rglob(RECORD_NAME))]
+    records = []
+    for path in sorted(folder.rglob(RECORD_NAME)):
+        try:
+            records.append(read_record(path))
+        except ValueError as err:
+            warnings.warn(f"skipped {err}", stacklevel=2)
+    return records
 
 
-def setting(record: dict) -> str:
-    """Everything that defines a run but its seed, as one comparable string."""
+def setting(record: dict) -> dict:
+    """Everything that defines a run but its training seed, flattened to dotted names."""
     config = record["config"]
-    spec = {k: v for k, v in config["data_spec"].items() if k != "seed"}
-    return json.dumps({"method": config["method"], "optim": config["optim"], "precision": config["precision"],
-                       "data": spec, "selection": record["selection"]}, sort_keys=True)
+    return _flatten({"method": config["method"], "optim": config["optim"], "precision": config["precision"],
+                     "data": config["data_spec"], "selection": record["selection"],
+                     "deterministic": config.get("deterministic", False),
+                     "extensions": json.dumps(config.get("extensions", []))})
 
 
-def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top_cluster",
-              keys: tuple[str, ...] | None = None) -> list[dict]:
-    """Mean, sample standard deviation and count of ``metric`` over seeds.
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = tuple(value) if isinstance(value, list) else value
+    return flat
 
-    Without ``keys``, runs are pooled only when everything but the seed is the same (rows show
-    :data:`SHOWN_KEYS`); with ``keys``, runs are pooled by those record fields alone.
+
+def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top_cluster") -> list[dict]:
+    """Mean, sample standard deviation and count of ``metric`` over training seeds.
+
+    Runs are pooled only when everything but the seed is the same and all finished; stopped and
+    diverged runs get rows of their own (``status``). A seed counts once: a second record of the
+    same setting and seed is left out with a warning. Rows show :data:`SHOWN_KEYS` and every
+    setting in which the rows differ (``varying``), so no two rows look alike.
     """
     groups: dict = {}
     for r in records:
-        groups.setdefault(tuple(r.get(k) for k in keys) if keys else setting(r), []).append(r)
+        key = (json.dumps(setting(r), sort_keys=True, default=str), record_status(r))
+        if key[1] != "finished":
+            key += (r["seed"], r.get("created"))
+        groups.setdefault(key, {})
+        if r["seed"] in groups[key]:
+            warnings.warn(f"seed {r['seed']} of {r['method']} ({r.get('created')}) appears twice; counted once",
+                          stacklevel=2)
+            continue
+        groups[key][r["seed"]] = r
+    shown = set(SHOWN_KEYS)
+    flats = [setting(next(iter(g.values()))) for g in groups.values()]
+    varying = sorted(k for k in set().union(*flats)
+                     if SHOWN_ALIASES.get(k) not in shown and len({str(f.get(k)) for f in flats}) > 1)
     rows = []
-    for runs in groups.values():
-        values = [r["metrics"][rule][metric] for r in runs]
-        rows.append({**{k: runs[0].get(k) for k in (keys or SHOWN_KEYS)}, "n": len(values),
-                     "seeds": sorted(r["seed"] for r in runs), f"{metric}_mean": statistics.fmean(values),
-                     f"{metric}_std": statistics.stdev(values) if len(values) > 1 else 0.0})
+    for (_, status, *_), runs, flat in zip(groups, groups.values(), flats):
+        values = [r["metrics"][rule][metric] for r in runs.values() if r.get("metrics")]
+        first = next(iter(runs.values()))
+        rows.append({**{k: first.get(k) for k in SHOWN_KEYS}, **{k: flat.get(k) for k in varying},
+                     "status": status, "n": len(values), "seeds": sorted(runs),
+                     f"{metric}_mean": statistics.fmean(values) if values else None,
+                     f"{metric}_std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None})
     return rows
+
+
+def varying_columns(rows: list[dict]) -> list[str]:
+    """The columns of :func:`summarize` rows beyond the fixed ones (the settings that differ)."""
+    fixed = set(SHOWN_KEYS) | {"status", "n", "seeds"}
+    return [k for k in rows[0] if k not in fixed and not k.endswith(("_mean", "_std"))] if rows else []
+
+
+def pivot_table(records: list[dict], index: str, columns: str, metric: str = "mean_recall",
+                rule: str = "top_cluster", scale: float = 100.0):
+    """A pandas table of "mean ± sd (n)" cells, ``index`` by ``columns``, from :func:`summarize`.
+
+    Every other setting in which the runs differ, and the status of runs that did not finish,
+    become further index levels, so a cell never pools or hides two different settings.
+    """
+    import pandas as pd
+
+    rows = summarize(records, metric, rule)
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    extra = [k for k in (*varying_columns(rows), *SHOWN_KEYS) if k not in (index, columns)
+             and frame[k].astype(str).nunique() > 1]
+    if (frame["status"] != "finished").any():
+        extra += ["status", "seeds"]
+    frame["cell"] = [("–" if r[f"{metric}_mean"] is None else
+                      f"{scale * r[f'{metric}_mean']:.1f} ± {scale * r[f'{metric}_std']:.1f} ({r['n']})") for r in rows]
+    for k in extra:
+        frame[k] = frame[k].astype(str)
+    return frame.pivot(index=[index, *extra], columns=columns, values="cell")

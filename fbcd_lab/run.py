@@ -19,6 +19,8 @@ class Run:
     ``best_state`` holds the weights of the best epoch on the validation split, when the data
     has one (``best`` says which epoch and score). ``mid_epoch`` marks a run stopped inside an
     epoch: its weights have moved past its last checkpoint, so only that checkpoint can resume it.
+    ``diverged`` (epoch and loss) marks a run whose loss stopped being finite. ``extensions`` lists
+    the times its epochs were raised on resuming (see :func:`fbcd_lab.resume.resume_settings`).
     """
 
     method: MethodConfig
@@ -36,6 +38,12 @@ class Run:
     best: dict | None = None
     best_state: dict | None = None
     mid_epoch: bool = False
+    diverged: dict | None = None
+    deterministic: bool = False
+    extensions: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.model.precision = self.precision
 
     @property
     def epochs_done(self) -> int:
@@ -44,6 +52,13 @@ class Run:
     @property
     def finished(self) -> bool:
         return self.epochs_done >= self.optim.epochs
+
+    @property
+    def status(self) -> str:
+        """``finished``, ``stopped`` (ended early on request) or ``diverged`` (loss not finite)."""
+        if self.diverged is not None:
+            return "diverged"
+        return "finished" if self.finished and not self.stopped else "stopped"
 
 
 def model_and_optimizer(data: LongTailData, method: MethodConfig, optim: OptimConfig, division: ClassDivision,

@@ -9,24 +9,29 @@ kernel interrupt) stops between steps and keeps what was trained, marked as stop
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from tqdm.auto import tqdm
 
 from fbcd_lab.checkpoints import save_checkpoint
+from fbcd_lab.checks import check
 from fbcd_lab.class_division import ClassDivision, divide_classes, identity_division, pixel_features, soft_label_matrix
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.batches import iterate_batches
 from fbcd_lab.data.datasets import LongTailData
-from fbcd_lab.data.images import TensorImages
+from fbcd_lab.data.images import FileImages, TensorImages
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.losses import fbcd_loss
 from fbcd_lab.models.two_head import TwoHeadModel
 from fbcd_lab.run import Run, model_and_optimizer
-from fbcd_lab.runtime import resolve_device, resolve_precision
+from fbcd_lab.runtime import (
+    cpu_threads, cpu_threads_for, deterministic_mode, resolve_device, resolve_precision, step_flops,
+)
 
 EpochCallback = Callable[[dict], None]
 
@@ -54,15 +59,20 @@ def make_division(data: LongTailData, method: MethodConfig, seed: int) -> ClassD
 
 def start_run(
     data: LongTailData, method: MethodConfig, optim: OptimConfig, *, seed: int = 0,
-    device: str | torch.device = "auto", precision: str = "auto",
+    device: str | torch.device = "auto", precision: str = "auto", deterministic: bool = False,
 ) -> Run:
-    """Seed everything, divide the classes and build the model and optimiser (no training yet)."""
+    """Seed everything, divide the classes and build the model and optimiser (no training yet).
+
+    ``seed`` is the training seed (initialisation, division, batch order, augmentation); the
+    long-tailed subset has its own seed, chosen when ``data`` was built."""
+    seed = check("seed", seed)
     dev = resolve_device(device)
+    run_precision = resolve_precision(precision, dev)
     torch.manual_seed(seed)
     division = make_division(data, method, seed)
     model, optimizer = model_and_optimizer(data, method, optim, division, dev)
-    return Run(method, optim, seed, dev, resolve_precision(precision, dev), model, division, optimizer,
-               torch.Generator().manual_seed(seed))
+    return Run(method, optim, seed, dev, run_precision, model, division, optimizer,
+               torch.Generator().manual_seed(seed), deterministic=deterministic)
 
 
 def train(
@@ -89,61 +99,43 @@ def fit(
     ``eval_every`` > 0 adds test mean recall to every that-many-th epoch record (for live plots).
     With a validation split in ``data`` every epoch is scored on it and the best weights kept.
     Each epoch's record goes to every callback; ``checkpoint`` is rewritten after every epoch.
-    ``num_workers`` decode streamed (file) images in that many DataLoader processes.
+    ``num_workers`` decode streamed (file) images in that many DataLoader processes. A loss that
+    is not finite ends the run in that epoch: ``run.diverged`` says where, the checkpoint keeps the
+    last good epoch, and the weights in memory are not usable.
     """
     if run.mid_epoch:
         raise ValueError(f"this run was stopped inside epoch {run.epochs_done + 1}; continue it from its "
                          f"checkpoint (load_checkpoint) so that it matches an uninterrupted run")
+    if run.diverged is not None:
+        raise ValueError(f"this run diverged in epoch {run.diverged['epoch']}; continue from its checkpoint "
+                         f"with other settings, or start again")
     if len(run.division.cluster_of_sample) != len(data.train):
         raise ValueError(f"data has {len(data.train)} training images but the run's division covers "
                          f"{len(run.division.cluster_of_sample)}: not the data this run was started on")
-    model, optim, device = run.model, run.optim, run.device
     run.stopped = False
-    soft = torch.as_tensor(soft_label_matrix(run.division, run.method.alpha), dtype=torch.float32, device=device)
-    cluster_of_sample = torch.as_tensor(run.division.cluster_of_sample, device=device)
-    train_set = data.train.to(device) if isinstance(data.train, TensorImages) else data.train
-    steps_per_epoch = max(1, -(-len(train_set) // optim.batch_size))
-    lam = run.method.lam if run.method.uses_fbh else 0.0
-    bf16 = run.precision == "bf16"
-    torch.backends.cudnn.benchmark = device.type == "cuda"
+    threads = cpu_threads_for(_step_flops(run, data)) if run.device.type == "cpu" else torch.get_num_threads()
+    bar = tqdm(total=(run.optim.epochs - run.epochs_done) * -(-len(data.train) // run.optim.batch_size),
+               disable=not progress, desc=run.method.method, leave=False)
+    targets = _targets(run, data)
     start = time.perf_counter()
-    bar = tqdm(total=(optim.epochs - run.epochs_done) * steps_per_epoch, disable=not progress,
-               desc=run.method.method, leave=False)
     try:
-        for epoch in range(run.epochs_done, optim.epochs):
-            model.train()
-            sums = torch.zeros(3, device=device)
-            for step, (x, y, idx) in enumerate(iterate_batches(
-                    train_set, optim.batch_size, data.augment, train=True, generator=run.generator,
-                    device=device, image_size=data.image_size, num_workers=num_workers)):
-                if should_stop is not None and should_stop():
-                    run.mid_epoch = True
-                    raise _StopRequested
-                for group in run.optimizer.param_groups:
-                    group["lr"] = optim.lr * optim.lr_factor(epoch, (step + 1) / steps_per_epoch)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    outputs = model(x.contiguous(memory_format=torch.channels_last))
-                parts = fbcd_loss(outputs, y, cluster_of_sample[idx.to(device)], soft, lam)
-                run.optimizer.zero_grad(set_to_none=True)
-                parts.total.backward()
-                run.optimizer.step()
-                sums += torch.stack([p.detach() for p in parts]) * len(y)
-                bar.update(1)
-            loss, l2, l1 = (sums / len(train_set)).tolist()
-            record = {"epoch": epoch + 1, "loss": loss, "l2": l2, "l1": l1,
-                      "lr": run.optimizer.param_groups[0]["lr"],
-                      "time_s": run.wall_time_s + time.perf_counter() - start}
-            if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == optim.epochs):
-                record["test_mean_recall"] = evaluate(model, data, device=device, precision=run.precision)["mean_recall"]
-            if data.val is not None:
-                _score_on_validation(run, data, record)
-            run.history.append(record)
-            if checkpoint is not None:
-                run.wall_time_s += time.perf_counter() - start
-                start = time.perf_counter()
-                save_checkpoint(run, data, checkpoint)
-            for callback in callbacks:
-                callback(record)
+        with cpu_threads(threads), deterministic_mode(run.deterministic, run.device):
+            for epoch in range(run.epochs_done, run.optim.epochs):
+                record = _train_epoch(run, data, targets, epoch, should_stop, bar, num_workers)
+                if record is None:
+                    break
+                record["time_s"] = run.wall_time_s + time.perf_counter() - start
+                if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == run.optim.epochs):
+                    record["test_mean_recall"] = evaluate(run.model, data)["mean_recall"]
+                if data.val is not None:
+                    _score_on_validation(run, data, record)
+                run.history.append(record)
+                if checkpoint is not None:
+                    run.wall_time_s += time.perf_counter() - start
+                    start = time.perf_counter()
+                    save_checkpoint(run, data, checkpoint)
+                for callback in callbacks:
+                    callback(record)
     except KeyboardInterrupt:
         run.stopped, run.mid_epoch = True, True
     except _StopRequested:
@@ -154,8 +146,71 @@ def fit(
     return run
 
 
+class _Targets(NamedTuple):
+    """What every step needs, made once per ``fit`` on the run's device (a copy per epoch would
+    stall a GPU): the training images, the soft-label matrix and each sample's cluster."""
+
+    train_set: TensorImages | FileImages
+    soft: torch.Tensor
+    cluster_of_sample: torch.Tensor
+
+
+def _targets(run: Run, data: LongTailData) -> _Targets:
+    device = run.device
+    return _Targets(data.train.to(device) if isinstance(data.train, TensorImages) else data.train,
+                    torch.as_tensor(soft_label_matrix(run.division, run.method.alpha), dtype=torch.float32,
+                                    device=device),
+                    torch.as_tensor(run.division.cluster_of_sample, device=device))
+
+
+def _train_epoch(run: Run, data: LongTailData, targets: _Targets, epoch: int,
+                 should_stop: Callable[[], bool] | None, bar, num_workers: int) -> dict | None:
+    """One epoch of SGD on L = L2 + lambda * L1; its record, or None (and ``run.diverged`` set) if
+    the epoch's loss is not finite."""
+    model, optim, device = run.model, run.optim, run.device
+    train_set, soft, cluster_of_sample = targets
+    steps_per_epoch = -(-len(train_set) // optim.batch_size)
+    lam = run.method.lam if run.method.uses_fbh else 0.0
+    model.train()
+    sums = torch.zeros(3, device=device)
+    for step, (x, y, idx) in enumerate(iterate_batches(
+            train_set, optim.batch_size, data.augment, train=True, generator=run.generator,
+            device=device, image_size=data.image_size, num_workers=num_workers)):
+        if should_stop is not None and should_stop():
+            run.mid_epoch = True
+            raise _StopRequested
+        for group in run.optimizer.param_groups:
+            group["lr"] = optim.lr * optim.lr_factor(epoch, (step + 1) / steps_per_epoch)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
+            outputs = model(x.contiguous(memory_format=torch.channels_last))
+        parts = fbcd_loss(outputs, y, cluster_of_sample[idx.to(device)], soft, lam)
+        run.optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        run.optimizer.step()
+        sums += torch.stack([p.detach() for p in parts]) * len(y)
+        bar.update(1)
+    loss, l2, l1 = (sums / len(train_set)).tolist()
+    if not all(math.isfinite(v) for v in (loss, l2, l1)):
+        run.diverged = {"epoch": epoch + 1, "loss": str(loss)}
+        return None
+    return {"epoch": epoch + 1, "loss": loss, "l2": l2, "l1": l1, "lr": run.optimizer.param_groups[0]["lr"]}
+
+
+_FLOPS_CACHE: dict[tuple, float] = {}
+
+
+def _step_flops(run: Run, data: LongTailData) -> float:
+    """FLOPs of one training step of ``run`` (counted once per model shape: counting takes ~0.1 s)."""
+    key = (run.method.backbone, run.method.uses_fbh, run.model.num_clusters, data.in_channels, data.image_size,
+           run.optim.batch_size)
+    if key not in _FLOPS_CACHE:
+        sample = torch.zeros(data.in_channels, data.image_size, data.image_size, device=run.device)
+        _FLOPS_CACHE[key] = step_flops(run.model, sample, run.optim.batch_size)
+    return _FLOPS_CACHE[key]
+
+
 def _score_on_validation(run: Run, data: LongTailData, record: dict) -> None:
-    score = evaluate(run.model, data, split="val", device=run.device, precision=run.precision)["mean_recall"]
+    score = evaluate(run.model, data, split="val")["mean_recall"]
     record["val_mean_recall"] = score
     if run.best is None or score > run.best["val_mean_recall"]:
         run.best = {"epoch": record["epoch"], "val_mean_recall": score}

@@ -28,12 +28,24 @@ def test_edge_cases():
     assert clusters_per_class([7, 7, 7], 10) == [1, 1, 1]
     assert clusters_per_class([500, 50, 5], 1) == [1, 1, 1]
     assert clusters_per_class([3, 1], 10) == [3, 1]  # never more clusters than samples
-    assert clusters_per_class([1, 16, 23], 12.0) == clusters_per_class([1, 16, 23], 12) == [1, 9, 12]
-    for bad in (0, 2.5, -1):
+    assert clusters_per_class([1, 16, 23], np.int64(12)) == clusters_per_class([1, 16, 23], 12) == [1, 9, 12]
+    for bad in (0, 2.5, 12.0, -1, float("inf"), float("nan"), True):
         with pytest.raises(ValueError, match="u must be an integer >= 1"):
             clusters_per_class([5, 1], bad)
-    with pytest.raises(ValueError, match="counts"):
-        clusters_per_class([5, 0], 3)
+    for counts in ([5, 0], [5.5, 1], [5.0, 1], [float("inf"), 1]):
+        with pytest.raises(ValueError, match=r"counts\[0|counts\[1"):
+            clusters_per_class(counts, 3)
+    with pytest.raises(ValueError, match="counts must not be empty"):
+        clusters_per_class([], 3)
+
+
+def test_kmeans_on_duplicate_features_leaves_no_cluster_empty():
+    labels = labels_for([40, 4])
+    features = np.zeros((44, 3))  # every image identical: k-means finds one distinct cluster
+    division = divide_classes(labels, 2, 10, "kmeans", features)
+    assert division.clusters_per_class == [10, 1]
+    sizes = division.cluster_sizes
+    assert sizes.min() >= 1 and sizes[:10].sum() == 40 and sizes[:10].max() - sizes[:10].min() <= 4
 
 
 def labels_for(counts):
@@ -94,7 +106,7 @@ def test_soft_labels():
     assert q[7].tolist() == [0, 0, 0, 0, 0, 0, 0, 1.0]  # u_c = 1: hard label
     np.testing.assert_array_equal(soft_label_matrix(div, 1.0), np.eye(8))
     for bad in (0.0, 1.5, -0.2):
-        with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\]"):
+        with pytest.raises(ValueError, match=r"alpha must be a finite number in \(0, 1\]"):
             soft_label_matrix(div, bad)
 
 

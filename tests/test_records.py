@@ -9,7 +9,9 @@ import pytest
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.models.predict import RULES
-from fbcd_lab.records import evaluate_run, load_records, run_record, save_record, summarize
+from fbcd_lab.records import (
+    evaluate_run, load_records, pivot_table, run_record, save_record, summarize, varying_columns,
+)
 from fbcd_lab.training import train
 
 OPTIM = OptimConfig(epochs=3, batch_size=64, lr=0.05, warmup_epochs=1, milestones=(), factors=())
@@ -52,22 +54,54 @@ def test_expected_calibration_error_by_hand():
     assert expected_calibration_error(np.array([1.0, 1.0]), np.array([True, True])) == 0.0
 
 
-def test_summarize_means_over_seeds(tmp_path):
-    def record(method, seed, recall, lr=0.1):
-        config = {"method": {"method": method}, "optim": {"lr": lr}, "precision": "fp32",
-                  "data_spec": {"name": "digits", "seed": seed}}
-        return {"dataset": "digits", "imbalance_ratio": 10, "method": method, "seed": seed, "selection": "final",
-                "config": config, "metrics": {"top_cluster": {"mean_recall": recall}}}
+def fake_record(method, seed, recall, lr=0.1, dataset="digits", status="finished", created="2026-01-01"):
+    config = {"method": {"method": method}, "optim": {"lr": lr}, "precision": "fp32",
+              "data_spec": {"name": dataset, "seed": 0}}
+    return {"dataset": dataset, "imbalance_ratio": 10, "method": method, "seed": seed, "selection": "final",
+            "status": status, "created": created, "config": config,
+            "metrics": {"top_cluster": {"mean_recall": recall}}}
 
-    for i, r in enumerate([record("ce", 0, 0.5), record("ce", 1, 0.7), record("fbcd", 0, 0.9),
-                           record("ce", 2, 0.1, lr=0.5)]):
+
+def test_summarize_means_over_seeds(tmp_path):
+    for i, r in enumerate([fake_record("ce", 0, 0.5), fake_record("ce", 1, 0.7), fake_record("fbcd", 0, 0.9),
+                           fake_record("ce", 2, 0.1, lr=0.5)]):
         save_record(r, tmp_path / f"r{i}" / "results.json")
     rows = summarize(load_records(tmp_path))
     ce = next(r for r in rows if r["method"] == "ce" and r["n"] == 2)
     assert ce["seeds"] == [0, 1] and len(rows) == 3  # the lr=0.5 run is another setting
     assert ce["mean_recall_mean"] == pytest.approx(0.6) and ce["mean_recall_std"] == pytest.approx(0.1414, abs=1e-4)
     assert next(r for r in rows if r["method"] == "fbcd")["mean_recall_std"] == 0.0
-    pooled = summarize(load_records(tmp_path), keys=("method",))
-    assert next(r for r in pooled if r["method"] == "ce")["n"] == 3
+    assert varying_columns(rows) == ["optim.lr"] and {r["optim.lr"] for r in rows} == {0.1, 0.5}
     with pytest.raises(FileNotFoundError, match="records folder"):
         load_records(tmp_path / "absent")
+
+
+def test_summarize_never_pools_unlike_runs():
+    records = [fake_record("ce", 0, 0.6), fake_record("ce", 0, 0.2, dataset="cifar100"),
+               fake_record("ce", 1, 0.3, status="stopped"), fake_record("ce", 2, None, status="diverged"),
+               fake_record("ce", 1, 0.7)]
+    records[-2]["metrics"] = None
+    with pytest.warns(UserWarning, match="seed 0 of ce .* appears twice"):
+        rows = summarize(records + [fake_record("ce", 0, 0.9, created="2026-02-02")])
+    by = {(r["dataset"], r["status"]): r for r in rows}
+    assert len(rows) == 4 and by[("digits", "finished")]["seeds"] == [0, 1]
+    assert by[("digits", "finished")]["mean_recall_mean"] == pytest.approx(0.65)
+    assert by[("cifar100", "finished")]["n"] == 1 and by[("digits", "stopped")]["seeds"] == [1]
+    assert by[("digits", "diverged")]["mean_recall_mean"] is None
+    table = pivot_table(records, "method", "imbalance_ratio")
+    assert table.index.names == ["method", "dataset", "status", "seeds"] and table.shape == (4, 1)
+    assert "65.0 ± 7.1 (2)" in table.to_string() and "–" in table.to_string()
+
+
+def test_bad_records_are_skipped_with_a_warning(tmp_path):
+    save_record(fake_record("ce", 0, 0.5), tmp_path / "good" / "results.json")
+    for name, text in (("nan", '{"metrics": NaN}'), ("empty", ""), ("foreign", '{"a": 1}'), ("list", "[1, 2]")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(text)
+    with pytest.warns(UserWarning) as caught:
+        records = load_records(tmp_path)
+    assert len(records) == 1 and len(caught) == 4
+    assert all(str(tmp_path) in str(w.message) for w in caught)
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        save_record({"loss": float("nan")}, tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()

@@ -1,5 +1,7 @@
 """Training on the embedded digits: the loss falls, the CPU is deterministic, a stop keeps the run."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from fbcd_lab.config import PRESETS, MethodConfig, OptimConfig, preset
 from fbcd_lab.data import FileImages, build_long_tailed
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.runtime import resolve_device
-from fbcd_lab.training import make_division, train
+from fbcd_lab.training import fit, make_division, train
 
 SHORT = OptimConfig(epochs=6, batch_size=64, lr=0.05, warmup_epochs=1, milestones=(4,), factors=(0.1,))
 
@@ -62,29 +64,70 @@ def test_division_by_method(digits_lt):
 
 
 def test_bad_configuration_values():
+    inf, nan = float("inf"), float("nan")
     for kwargs, name in (({"u": 0}, "u"), ({"alpha": 0}, "alpha"), ({"lam": -1}, "lam"),
-                         ({"method": "focal"}, "method"), ({"cluster": "dbscan"}, "cluster")):
-        with pytest.raises(ValueError, match=name):
+                         ({"method": "focal"}, "method"), ({"cluster": "dbscan"}, "cluster"),
+                         ({"u": 12.0}, "u"), ({"u": inf}, "u"), ({"lam": inf}, "lam"), ({"lam": nan}, "lam"),
+                         ({"alpha": nan}, "alpha"), ({"backbone": "x"}, "backbone"),
+                         ({"kernel_size": 2.0}, "kernel_size"), ({"channels_per_class": 0}, "channels_per_class")):
+        with pytest.raises(ValueError, match=f"^{name} must be"):
             MethodConfig(**kwargs)
-    with pytest.raises(ValueError, match="channels_per_class"):
-        MethodConfig(channels_per_class=0)
-    assert MethodConfig(u=12.0).u == 12 and isinstance(MethodConfig(u=12.0).u, int)
-    for bad in ({"epochs": 0}, {"epochs": 2.5}, {"batch_size": 64.5}):
-        with pytest.raises(ValueError, match=next(iter(bad))):
+    for bad in ({"epochs": 0}, {"epochs": 2.5}, {"batch_size": 64.5}, {"lr": inf}, {"lr": nan},
+                {"weight_decay": inf}, {"momentum": 1.0}, {"warmup_epochs": True}):
+        with pytest.raises(ValueError, match=f"^{next(iter(bad))} must be"):
             OptimConfig(**bad)
-    with pytest.raises(ValueError, match="image_size must be None or 8"):
-        build_long_tailed("digits", 10, image_size=32)
+    with pytest.raises(ValueError, match=r"milestones must be an integer in \[0, 10\), got 10"):
+        OptimConfig(epochs=10, warmup_epochs=0, milestones=(5, 10))
+    with pytest.raises(ValueError, match=r"warmup_epochs \(5\) must not exceed epochs \(3\)"):
+        OptimConfig(epochs=3, milestones=(), factors=())
     with pytest.raises(ValueError, match="factors"):
         OptimConfig(milestones=(10,), factors=(0.1, 0.01))
+    with pytest.raises(ValueError, match="image_size must be None or 8"):
+        build_long_tailed("digits", 10, image_size=32)
+    for ratio in (inf, nan):
+        with pytest.raises(ValueError, match="imbalance_ratio must be"):
+            build_long_tailed("digits", ratio)
+    for seed in (-1, 2**32, 1.5):
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32\)"):
+            build_long_tailed("digits", 10, seed=seed)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
 
 
+def test_short_presets_drop_milestones_that_never_apply():
+    assert preset("paper_cifar", epochs=2).milestones == (1,)  # 120/100 -> 1; 160/100 -> 2 is the end
+    assert preset("cpu_short", epochs=1).milestones == () and preset("cpu_short", epochs=1).factors == ()
+    assert preset("digits", epochs=1).warmup_epochs == 0
+
+
+def test_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint(digits_lt, tmp_path):
+    first = OptimConfig(epochs=1, batch_size=64, lr=0.05, warmup_epochs=0, milestones=(), factors=())
+    run = train(digits_lt, MethodConfig(method="fbcd", backbone="small_cnn"), first, progress=False,
+                checkpoint=tmp_path / "ck.pt")
+    run.optim = replace(first, epochs=3, lr=1e30)
+    fit(run, digits_lt, progress=False, checkpoint=tmp_path / "ck.pt")
+    assert run.status == "diverged" and run.diverged["epoch"] == 2 and run.epochs_done == 1
+    assert all(np.isfinite(h["loss"]) for h in run.history)
+    saved = torch.load(tmp_path / "ck.pt", weights_only=True)
+    assert len(saved["history"]) == 1
+    with pytest.raises(ValueError, match="diverged in epoch 2"):
+        fit(run, digits_lt, progress=False)
+    assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
+
+
+def test_training_leaves_thread_setting_and_uses_one_thread_for_small_models(digits_lt):
+    seen = []
+    before = torch.get_num_threads()
+    train(digits_lt, MethodConfig(method="ce", backbone="small_cnn"), SHORT, progress=False,
+          callbacks=[lambda record: seen.append(torch.get_num_threads())])
+    assert seen == [1] * SHORT.epochs and torch.get_num_threads() == before
+
+
 def test_streamed_dataset_trains_and_evaluates(imagenet_lt_tree):
     data = build_long_tailed("imagenet_lt", None, root=imagenet_lt_tree, image_size=16)
     assert isinstance(data.train, FileImages)
-    run = train(data, MethodConfig(method="fbcd", backbone="small_cnn", u=3), OptimConfig(epochs=2, batch_size=4),
+    run = train(data, MethodConfig(method="fbcd", backbone="small_cnn", u=3), preset("cpu_short", epochs=2, batch_size=4),
                 progress=False)
     metrics = evaluate(run.model, data)
     assert run.division.clusters_per_class == [3, 2, 1] and run.epochs_done == 2

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from fbcd_lab.checks import check, check_choice, check_counts
+
 PROFILES = ("exp", "step")
 CONVENTIONS = ("ldam", "first")
 
@@ -25,14 +27,9 @@ def long_tail_counts(
     ``exp``: n_i = floor(n_max * ratio^(-i/(C-1))) (LDAM-DRW's formula, bit for bit);
     ``step``: the first C//2 classes keep n_max, the rest floor(n_max / ratio). Ratio 1 is balanced.
     """
-    if int(n_max) != n_max or n_max < 1:
-        raise ValueError(f"n_max must be an integer >= 1, got {n_max!r}")
-    if int(num_classes) != num_classes or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    if not imbalance_ratio >= 1:
-        raise ValueError(f"imbalance_ratio must be >= 1, got {imbalance_ratio!r}")
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    n_max, num_classes = check("n_max", n_max), check("num_classes", num_classes)
+    imbalance_ratio = check("imbalance_ratio", imbalance_ratio)
+    check_choice("profile", profile, PROFILES)
     imb_factor = 1.0 / imbalance_ratio
     if profile == "exp":
         counts = [int(n_max * imb_factor ** (i / (num_classes - 1.0))) for i in range(num_classes)]
@@ -71,15 +68,15 @@ def long_tail_indices(
     same seed). ``first``: keep each class's first n_i indices in dataset order.
     """
     labels = np.asarray(labels)
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    check_choice("convention", convention, CONVENTIONS)
+    counts, seed = check_counts("counts", counts), check("seed", seed)
     num_classes = len(counts)
     check_labels(labels, num_classes)
     rng = np.random.RandomState(seed)
     chosen = []
     for c, n_c in enumerate(counts):
         idx = np.flatnonzero(labels == c)
-        if n_c < 1 or n_c > len(idx):
+        if n_c > len(idx):
             raise ValueError(f"counts[{c}] must be in [1, {len(idx)}] (class size), got {n_c}")
         if convention == "ldam":
             rng.shuffle(idx)

@@ -14,14 +14,14 @@ import math
 import torch
 from torch import nn
 
+from fbcd_lab.checks import check
+
 
 def channels_for(in_channels: int, num_classes: int, channels_per_class: int | None = None) -> int:
     """Channels per class group g: ``channels_per_class`` if given, else ceil(D / C)."""
     if channels_per_class is None:
         return math.ceil(in_channels / num_classes)
-    if int(channels_per_class) != channels_per_class or channels_per_class < 1:
-        raise ValueError(f"channels_per_class must be an integer >= 1, got {channels_per_class!r}")
-    return int(channels_per_class)
+    return check("channels_per_class", channels_per_class)
 
 
 class BalancedNeck(nn.Sequential):
@@ -40,9 +40,7 @@ class FeatureBalancingHead(nn.Module):
 
     def __init__(self, num_classes: int, channels_per_class: int, kernel_size: int = 3) -> None:
         super().__init__()
-        if int(kernel_size) != kernel_size or kernel_size < 1:
-            raise ValueError(f"kernel_size must be an integer >= 1, got {kernel_size!r}")
-        self.kernel_size = int(kernel_size)
+        self.kernel_size = check("kernel_size", kernel_size)
         self.conv = nn.Conv2d(num_classes * channels_per_class, num_classes, self.kernel_size,
                               groups=num_classes)
 

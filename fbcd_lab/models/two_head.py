@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fbcd_lab.checks import check
 from fbcd_lab.models.backbones import build_backbone, feature_shape
 from fbcd_lab.models.heads import BalancedNeck, FeatureBalancingHead, channels_for
 
@@ -42,8 +43,7 @@ class TwoHeadModel(nn.Module):
         channels_per_class: int | None = None,
     ) -> None:
         super().__init__()
-        if int(num_classes) != num_classes or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        num_classes = check("num_classes", num_classes)
         mapping = np.arange(num_classes) if class_of_cluster is None else np.asarray(class_of_cluster)
         if mapping.ndim != 1 or set(mapping.tolist()) != set(range(num_classes)):
             raise ValueError(f"class_of_cluster must map clusters onto every class in [0, {num_classes})")
@@ -62,6 +62,7 @@ class TwoHeadModel(nn.Module):
                 raise ValueError(f"kernel_size {kernel_size} is larger than the backbone's {h}x{w} "
                                  f"feature map; kernel_size must be <= {min(h, w)}")
         self.feature_channels = d
+        self.precision = "auto"  # the trainer's choice (bf16 or fp32), so evaluation matches training
         self.classifier = nn.Linear(d, len(mapping))
         self.register_buffer("class_of_cluster", torch.as_tensor(mapping, dtype=torch.long))
 

@@ -1,0 +1,53 @@
+"""A run's output folder: checked before any work, never overwritten by accident.
+
+A folder holds one run: ``checkpoint.pt`` (rewritten after every epoch) and ``results.json``
+(written at the end). Training into a folder that holds a run needs ``resume`` (continue it) or
+``overwrite`` (replace it); a folder that cannot be written fails at once, not after an epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from fbcd_lab.checkpoints import remove_stale_temporaries
+
+CHECKPOINT_NAME = "checkpoint.pt"
+RECORD_NAME = "results.json"
+RUN_FILES = (CHECKPOINT_NAME, RECORD_NAME, "eval.json")
+
+
+def prepare_run_folder(out: Path, resume: bool = False, overwrite: bool = False) -> list[Path]:
+    """Make ``out`` ready for a run and return the stale temporary files it removed.
+
+    Refuses (ValueError, one line naming the folder) a path that is a file or cannot be written,
+    a folder holding a run unless ``resume`` or ``overwrite``, and ``resume`` without a checkpoint.
+    """
+    out = Path(out)
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other: continue the run or replace it")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ValueError(f"--out {out} cannot be written ({err.strerror or err})") from None
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if resume and not (out / CHECKPOINT_NAME).is_file():
+        raise ValueError(f"--resume: no {CHECKPOINT_NAME} in {out} to continue; drop --resume to start a new run")
+    if held and not (resume or overwrite):
+        raise ValueError(f"{out} already holds a run ({', '.join(held)}); pass --resume to continue it, "
+                         f"--overwrite to replace it, or choose a new --out")
+    return remove_stale_temporaries(out)
+
+
+def clear_run(out: Path) -> list[Path]:
+    """Delete the run files in ``out`` (for ``overwrite``, once the new run is ready to start)."""
+    removed = [out / name for name in RUN_FILES if (out / name).exists()]
+    for path in removed:
+        path.unlink()
+    return removed

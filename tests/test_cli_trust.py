@@ -1,0 +1,150 @@
+"""The command line never loses or silently changes a run, and bad files are one-line errors."""
+
+import json
+import os
+
+import pytest
+import torch
+
+from fbcd_lab.cli import main
+
+TRAIN = ["train", "--dataset", "digits", "--method", "fbcd", "--u", "4", "--no-progress"]
+
+
+def train(out, *extra):
+    return main([*TRAIN, "--epochs", "2", "--out", str(out), *extra])
+
+
+def one_line_error(capsys, *needles):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return err
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished 2-epoch run (module-wide: tests copy it before changing it)."""
+    out = tmp_path_factory.mktemp("runs") / "done"
+    assert train(out) == 0
+    return out
+
+
+def copy_run(src, dst):
+    dst.mkdir()
+    for p in src.iterdir():
+        (dst / p.name).write_bytes(p.read_bytes())
+    return dst
+
+
+def test_existing_run_is_refused_without_resume_or_overwrite(finished, tmp_path, capsys):
+    out = copy_run(finished, tmp_path / "r")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert train(out) == 2
+    one_line_error(capsys, "already holds a run", "--resume", "--overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert train(out, "--resume", "--overwrite") == 2
+    one_line_error(capsys, "exclude each other")
+    assert train(out, "--overwrite", "--seed", "1") == 0
+    assert "--overwrite: removed" in capsys.readouterr().out
+    assert json.loads((out / "results.json").read_text())["seed"] == 1
+
+
+def test_resume_extends_epochs_and_refuses_other_changes(finished, tmp_path, capsys):
+    out = copy_run(finished, tmp_path / "r")
+    first = json.loads((out / "results.json").read_text())
+    assert main([*TRAIN, "--epochs", "4", "--out", str(out), "--resume"]) == 0
+    assert "extended to 4 epochs" in capsys.readouterr().out
+    record = json.loads((out / "results.json").read_text())
+    assert record["epochs_done"] == 4 and record["status"] == "finished"
+    assert [h["loss"] for h in record["history"][:2]] == [h["loss"] for h in first["history"]]
+    assert record["config"]["extensions"] == [{"at_epoch": 2, "from_epochs": 2, "to_epochs": 4}]
+    assert main([*TRAIN, "--epochs", "4", "--out", str(out), "--resume", "--lam", "2", "--lr", "0.01"]) == 2
+    one_line_error(capsys, "method.lam: saved 1.5, asked 2.0", "optim.lr: saved 0.05, asked 0.01")
+    assert main([*TRAIN, "--epochs", "3", "--out", str(out), "--resume"]) == 2
+    one_line_error(capsys, "optim.epochs: saved 4, asked 3")
+
+
+def test_resume_without_checkpoint_says_so(tmp_path, capsys):
+    assert train(tmp_path / "new", "--resume") == 2
+    one_line_error(capsys, "no checkpoint.pt", "drop --resume")
+    assert not (tmp_path / "new" / "results.json").exists()
+
+
+@pytest.mark.parametrize("option", ["--lr", "--lam", "--weight-decay"])
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_non_finite_options_are_refused(tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as exit_info:
+        train(tmp_path / "r", f"{option}={value}")
+    assert exit_info.value.code == 2
+    one_line_error(capsys, option, "finite")
+
+
+def test_output_folder_checked_before_any_work(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert train(a_file) == 2
+    one_line_error(capsys, "is a file")
+    assert train(a_file / "below") == 2
+    one_line_error(capsys, "cannot be written")
+
+
+def test_stale_temporaries_removed_and_umask_respected(tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / ".checkpoint.pt.k9x2ab_c.tmp").write_bytes(b"half a checkpoint")
+    old = os.umask(0o022)
+    try:
+        assert train(out) == 0
+    finally:
+        os.umask(old)
+    assert "left by an interrupted write" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "results.json"]
+    assert {oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {"0o644"}
+
+
+def test_divergence_marks_the_record_and_keeps_it_strict_json(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert train(out, "--lr", "1e30") == 2
+    one_line_error(capsys, "diverged", "epoch 1", "--lr")
+    record = json.loads((out / "results.json").read_text(), parse_constant=pytest.fail)
+    assert record["status"] == "diverged" and record["metrics"] is None and record["diverged"]["epoch"] == 1
+
+
+def test_records_name_both_seeds_and_the_deterministic_flag(tmp_path):
+    out = tmp_path / "r"
+    assert train(out, "--seed", "3", "--subset-seed", "1", "--deterministic") == 0
+    record = json.loads((out / "results.json").read_text())
+    assert (record["seed"], record["subset_seed"], record["config"]["deterministic"]) == (3, 1, True)
+    assert record["data"]["seed"] == 1 and record["config"]["data_spec"]["seed"] == 1
+    assert not torch.are_deterministic_algorithms_enabled()  # the mode ends with the run
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", os.urandom(256), "tensor"])
+def test_bad_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, content):
+    path = tmp_path / "checkpoint.pt"
+    if content == "tensor":
+        torch.save(torch.zeros(3), path)
+    else:
+        path.write_bytes(content)
+    assert main(["eval", "--checkpoint", str(path)]) == 2
+    err = one_line_error(capsys, str(path))
+    assert "weights_only" not in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+
+
+def test_summarize_skips_bad_records_and_never_pools_unlike_runs(finished, tmp_path, capsys):
+    copy_run(finished, tmp_path / "a")
+    assert train(tmp_path / "b", "--seed", "1") == 0
+    assert train(tmp_path / "c", "--lam", "0.5") == 0
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "results.json").write_text('{"metrics": NaN}')
+    capsys.readouterr()
+    assert main(["summarize", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: skipped" in err and str(tmp_path / "d" / "results.json") in err
+    rows = [line for line in out.splitlines()[1:] if line.strip()]
+    assert len(rows) == 2 and any("[0, 1]" in r for r in rows) and any(r.rstrip().endswith("[0]") for r in rows)
+    assert "lam" in out.splitlines()[0]
