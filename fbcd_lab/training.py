@@ -93,6 +93,7 @@ def fit(
     progress: bool = True,
     checkpoint: str | Path | None = None,
     num_workers: int = 0,
+    threads: int | None = None,
 ) -> Run:
     """Train ``run`` from its last finished epoch to ``optim.epochs``.
 
@@ -101,7 +102,8 @@ def fit(
     Each epoch's record goes to every callback; ``checkpoint`` is rewritten after every epoch.
     ``num_workers`` decode streamed (file) images in that many DataLoader processes. A loss that
     is not finite ends the run in that epoch: ``run.diverged`` says where, the checkpoint keeps the
-    last good epoch, and the weights in memory are not usable.
+    last good epoch, and the weights in memory are not usable. On the CPU, ``threads`` (default:
+    :func:`fbcd_lab.runtime.cpu_threads_for` the step's size) intra-op threads do the work.
     """
     if run.mid_epoch:
         raise ValueError(f"this run was stopped inside epoch {run.epochs_done + 1}; continue it from its "
@@ -113,7 +115,8 @@ def fit(
         raise ValueError(f"data has {len(data.train)} training images but the run's division covers "
                          f"{len(run.division.cluster_of_sample)}: not the data this run was started on")
     run.stopped = False
-    threads = cpu_threads_for(_step_flops(run, data)) if run.device.type == "cpu" else torch.get_num_threads()
+    if threads is None:
+        threads = cpu_threads_for(training_step_flops(run, data)) if run.device.type == "cpu" else torch.get_num_threads()
     bar = tqdm(total=(run.optim.epochs - run.epochs_done) * -(-len(data.train) // run.optim.batch_size),
                disable=not progress, desc=run.method.method, leave=False)
     targets = _targets(run, data)
@@ -199,8 +202,9 @@ def _train_epoch(run: Run, data: LongTailData, targets: _Targets, epoch: int,
 _FLOPS_CACHE: dict[tuple, float] = {}
 
 
-def _step_flops(run: Run, data: LongTailData) -> float:
-    """FLOPs of one training step of ``run`` (counted once per model shape: counting takes ~0.1 s)."""
+def training_step_flops(run: Run, data: LongTailData) -> float:
+    """FLOPs of one training step of ``run`` on ``data``, counted once per model shape (counting
+    takes ~0.1 s, as long as a small run's epoch)."""
     key = (run.method.backbone, run.method.uses_fbh, run.model.num_clusters, data.in_channels, data.image_size,
            run.optim.batch_size)
     if key not in _FLOPS_CACHE:

@@ -277,3 +277,24 @@ def test_remove_stale_temporaries_removes_only_those_of_killed_writes(tmp_path):
     assert remove_stale_temporaries(tmp_path) == stale
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept + [".b.abcd1234.tmp"])
     assert remove_stale_temporaries(tmp_path) == [] and remove_stale_temporaries(tmp_path / "absent") == []
+
+
+def test_streamed_resume_is_bit_identical_and_leaves_global_rng(imagenet_lt_tree, tmp_path):
+    from fbcd_lab.config import preset
+
+    data = build_long_tailed("imagenet_lt", None, root=imagenet_lt_tree, image_size=16)
+    method, optim = MethodConfig(method="fbcd", backbone="small_cnn", u=3), preset("cpu_short", epochs=3, batch_size=4)
+    full = train(data, method, optim, seed=1, progress=False)
+    steps = {"n": 0}
+
+    def stop_in_second_epoch():
+        steps["n"] += 1
+        return steps["n"] > 4  # 3 steps per epoch
+
+    train(data, method, optim, seed=1, progress=False, should_stop=stop_in_second_epoch, checkpoint=tmp_path / "p.pt")
+    torch.manual_seed(12345)
+    rng = torch.get_rng_state()
+    resumed = load_checkpoint(tmp_path / "p.pt", data, "cpu")
+    fit(resumed, data, progress=False)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]

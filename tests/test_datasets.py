@@ -51,7 +51,7 @@ def test_build_errors(tmp_path):
         build_long_tailed("cifar10", root=tmp_path)
     with pytest.raises(FileNotFoundError, match="data_root"):
         build_long_tailed("imagefolder", root=tmp_path / "absent")
-    with pytest.raises(ValueError, match="imbalance_ratio must be >= 1"):
+    with pytest.raises(ValueError, match="imbalance_ratio must be .*>= 1"):
         build_long_tailed("digits", 0.5)
     with pytest.raises(ValueError, match="n_max must be <= 144"):
         build_long_tailed("digits", 10, n_max=200)

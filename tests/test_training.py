@@ -147,3 +147,9 @@ def test_presets_follow_the_documented_schedules():
     assert preset("paper_cifar", epochs=10, milestones=(9,), factors=(0.5,)).milestones == (9,)
     with pytest.raises(ValueError, match="preset must be one of"):
         preset("imagenet")
+
+
+def test_evaluate_defaults_to_the_models_device_and_precision(digits_lt):
+    run = train(digits_lt, MethodConfig(method="ce", backbone="small_cnn"), SHORT, precision="fp32", progress=False)
+    assert run.model.precision == "fp32"
+    assert evaluate(run.model, digits_lt) == evaluate(run.model, digits_lt, device="cpu", precision="fp32")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from fbcd_lab.data.augment import AugmentSpec, apply_augmentation, draw_augmentation, normalize, stream_transform
-from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, read_rgb
+from fbcd_lab.data.images import BadImageFile, FileImages, ImageSet, TensorImages, read_rgb
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -66,6 +66,9 @@ def _tensor_batches(images: TensorImages, batch_size: int, spec: AugmentSpec, tr
 
 
 class _FileDataset(Dataset):
+    # A bad file's BadImageFile is returned, not raised, and _stream_batches raises it: raised in
+    # a DataLoader worker, it would come back with the worker's whole traceback in its message,
+    # and the failed loader would take seconds to shut its workers down.
     def __init__(self, images: FileImages, transform) -> None:
         self.images, self.transform = images, transform
 
@@ -73,7 +76,16 @@ class _FileDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int):
-        return self.transform(read_rgb(self.images.paths[i])), int(self.images.labels[i]), i
+        try:
+            image = read_rgb(self.images.paths[i])
+        except BadImageFile as err:
+            return err
+        return self.transform(image), int(self.images.labels[i]), i
+
+
+def _collate(items: list):
+    bad = next((item for item in items if isinstance(item, BadImageFile)), None)
+    return default_collate(items) if bad is None else bad
 
 
 def _stream_batches(images: FileImages, batch_size: int, spec: AugmentSpec, train: bool,
@@ -82,7 +94,28 @@ def _stream_batches(images: FileImages, batch_size: int, spec: AugmentSpec, trai
     loader = DataLoader(
         _FileDataset(images, stream_transform(spec, image_size, train)), batch_size=batch_size,
         shuffle=train, generator=generator, num_workers=num_workers, drop_last=drop_last,
-        pin_memory=device.type == "cuda", persistent_workers=False,
+        pin_memory=device.type == "cuda", persistent_workers=False, collate_fn=_collate,
     )
-    for x, y, idx in loader:
+    for batch in _seeded(loader, generator) if num_workers == 0 else loader:
+        if isinstance(batch, BadImageFile):
+            raise batch
+        x, y, idx = batch
         yield x.to(device, non_blocking=True), y.to(device, non_blocking=True), idx
+
+
+def _seeded(loader: DataLoader, generator: torch.Generator) -> Iterator:
+    """The loader's batches with its transforms' random draws taken from ``generator``.
+
+    Without worker processes torchvision's random transforms draw from the global RNG, which a
+    resumed run does not restore; here they draw from a private stream seeded by ``generator``
+    (saved in every checkpoint), and the global RNG is left as it was."""
+    state = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator))).get_state()
+    batches = iter(loader)
+    while True:
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(state)
+            batch = next(batches, None)
+            state = torch.get_rng_state()
+        if batch is None:
+            return
+        yield batch

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fbcd_lab.checks import Rule, check, check_optional
 from fbcd_lab.data.augment import AugmentSpec, channel_stats
-from fbcd_lab.data.images import FileImages, ImageSet, TensorImages
+from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, check_decodable
 from fbcd_lab.data.long_tail import PROFILES, SubsetFingerprint, long_tail_counts, long_tail_indices
 from fbcd_lab.data.sources import IMAGENET_MEAN, IMAGENET_STD, load_source
 
@@ -63,6 +64,7 @@ def build_long_tailed(
     image_size: int | None = None,
     in_memory: bool | None = None,
     val_per_class: int = 0,
+    check_files: bool = True,
 ) -> LongTailData:
     """Load dataset ``name`` and subsample its training set to a long-tailed profile.
 
@@ -73,8 +75,14 @@ def build_long_tailed(
     images, else ImageNet's. ``val_per_class`` > 0 carves a balanced, seeded validation split of
     that many images per class from the training images the long tail left unused, so the
     training subset is the same with or without it. CIFAR-LT's head class uses all its images at
-    the default n_max: lower n_max to leave some (an error says by how much).
+    the default n_max: lower n_max to leave some (an error says by how much). A bad image file
+    raises :class:`~fbcd_lab.data.images.BadImageFile` naming it: decoded sets when built, streamed
+    test and validation files here too (``check_files``, a reduced-scale decode of each), streamed
+    training files when a batch reads them.
     """
+    seed, image_size = check("seed", seed), check_optional("image_size", image_size)
+    n_max, val_per_class = check_optional("n_max", n_max), check("val_per_class", val_per_class)
+    imbalance_ratio = check_optional("imbalance_ratio", imbalance_ratio)
     spec = {"name": name, "imbalance_ratio": imbalance_ratio, "profile": profile, "n_max": n_max,
             "seed": seed, "convention": convention, "image_size": image_size, "val_per_class": val_per_class}
     source = load_source(name, root, download, image_size)
@@ -106,6 +114,10 @@ def build_long_tailed(
     if in_memory and isinstance(train, FileImages):
         train, test = train.decode(image_size), test.decode(image_size)
         val = val.decode(image_size) if val is not None else None
+    elif check_files:
+        for what, images in (("test", test), ("validation", val)):
+            if isinstance(images, FileImages):
+                check_decodable(images, what)
     if source.mean is not None:
         mean, std = source.mean, source.std
     elif isinstance(train, TensorImages):
@@ -125,8 +137,7 @@ def build_long_tailed(
 def validation_indices(labels: np.ndarray, unused: np.ndarray, num_classes: int, per_class: int,
                        seed: int) -> np.ndarray:
     """``per_class`` seeded indices of every class among the ``unused`` training images."""
-    if int(per_class) != per_class or per_class < 1:
-        raise ValueError(f"val_per_class must be an integer >= 1, got {per_class!r}")
+    per_class = check("val_per_class", per_class, Rule(int, 1))
     available = np.bincount(labels[unused], minlength=num_classes)
     if available.min() < per_class:
         short = int(np.argmin(available))

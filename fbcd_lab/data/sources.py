@@ -6,15 +6,17 @@ the augmentation that suits the images). Nothing is downloaded unless the caller
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
-from fbcd_lab.data.images import FileImages, ImageSet, TensorImages
+from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, open_image
 
 SOURCES = ("digits", "cifar10", "cifar100", "imagefolder", "imagenet_lt")
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
@@ -109,14 +111,19 @@ def imagefolder_source(root: Path, image_size: int | None = None) -> Source:
 
     Images stay files here; :func:`fbcd_lab.data.build_long_tailed` decodes the chosen subset
     into memory when they are small. Augmentation: 4-pixel padded crop at 32 px, scaled with size.
+    Hidden names (``.ipynb_checkpoints``, ``.git``, ``.DS_Store``, ``._x.jpg``) are neither
+    classes nor images, at any depth.
     """
     parts = {}
     for split in ("train", "test"):
         folder = root / split
         if not folder.is_dir():
             raise FileNotFoundError(f"data_root {str(root)!r} has no {split}/ folder of class folders")
-        classes, class_to_idx = find_classes(str(folder))
-        samples = make_dataset(str(folder), class_to_idx, extensions=IMG_EXTENSIONS)
+        classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+        if not classes:
+            raise FileNotFoundError(f"{str(folder)!r} holds no class folder (hidden folders do not count)")
+        samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)},
+                               is_valid_file=_visible_image_file(str(folder)))
         parts[split] = (tuple(classes), FileImages(tuple(p for p, _ in samples),
                                                    np.array([y for _, y in samples], dtype=np.int64)))
     if parts["train"][0] != parts["test"][0]:
@@ -149,8 +156,14 @@ def imagenet_lt_source(root: Path, image_size: int = 224) -> Source:
                   std=IMAGENET_STD, natural=True)
 
 
-def _probe_size(path: str) -> int:
-    from PIL import Image
+def _visible_image_file(folder: str) -> Callable[[str], bool]:
+    # make_dataset's file test (its walk and sample order stay torchvision's): an image extension
+    # and no hidden name below ``folder`` (the data root itself may sit in, say, ~/.cache).
+    def is_valid(path: str) -> bool:
+        return path.lower().endswith(IMG_EXTENSIONS) and os.sep + "." not in path[len(folder):]
+    return is_valid
 
-    with Image.open(path) as im:
+
+def _probe_size(path: str) -> int:
+    with open_image(path) as im:
         return max(im.size)
