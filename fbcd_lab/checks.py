@@ -64,6 +64,13 @@ PARAMETERS: dict[str, Rule] = {
     "image_size": Rule(int, 1),
     "workers": Rule(int, 0),
     "count": Rule(int, 1),
+    "mixup_alpha": Rule(float, 0, low_open=True),
+    "focal_gamma": Rule(float, 0),
+    "la_tau": Rule(float, 0),
+    "ldam_max_margin": Rule(float, 0, low_open=True),
+    "ldam_scale": Rule(float, 0, low_open=True),
+    "cb_beta": Rule(float, 0, 1, high_open=True),
+    "deferred_epoch": Rule(int, 0),
 }
 
 

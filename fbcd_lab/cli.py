@@ -17,12 +17,15 @@ from pathlib import Path
 
 from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
-from fbcd_lab.config import DEFAULT_BACKBONE, DEFAULT_PRESET, METHODS, PRESETS, MethodConfig, preset
+from fbcd_lab.balancing import BALANCING
+from fbcd_lab.config import AUGMENTATIONS, DEFAULT_BACKBONE, DEFAULT_PRESET, METHODS, PRESETS, MethodConfig, preset
 from fbcd_lab.data.datasets import build_long_tailed
 from fbcd_lab.data.long_tail import PROFILES
 from fbcd_lab.data.sources import SOURCES
+from fbcd_lab.losses import LOSSES
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.models.predict import RULES
+from fbcd_lab.recipes import RECIPES, recipe
 from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, RUN_FILES
 from fbcd_lab.runtime import PRECISIONS
 
@@ -120,9 +123,7 @@ def run_train(args: argparse.Namespace) -> int:
     for stale in prepare_run_folder(args.out, args.resume, args.overwrite):
         print(f"removed {stale}, left by an interrupted write")
     data = _data_for(args)
-    method = MethodConfig(method=args.method, backbone=args.backbone or DEFAULT_BACKBONE[args.dataset],
-                          u=args.u, lam=args.lam, alpha=args.alpha, cluster=args.cluster,
-                          kernel_size=args.kernel_size)
+    method = method_from_args(args)
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
                                    ("weight_decay", args.weight_decay)) if v is not None}
     optim = preset(args.preset or DEFAULT_PRESET[args.dataset], **overrides)
@@ -189,6 +190,50 @@ def run_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+METHOD_OPTIONS = ("method", "u", "lam", "alpha", "cluster", "kernel_size", "loss", "balancing", "augment",
+                  "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1")
+
+
+def add_method_options(parser: argparse.ArgumentParser) -> None:
+    """The method's options: a recipe and/or the four choices (head, loss, balancing, augmentation)
+    with their parameters; an option left out takes the recipe's value, else the paper's default."""
+    default = MethodConfig()
+    parser.add_argument("--recipe", choices=tuple(RECIPES),
+                        help="a row of the paper's Table 1 (or la_loss, balanced_softmax); options below override it")
+    parser.add_argument("--method", choices=METHODS, help="head: ce, fbh, cdh or fbcd (FBH + CDH); "
+                                                          "required without --recipe")
+    parser.add_argument("--u", type=checked("u"), help=f"clusters of the largest class (default {default.u})")
+    parser.add_argument("--lam", type=checked("lam"), help=f"lambda, weight of L1 (default {default.lam})")
+    parser.add_argument("--alpha", type=checked("alpha"),
+                        help=f"soft label of the own cluster, in (0, 1] (default {default.alpha})")
+    parser.add_argument("--cluster", choices=STRATEGIES, help="class division (default random)")
+    parser.add_argument("--kernel-size", type=checked("kernel_size"),
+                        help=f"FBH kernel size (default {default.kernel_size})")
+    parser.add_argument("--loss", choices=tuple(LOSSES), help="main head's loss (default ce)")
+    parser.add_argument("--balancing", choices=BALANCING,
+                        help="class balancing: none (default), reweight, drw, resample, drs")
+    parser.add_argument("--augment", choices=AUGMENTATIONS, help="none (default) or mixup")
+    parser.add_argument("--mixup-alpha", type=checked("mixup_alpha"),
+                        help=f"Mixup's Beta(alpha, alpha) (default {default.mixup_alpha})")
+    parser.add_argument("--focal-gamma", type=checked("focal_gamma"), help=f"default {default.focal_gamma}")
+    parser.add_argument("--la-tau", type=checked("la_tau"), help=f"logit-adjusted loss tau (default {default.la_tau})")
+    parser.add_argument("--cb-beta", type=checked("cb_beta"),
+                        help=f"class-balanced weights' beta (default {default.cb_beta})")
+    parser.add_argument("--deferred-epoch", type=checked("deferred_epoch"),
+                        help="epoch (from 0) at which drw / drs switch on (default 0.8 x epochs)")
+    parser.add_argument("--weight-l1", action=argparse.BooleanOptionalAction,
+                        help="class weights apply to L1 as well as L2 (default yes)")
+
+
+def method_from_args(args: argparse.Namespace) -> MethodConfig:
+    """The run's MethodConfig: the recipe's fields, then every method option given."""
+    if args.recipe is None and args.method is None:
+        raise ValueError("give --method or --recipe")
+    backbone = args.backbone or DEFAULT_BACKBONE[args.dataset]
+    fields = {k: getattr(args, k) for k in METHOD_OPTIONS if getattr(args, k) is not None}
+    return recipe(args.recipe, backbone, **fields) if args.recipe else MethodConfig(backbone=backbone, **fields)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m fbcd_lab", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -217,13 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="largest / smallest class, >= 1 (default 100; ignored for imagenet_lt)")
     tr.add_argument("--profile", choices=PROFILES, default="exp", help="long-tail profile (default exp)")
     tr.add_argument("--n-max", type=checked("n_max"), help="images of the largest class (default: the smallest class size)")
-    tr.add_argument("--method", required=True, choices=METHODS, help="ce, fbh, cdh or fbcd (FBH + CDH)")
-    tr.add_argument("--u", type=checked("u"), default=10, help="clusters of the largest class, >= 1 (default 10)")
-    tr.add_argument("--lam", type=checked("lam"), default=1.5, help="lambda, weight of L1, >= 0 (default 1.5)")
-    tr.add_argument("--alpha", type=checked("alpha"), default=0.5,
-                    help="soft label of the own cluster, in (0, 1] (default 0.5)")
-    tr.add_argument("--cluster", choices=STRATEGIES, default="random", help="class division (default random)")
-    tr.add_argument("--kernel-size", type=checked("kernel_size"), default=3, help="FBH kernel size, >= 1 (default 3)")
+    add_method_options(tr)
     tr.add_argument("--backbone", choices=BACKBONES, help="default: small_cnn (digits), resnet32 (CIFAR), "
                                                           "resnet18 (imagefolder), resnext50 (imagenet_lt)")
     tr.add_argument("--preset", choices=tuple(PRESETS), help="optimisation preset (default by dataset)")

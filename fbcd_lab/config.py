@@ -8,21 +8,28 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
+from fbcd_lab.balancing import BALANCING
 from fbcd_lab.checks import Rule, check, check_choice, check_optional
 from fbcd_lab.class_division import STRATEGIES
+from fbcd_lab.losses import LOSSES
 from fbcd_lab.models.backbones import BACKBONES
 
 METHODS = ("ce", "fbh", "cdh", "fbcd")
+AUGMENTATIONS = ("none", "mixup")
 SCHEDULES = ("step", "cosine")
 
 
 @dataclass(frozen=True)
 class MethodConfig:
-    """Which heads are on and their settings.
+    """A run's method: four independent choices, head x loss x class balancing x augmentation.
 
-    ``ce``: plain classifier; ``fbh``: + feature-balancing head; ``cdh``: K-cluster main head;
-    ``fbcd``: both (the paper's "Ours"). u, alpha and the clustering only matter with CDH; lambda and
-    the kernel only with FBH. Paper defaults: u = 10, lambda = 1.5, random division.
+    Head (``method``): ``ce`` plain classifier; ``fbh`` + feature-balancing head; ``cdh`` K-cluster
+    main head; ``fbcd`` both (the paper's "Ours"). u, alpha and the clustering only matter with
+    CDH; lambda and the kernel only with FBH. Paper defaults: u = 10, lambda = 1.5, random division.
+    ``loss``: the main head's loss (:data:`fbcd_lab.losses.LOSSES`); ``balancing`` (see
+    :mod:`fbcd_lab.balancing`) with ``cb_beta`` and ``deferred_epoch`` (None: 0.8 x epochs);
+    ``augment``: ``none`` or ``mixup`` (Beta(``mixup_alpha``, ``mixup_alpha``)).
+    ``weight_l1``: class weights apply to L1 as well as to L2.
     """
 
     method: str = "fbcd"
@@ -34,14 +41,39 @@ class MethodConfig:
     kernel_size: int = 3
     channels_per_class: int | None = None
     cluster_pca: int = 50
+    loss: str = "ce"
+    balancing: str = "none"
+    augment: str = "none"
+    mixup_alpha: float = 1.0
+    focal_gamma: float = 1.0
+    la_tau: float = 1.0
+    ldam_max_margin: float = 0.5
+    ldam_scale: float = 30.0
+    cb_beta: float = 0.9999
+    deferred_epoch: int | None = None
+    weight_l1: bool = True
 
     def __post_init__(self) -> None:
         check_choice("method", self.method, METHODS)
         check_choice("backbone", self.backbone, BACKBONES)
         check_choice("cluster", self.cluster, STRATEGIES)
-        for name in ("u", "lam", "alpha", "kernel_size", "cluster_pca"):
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("balancing", self.balancing, BALANCING)
+        check_choice("augment", self.augment, AUGMENTATIONS)
+        for name in ("u", "lam", "alpha", "kernel_size", "cluster_pca", "mixup_alpha", "focal_gamma", "la_tau",
+                     "ldam_max_margin", "ldam_scale", "cb_beta"):
             object.__setattr__(self, name, check(name, getattr(self, name)))
-        object.__setattr__(self, "channels_per_class", check_optional("channels_per_class", self.channels_per_class))
+        for name in ("channels_per_class", "deferred_epoch"):
+            object.__setattr__(self, name, check_optional(name, getattr(self, name)))
+        check_choice("weight_l1", self.weight_l1, (True, False))
+        if self.uses_cdh and not LOSSES[self.loss].any_head:
+            raise ValueError(f"loss {self.loss!r} with method {self.method!r} is not supported: that loss needs "
+                             f"the plain C-way head (method 'ce' or 'fbh'); the class-division head trains "
+                             f"on soft cluster labels with loss 'ce'")
+
+    @property
+    def uses_normalized_classifier(self) -> bool:
+        return LOSSES[self.loss].normalized_classifier
 
     @property
     def uses_fbh(self) -> bool:

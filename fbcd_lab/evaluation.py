@@ -14,7 +14,7 @@ from fbcd_lab.data.batches import iterate_batches
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.data.images import ImageSet
 from fbcd_lab.data.long_tail import group_recall, shot_groups
-from fbcd_lab.models.predict import predict_classes
+from fbcd_lab.models.predict import adjusted_logits, predict_classes
 from fbcd_lab.models.two_head import TwoHeadModel, class_weight_norms
 from fbcd_lab.runtime import resolve_precision
 
@@ -59,19 +59,21 @@ def metrics_from_logits(
     train_counts: tuple[int, ...],
     rule: str = "top_cluster",
     log_prior: torch.Tensor | None = None,
+    tau: float = 1.0,
 ) -> dict:
     """Every metric of one prediction rule, JSON-ready. Calibration uses the class probability
-    (summed over a class's clusters, after the prior is removed for ``logit_adjusted``) of the
-    predicted class."""
+    (summed over a class's clusters, after tau x the prior is removed for ``logit_adjusted``) of
+    the predicted class."""
     num_classes = len(train_counts)
-    pred = predict_classes(logits, class_of_cluster, rule, log_prior).numpy()
-    probs = (logits - log_prior if rule == "logit_adjusted" else logits).softmax(dim=1)
+    pred = predict_classes(logits, class_of_cluster, rule, log_prior, tau).numpy()
+    probs = (adjusted_logits(logits, log_prior, tau) if rule == "logit_adjusted" else logits).softmax(dim=1)
     class_probs = probs.new_zeros(len(probs), num_classes).index_add_(1, class_of_cluster.cpu(), probs)
     confidence = class_probs[torch.arange(len(pred)), torch.from_numpy(pred)].numpy()
     classes = list(range(num_classes))
     recall = recall_score(labels, pred, labels=classes, average=None, zero_division=0)
     return {
         "rule": rule,
+        **({"tau": tau} if rule == "logit_adjusted" else {}),
         "accuracy": float((pred == labels).mean()),
         "mean_recall": float(balanced_accuracy_score(labels, pred)),
         "per_class_recall": recall.tolist(),

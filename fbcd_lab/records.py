@@ -31,17 +31,16 @@ SHOWN_ALIASES = {"method.method": "method", "method.backbone": "backbone", "meth
 REQUIRED_KEYS = ("config", "metrics", "seed", "method", "selection")
 
 
-def evaluate_run(run: Run, data: LongTailData, selection: str = "final") -> tuple[dict | None, str]:
-    """Test metrics under every prediction rule, and a sentence naming the protocol used.
-
-    A diverged run has no metrics (None): its weights are not finite."""
+def evaluate_run(run: Run, data: LongTailData, selection: str = "final", tau: float = 1.0) -> tuple[dict | None, str]:
+    """Test metrics under every prediction rule (``tau`` for post-hoc logit adjustment), and a
+    sentence naming the protocol used. A diverged run has no metrics (None): its weights are not finite."""
     if run.diverged is not None:
         return None, (f"diverged in epoch {run.diverged['epoch']} (loss {run.diverged['loss']}); no metrics, "
                       f"the checkpoint holds epoch {run.epochs_done}")
     model = selected_model(run, selection)
     logits, labels = collect_logits(model, data.test, data, run.device, run.precision)
     prior = log_prior(run.division.cluster_sizes)
-    metrics = {rule: metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, prior)
+    metrics = {rule: metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, prior, tau)
                for rule in RULES}
     norms = class_weight_norms(model).tolist()
     for m in metrics.values():

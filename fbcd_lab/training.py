@@ -18,15 +18,17 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
+from fbcd_lab.balancing import Balancing, deferred_epoch, make_balancing
 from fbcd_lab.checkpoints import save_checkpoint
 from fbcd_lab.checks import check
 from fbcd_lab.class_division import ClassDivision, divide_classes, identity_division, pixel_features, soft_label_matrix
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.batches import iterate_batches
 from fbcd_lab.data.datasets import LongTailData
+from fbcd_lab.data.mixup import draw_mixing
 from fbcd_lab.data.images import FileImages, TensorImages
 from fbcd_lab.evaluation import evaluate
-from fbcd_lab.losses import fbcd_loss
+from fbcd_lab.losses import LOSSES, LossFn, fbcd_loss
 from fbcd_lab.models.two_head import TwoHeadModel
 from fbcd_lab.run import Run, model_and_optimizer
 from fbcd_lab.runtime import (
@@ -66,6 +68,9 @@ def start_run(
     ``seed`` is the training seed (initialisation, division, batch order, augmentation); the
     long-tailed subset has its own seed, chosen when ``data`` was built."""
     seed = check("seed", seed)
+    if method.balancing in ("drw", "drs") and deferred_epoch(optim.epochs, method.deferred_epoch) >= optim.epochs:
+        raise ValueError(f"deferred_epoch {method.deferred_epoch} must be below epochs ({optim.epochs}) for "
+                         f"balancing {method.balancing!r}")
     dev = resolve_device(device)
     run_precision = resolve_precision(precision, dev)
     torch.manual_seed(seed)
@@ -119,12 +124,12 @@ def fit(
         threads = cpu_threads_for(training_step_flops(run, data)) if run.device.type == "cpu" else torch.get_num_threads()
     bar = tqdm(total=(run.optim.epochs - run.epochs_done) * -(-len(data.train) // run.optim.batch_size),
                disable=not progress, desc=run.method.method, leave=False)
-    targets = _targets(run, data)
+    objective = _objective(run, data)
     start = time.perf_counter()
     try:
         with cpu_threads(threads), deterministic_mode(run.deterministic, run.device):
             for epoch in range(run.epochs_done, run.optim.epochs):
-                record = _train_epoch(run, data, targets, epoch, should_stop, bar, num_workers)
+                record = _train_epoch(run, data, objective, epoch, should_stop, bar, num_workers)
                 if record is None:
                     break
                 record["time_s"] = run.wall_time_s + time.perf_counter() - start
@@ -149,44 +154,55 @@ def fit(
     return run
 
 
-class _Targets(NamedTuple):
+class _Objective(NamedTuple):
     """What every step needs, made once per ``fit`` on the run's device (a copy per epoch would
-    stall a GPU): the training images, the soft-label matrix and each sample's cluster."""
+    stall a GPU): the training images, the soft-label matrix, each sample's cluster, the main
+    head's loss and the class-balancing rule."""
 
     train_set: TensorImages | FileImages
     soft: torch.Tensor
     cluster_of_sample: torch.Tensor
+    main_loss: LossFn
+    balancing: Balancing
 
 
-def _targets(run: Run, data: LongTailData) -> _Targets:
-    device = run.device
-    return _Targets(data.train.to(device) if isinstance(data.train, TensorImages) else data.train,
-                    torch.as_tensor(soft_label_matrix(run.division, run.method.alpha), dtype=torch.float32,
-                                    device=device),
-                    torch.as_tensor(run.division.cluster_of_sample, device=device))
+def _objective(run: Run, data: LongTailData) -> _Objective:
+    device, method = run.device, run.method
+    return _Objective(
+        data.train.to(device) if isinstance(data.train, TensorImages) else data.train,
+        torch.as_tensor(soft_label_matrix(run.division, method.alpha), dtype=torch.float32, device=device),
+        torch.as_tensor(run.division.cluster_of_sample, device=device),
+        LOSSES[method.loss].make(run.division.cluster_sizes, method),
+        make_balancing(method.balancing, data.counts, run.optim.epochs, method.cb_beta, method.deferred_epoch))
 
 
-def _train_epoch(run: Run, data: LongTailData, targets: _Targets, epoch: int,
+def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int,
                  should_stop: Callable[[], bool] | None, bar, num_workers: int) -> dict | None:
     """One epoch of SGD on L = L2 + lambda * L1; its record, or None (and ``run.diverged`` set) if
     the epoch's loss is not finite."""
-    model, optim, device = run.model, run.optim, run.device
-    train_set, soft, cluster_of_sample = targets
+    model, optim, device, method = run.model, run.optim, run.device, run.method
+    train_set, soft, cluster_of_sample, main_loss, balancing = objective
     steps_per_epoch = -(-len(train_set) // optim.batch_size)
-    lam = run.method.lam if run.method.uses_fbh else 0.0
+    lam = method.lam if method.uses_fbh else 0.0
+    weights = balancing.class_weights(epoch)
+    weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
     model.train()
     sums = torch.zeros(3, device=device)
     for step, (x, y, idx) in enumerate(iterate_batches(
-            train_set, optim.batch_size, data.augment, train=True, generator=run.generator,
-            device=device, image_size=data.image_size, num_workers=num_workers)):
+            train_set, optim.batch_size, data.augment, train=True, generator=run.generator, device=device,
+            image_size=data.image_size, num_workers=num_workers, balanced=balancing.resample(epoch))):
         if should_stop is not None and should_stop():
             run.mid_epoch = True
             raise _StopRequested
         for group in run.optimizer.param_groups:
             group["lr"] = optim.lr * optim.lr_factor(epoch, (step + 1) / steps_per_epoch)
+        mixing = draw_mixing(len(y), method.mixup_alpha, run.generator, device) if method.augment == "mixup" else None
+        if mixing is not None:
+            x = mixing.mix(x)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
             outputs = model(x.contiguous(memory_format=torch.channels_last))
-        parts = fbcd_loss(outputs, y, cluster_of_sample[idx.to(device)], soft, lam)
+        parts = fbcd_loss(outputs, y, cluster_of_sample[idx.to(device)], soft, lam, main_loss=main_loss,
+                          class_weights=weights, weight_l1=method.weight_l1, mixing=mixing)
         run.optimizer.zero_grad(set_to_none=True)
         parts.total.backward()
         run.optimizer.step()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler, default_collate
+
+from fbcd_lab.checks import check
 
 from fbcd_lab.data.augment import AugmentSpec, apply_augmentation, draw_augmentation, normalize, stream_transform
 from fbcd_lab.data.images import BadImageFile, FileImages, ImageSet, TensorImages, read_rgb
@@ -29,30 +32,48 @@ def iterate_batches(
     image_size: int | None = None,
     num_workers: int = 0,
     drop_last: bool = False,
+    balanced: bool = False,
 ) -> Iterator[Batch]:
     """Yield (float inputs, int64 labels, int64 sample indices); inputs and labels on ``device``,
     indices on ``device`` for in-memory sets and on the CPU for streamed ones.
 
     ``train`` shuffles and augments; otherwise the order is kept and images are only normalised.
-    Pass in-memory sets already moved with ``TensorImages.to(device)`` to avoid a copy per epoch.
+    ``balanced`` (with ``train``) draws the epoch's len(images) samples with replacement, each
+    class equally likely (class-balanced re-sampling). Pass in-memory sets already moved with
+    ``TensorImages.to(device)`` to avoid a copy per epoch.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check("batch_size", batch_size)
     if isinstance(images, TensorImages):
-        yield from _tensor_batches(images, batch_size, spec, train, generator, torch.device(device), drop_last)
+        yield from _tensor_batches(images, batch_size, spec, train, generator, torch.device(device), drop_last,
+                                   balanced)
     else:
         if image_size is None:
             raise ValueError("image_size is required to stream a FileImages set")
         yield from _stream_batches(images, batch_size, spec, train, generator, torch.device(device),
-                                   image_size, num_workers, drop_last)
+                                   image_size, num_workers, drop_last, balanced)
+
+
+def class_balanced_weights(labels: np.ndarray) -> torch.Tensor:
+    """Per-sample weights 1 / n_c: drawing with them makes every class equally likely."""
+    counts = np.bincount(labels)
+    return torch.from_numpy(1.0 / counts[labels])
+
+
+def _epoch_order(n: int, labels: np.ndarray, train: bool, balanced: bool, generator: torch.Generator) -> torch.Tensor:
+    if not train:
+        return torch.arange(n)
+    if balanced:
+        return torch.multinomial(class_balanced_weights(labels), n, replacement=True, generator=generator)
+    return torch.randperm(n, generator=generator)
 
 
 def _tensor_batches(images: TensorImages, batch_size: int, spec: AugmentSpec, train: bool,
-                    generator: torch.Generator, device: torch.device, drop_last: bool) -> Iterator[Batch]:
+                    generator: torch.Generator, device: torch.device, drop_last: bool,
+                    balanced: bool) -> Iterator[Batch]:
     # The epoch's order and augmentation are drawn on the CPU and copied once: a host-to-device
     # copy per step would stall the GPU's queue on every step.
     n = len(images)
-    order = (torch.randperm(n, generator=generator) if train else torch.arange(n)).to(device)
+    order = _epoch_order(n, images.labels, train, balanced, generator).to(device)
     draws = draw_augmentation(n, spec, generator).to(device) if train else None
     data = images.images.to(device)
     labels = torch.from_numpy(images.labels).to(device)
@@ -90,10 +111,13 @@ def _collate(items: list):
 
 def _stream_batches(images: FileImages, batch_size: int, spec: AugmentSpec, train: bool,
                     generator: torch.Generator, device: torch.device, image_size: int,
-                    num_workers: int, drop_last: bool) -> Iterator[Batch]:
+                    num_workers: int, drop_last: bool, balanced: bool) -> Iterator[Batch]:
+    sampler = (WeightedRandomSampler(class_balanced_weights(images.labels), len(images), generator=generator)
+               if train and balanced else None)
     loader = DataLoader(
         _FileDataset(images, stream_transform(spec, image_size, train)), batch_size=batch_size,
-        shuffle=train, generator=generator, num_workers=num_workers, drop_last=drop_last,
+        shuffle=train and sampler is None, sampler=sampler, generator=generator, num_workers=num_workers,
+        drop_last=drop_last,
         pin_memory=device.type == "cuda", persistent_workers=False, collate_fn=_collate,
     )
     for batch in _seeded(loader, generator) if num_workers == 0 else loader:

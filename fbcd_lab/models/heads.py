@@ -50,3 +50,15 @@ class FeatureBalancingHead(nn.Module):
             raise ValueError(f"kernel_size {self.kernel_size} is larger than the {h}x{w} feature map; "
                              f"kernel_size must be <= {min(h, w)}")
         return self.conv(features).mean(dim=(2, 3))
+
+
+class NormedLinear(nn.Module):
+    """Cosine classifier: normalised features times normalised class weights (LDAM-DRW's
+    ``NormedLinear``, stored as (out, in) like ``nn.Linear`` so weight norms read the same way)."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-1, 1).renorm_(2, 0, 1e-5).mul_(1e5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(nn.functional.normalize(x, dim=1), nn.functional.normalize(self.weight, dim=1))

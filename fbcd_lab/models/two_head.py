@@ -14,7 +14,7 @@ from torch import nn
 
 from fbcd_lab.checks import check
 from fbcd_lab.models.backbones import build_backbone, feature_shape
-from fbcd_lab.models.heads import BalancedNeck, FeatureBalancingHead, channels_for
+from fbcd_lab.models.heads import BalancedNeck, FeatureBalancingHead, NormedLinear, channels_for
 
 
 class HeadOutputs(NamedTuple):
@@ -29,7 +29,8 @@ class TwoHeadModel(nn.Module):
     and, when ``fbh`` is on, the feature-balancing head (C outputs).
 
     ``class_of_cluster`` (length K) maps each main-head output to its class; the identity
-    (K = C) turns the class-division head into the plain classifier.
+    (K = C) turns the class-division head into the plain classifier. ``normalized_classifier``
+    makes the main head a cosine classifier (for LDAM).
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class TwoHeadModel(nn.Module):
         fbh: bool = True,
         kernel_size: int = 3,
         channels_per_class: int | None = None,
+        normalized_classifier: bool = False,
     ) -> None:
         super().__init__()
         num_classes = check("num_classes", num_classes)
@@ -63,7 +65,7 @@ class TwoHeadModel(nn.Module):
                                  f"feature map; kernel_size must be <= {min(h, w)}")
         self.feature_channels = d
         self.precision = "auto"  # the trainer's choice (bf16 or fp32), so evaluation matches training
-        self.classifier = nn.Linear(d, len(mapping))
+        self.classifier = NormedLinear(d, len(mapping)) if normalized_classifier else nn.Linear(d, len(mapping))
         self.register_buffer("class_of_cluster", torch.as_tensor(mapping, dtype=torch.long))
 
     @property
@@ -89,11 +91,12 @@ def build_model(
     fbh: bool = True,
     kernel_size: int = 3,
     channels_per_class: int | None = None,
+    normalized_classifier: bool = False,
 ) -> TwoHeadModel:
     """Build a named backbone (see ``BACKBONES``) with the two heads on top."""
     net = build_backbone(backbone, in_channels, input_size)
     return TwoHeadModel(net, feature_shape(net, in_channels, input_size), num_classes,
-                        class_of_cluster, fbh, kernel_size, channels_per_class)
+                        class_of_cluster, fbh, kernel_size, channels_per_class, normalized_classifier)
 
 
 def class_weight_norms(model: TwoHeadModel) -> np.ndarray:
