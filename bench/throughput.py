@@ -4,7 +4,8 @@ the notebook's slider-sized retrain. Prints a table and writes JSON.
 Reference: the way most long-tail repositories (LDAM-DRW and its descendants) train: a Dataset
 holding uint8 arrays that returns a PIL image per item, per-image torchvision transforms
 (RandomCrop 32 with padding 4, flip, ToTensor, Normalize), a DataLoader, fp32 eager PyTorch.
-Both train ResNet-32 on CIFAR-10-LT (ratio 100) with batch 128 in the same process.
+Both train ResNet-32 on CIFAR-10-LT (ratio 100) with batch 128 in the same process. Every recipe
+of Table 1 is timed too, as its step time over CE's (DRW and DRS switched on from the first step).
 
     python bench/throughput.py [--data-root ../shared/data/cifar10-jpeg] [--out bench/results/throughput.json]
 """
@@ -28,6 +29,7 @@ from fbcd_lab.config import PRESETS, MethodConfig, OptimConfig
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.models import build_model
+from fbcd_lab.recipes import RECIPES, recipe
 from fbcd_lab.runtime import cpu_has_amx_bf16, library_versions
 from fbcd_lab.training import start_run, fit, train
 
@@ -85,10 +87,11 @@ def reference_epoch(data, num_workers: int, max_steps: int, device: torch.device
     return seen / (time.perf_counter() - start)
 
 
-def ours_epoch(data, method: str, precision: str, max_steps: int) -> float:
+def ours_epoch(data, method: str | MethodConfig, precision: str, max_steps: int) -> float:
     """Images per second of fbcd_lab's trainer over ``max_steps`` steps (after 2 warm-up steps)."""
     optim = OptimConfig(epochs=1, batch_size=128, warmup_epochs=0, milestones=(), factors=())
-    run = start_run(data, MethodConfig(method=method, backbone="resnet32"), optim, precision=precision)
+    config = method if isinstance(method, MethodConfig) else MethodConfig(method=method, backbone="resnet32")
+    run = start_run(data, config, optim, precision=precision)
     marks: list[float] = []
 
     def should_stop() -> bool:
@@ -139,15 +142,24 @@ def main() -> None:
     }
     if cpu_has_amx_bf16():
         ratios["ours_bf16_over_reference_bf16"] = rows["fbcd_lab ce, bf16"] / rows["reference, 0 workers, bf16 + channels-last"]
+    default_ce = rows[f"fbcd_lab ce, {default}"]
+    recipe_step = {}
+    for name in RECIPES:
+        deferred = {"deferred_epoch": 0} if RECIPES[name].get("balancing") in ("drw", "drs") else {}
+        rate = ours_epoch(data, recipe(name, "resnet32", **deferred), default, args.steps)
+        recipe_step[name] = default_ce / rate
     slider = slider_retrain()
     print(f"{'pipeline (ResNet-32, CIFAR-10-LT r100, batch 128)':<52} {'images/s':>9}")
     for name, value in rows.items():
         print(f"{name:<52} {value:>9.1f}")
     for name, value in ratios.items():
         print(f"{name:<52} {value:>9.2f}")
+    for name, value in recipe_step.items():
+        print(f"{'step time over CE, recipe ' + name + ' (' + default + ')':<52} {value:>9.2f}")
     print(f"{'slider retrain (digits r100 fbcd, 30 epochs) wall s':<52} {slider['wall_s']:>9.2f}")
     print(f"{'slider retrain balanced accuracy':<52} {slider['balanced_accuracy']:>9.3f}")
-    result = {"images_per_s": rows, "ratios": ratios, "slider_retrain": slider, "steps": args.steps,
+    result = {"images_per_s": rows, "ratios": ratios, "recipe_step_over_ce": recipe_step,
+              "slider_retrain": slider, "steps": args.steps,
               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
               "amx_bf16": cpu_has_amx_bf16(), "versions": library_versions(),
               "date": time.strftime("%Y-%m-%d")}

@@ -1,9 +1,10 @@
-"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,summarize}``.
+"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,summarize,study}``.
 
 ``lab`` opens the notebooks in JupyterLab (``--headless DIR`` executes them and writes HTML);
 ``demo`` trains CE and FBH + CDH on the embedded digits and prints per-class recall side by side;
 ``train`` runs one experiment and writes ``results.json`` and ``checkpoint.pt`` to ``--out``;
-``eval`` re-evaluates a checkpoint; ``summarize`` tabulates a folder of results over seeds.
+``eval`` re-evaluates a checkpoint; ``summarize`` tabulates a folder of results over seeds;
+``study`` runs a named study (cells x ratios x seeds) and tabulates it beside the paper's numbers.
 Bad values exit with status 2 and a one-line message naming the option.
 """
 
@@ -25,9 +26,11 @@ from fbcd_lab.data.sources import SOURCES
 from fbcd_lab.losses import LOSSES
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.models.predict import RULES
+from fbcd_lab.paper_results import PAPER_DATASETS
 from fbcd_lab.recipes import RECIPES, recipe
 from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, RUN_FILES
 from fbcd_lab.runtime import PRECISIONS
+from fbcd_lab.studies import STUDIES
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -190,6 +193,21 @@ def run_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_study(args: argparse.Namespace) -> int:
+    from fbcd_lab.studies.runner import run_study as run
+
+    try:
+        run(args.name, args.dataset, args.out, ratios=args.ratios, seeds=args.seeds, cells=args.cells,
+            preset_name=args.preset, epochs=args.epochs, backbone=args.backbone, data_root=args.data_root,
+            download=args.download, n_max=args.n_max, image_size=args.image_size, device=args.device,
+            paper_column=args.paper_column, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("python -m fbcd_lab study: interrupted; the finished runs and the current run's last checkpoint "
+              "are kept: run the same command again to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
 METHOD_OPTIONS = ("method", "u", "lam", "alpha", "cluster", "kernel_size", "loss", "balancing", "augment",
                   "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1")
 
@@ -308,6 +326,36 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--metric", default="mean_recall", choices=("mean_recall", "accuracy", "ece"))
     su.add_argument("--rule", default="top_cluster", choices=RULES)
     su.set_defaults(run=run_summarize)
+
+    st = sub.add_parser("study", help="run a named study over ratios and seeds; its table beside the paper's")
+    st.add_argument("name", choices=tuple(STUDIES),
+                    help="; ".join(f"{name}: {study.description}" for name, study in STUDIES.items()))
+    st.add_argument("--dataset", required=True, choices=SOURCES, help="data source")
+    st.add_argument("--data-root", type=Path, help="folder of the data (all but digits)")
+    st.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
+    st.add_argument("--out", type=Path, required=True,
+                    help="runs go to OUT/NAME/r<ratio>/<cell>/seed<seed>/, the table to OUT/NAME/table.md and .json")
+    st.add_argument("--ratios", nargs="+", type=checked("imbalance_ratio"),
+                    help="imbalance ratios (default: the study's, 100 50 10; table5: 100; ignored for imagenet_lt)")
+    st.add_argument("--seeds", nargs="+", type=checked("seed"),
+                    help="training seeds (default 0 1 2); the long-tailed subset keeps seed 0")
+    st.add_argument("--cells", nargs="+", metavar="CELL",
+                    help="run only these cells (default all): table1 recipe names, table4 ce fbh cdh fbcd, "
+                         "fig4 cdh-u<u> and fbcd-<division>, table5 <recipe>-<backbone>")
+    st.add_argument("--backbone", choices=BACKBONES,
+                    help="default by dataset as for train; table5: only that one of its three backbones")
+    st.add_argument("--preset", choices=tuple(PRESETS), help="optimisation preset (default by dataset)")
+    st.add_argument("--epochs", type=checked("epochs"), help="override the preset's epochs (>= 1)")
+    st.add_argument("--n-max", type=checked("n_max"),
+                    help="images of the largest class (default: the smallest class size)")
+    st.add_argument("--image-size", type=checked("image_size"),
+                    help="resize images to this square size (image folders: needed when sizes differ)")
+    st.add_argument("--paper-column", choices=tuple(PAPER_DATASETS),
+                    help="paper dataset to compare with (default: CIFAR and ImageNet-LT by name, an image "
+                         "folder by its class count: 10, 100, 200 = tiny_imagenet)")
+    st.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    st.add_argument("--no-progress", action="store_true", help="no progress bar")
+    st.set_defaults(run=run_study)
     return parser
 
 

@@ -1,0 +1,161 @@
+"""Run a study: every cell x ratio x seed into ``out/<study>/r<ratio>/<cell>/seed<seed>/``, then its table.
+
+A stopped study continues where it stopped: runs already finished with the same settings are
+skipped, unfinished ones resume from their checkpoint, the rest start. One progress bar counts the
+epochs still to do. The long-tailed subset keeps seed 0, so the spread over seeds is training variance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from fbcd_lab.checkpoints import read_checkpoint
+from fbcd_lab.checks import check
+from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset
+from fbcd_lab.data.datasets import LongTailData, build_long_tailed
+from fbcd_lab.records import evaluate_run, read_record, run_record, save_record
+from fbcd_lab.resume import resume_run, setting_differences
+from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, clear_run, prepare_run_folder
+from fbcd_lab.runtime import resolve_device, resolve_precision
+from fbcd_lab.studies import get_study
+from fbcd_lab.studies.study import Cell
+from fbcd_lab.studies.table import build_table, paper_reference, ratio_name, save_table, table_markdown
+from fbcd_lab.training import EpochCallback, fit, start_run
+
+DEFAULT_SEEDS = (0, 1, 2)
+TERMINAL = ("finished", "diverged")  # statuses that training the same settings again would not change
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a study and what is left of it: ``done``, ``resume`` or ``start``, and its epochs to train."""
+
+    ratio: float | None
+    cell: Cell
+    seed: int
+    folder: Path
+    action: str
+    epochs_left: int
+
+
+def run_study(
+    name: str, dataset: str, out: str | Path, *, ratios: Sequence[float] | None = None,
+    seeds: Sequence[int] | None = None, cells: Sequence[str] | None = None, preset_name: str | None = None,
+    epochs: int | None = None, backbone: str | None = None, data_root: str | Path | None = None,
+    download: bool = False, n_max: int | None = None, image_size: int | None = None, device: str = "auto",
+    paper_column: str | None = None, progress: bool = True, callbacks: Sequence[EpochCallback] = (),
+) -> dict:
+    """Run study ``name`` on ``dataset`` at ``ratios`` (default: the study's) x ``seeds`` (default 0 1 2) for
+    the ``cells`` named (default all), print its table and save it as ``out/<name>/table.md`` and ``table.json``.
+
+    Settings are checked and every run folder inspected before any training; a folder holding a run of
+    other settings is refused. ``callbacks`` get every epoch's record. A KeyboardInterrupt keeps the
+    finished runs and the current run's last checkpoint (its record marked stopped) and propagates.
+    """
+    study = get_study(name)
+    chosen = study.select(backbone, dataset, cells)
+    ratios = [None] if dataset == "imagenet_lt" else _unique(check("imbalance_ratio", r)
+                                                             for r in ratios or study.ratios)
+    seeds = _unique(check("seed", s) for s in seeds or DEFAULT_SEEDS)
+    optim = preset(preset_name or DEFAULT_PRESET[dataset], **({} if epochs is None else {"epochs": epochs}))
+    dev = resolve_device(device)
+    precision = resolve_precision("auto", dev)
+    data = {r: build_long_tailed(dataset, r, n_max=n_max, root=data_root, download=download, image_size=image_size)
+            for r in ratios}
+    paper = paper_reference(study, dataset, data[ratios[0]].num_classes, paper_column)
+    folder = Path(out) / study.name
+    plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision)
+            for r in ratios for cell in chosen for s in seeds]
+    counts = {a: sum(p.action == a for p in plan) for a in ("done", "resume", "start")}
+    tqdm.write(f"study {study.name} on {dataset}: {len(plan)} runs ({len(chosen)} cells x {len(ratios)} ratios x "
+               f"{len(seeds)} seeds): {counts['done']} done, {counts['resume']} to resume, {counts['start']} to start")
+    bar = tqdm(total=sum(p.epochs_left for p in plan), disable=not progress, desc=study.name, unit="epoch")
+    try:
+        for planned in plan:
+            if planned.action != "done":
+                bar.set_postfix_str(f"ratio {ratio_name(planned.ratio)} {planned.cell.label} seed {planned.seed}")
+                _train(planned, data[planned.ratio], optim, dev, precision, [lambda _: bar.update(1), *callbacks])
+    finally:
+        bar.close()
+    records = {(r, cell.label): [] for r in ratios for cell in chosen}
+    for planned in plan:
+        records[planned.ratio, planned.cell.label].append(read_record(planned.folder / RECORD_NAME))
+    header = {"study": study.name, "description": study.description, "dataset": data[ratios[0]].name,
+              "classes": data[ratios[0]].num_classes, "subset_seed": data[ratios[0]].fingerprint.seed,
+              "backbones": list(dict.fromkeys(c.method.backbone for c in chosen)),
+              "preset": preset_name or DEFAULT_PRESET[dataset], "epochs": optim.epochs, "seeds": seeds}
+    table = build_table(study, chosen, ratios, records, header, paper)
+    print(table_markdown(table))
+    for path in save_table(table, folder):
+        print(f"wrote {path}")
+    return table
+
+
+def _unique(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def _ratio_folder(ratio: float | None) -> str:
+    return "natural" if ratio is None else f"r{ratio:g}"
+
+
+def _plan_run(ratio: float | None, cell: Cell, seed: int, folder: Path, data: LongTailData, optim: OptimConfig,
+              precision: str) -> PlannedRun:
+    """What is left of the run in ``folder``: nothing if its record is final, else the epochs after its
+    checkpoint, else all; a run of other settings (a longer one included) is refused."""
+    record, checkpoint = _final_record(folder / RECORD_NAME), folder / CHECKPOINT_NAME
+
+    def refuse_other_settings(saved: dict) -> None:
+        differences = setting_differences(saved, data, cell.method, optim, seed, precision, False)
+        if optim.epochs > saved["optim"]["epochs"]:  # resume_run would extend the run; a study keeps its settings
+            differences.insert(0, f"optim.epochs: saved {saved['optim']['epochs']}, asked {optim.epochs}")
+        if differences:
+            raise ValueError(f"{folder} holds a run with other settings ({'; '.join(differences)}); choose "
+                             f"another --out or move that folder away")
+
+    if record is not None:
+        refuse_other_settings(record["config"])
+        return PlannedRun(ratio, cell, seed, folder, "done", 0)
+    if checkpoint.is_file():
+        state = read_checkpoint(checkpoint)
+        refuse_other_settings(state)
+        return PlannedRun(ratio, cell, seed, folder, "resume", optim.epochs - len(state["history"]))
+    return PlannedRun(ratio, cell, seed, folder, "start", optim.epochs)
+
+
+def _final_record(path: Path) -> dict | None:
+    """The record at ``path`` if it is readable and final (finished or diverged), else None."""
+    try:
+        record = read_record(path) if path.is_file() else None
+    except ValueError:
+        return None
+    return record if record is not None and record["status"] in TERMINAL else None
+
+
+def _train(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: torch.device, precision: str,
+           callbacks: Sequence[EpochCallback]) -> None:
+    """Start or resume one planned run, train it to the end and write its record (as ``train`` does);
+    a run stopped by KeyboardInterrupt is recorded as stopped and the interrupt raised again."""
+    folder, method, seed = planned.folder, planned.cell.method, planned.seed
+    resume = planned.action == "resume"
+    for stale in prepare_run_folder(folder, resume=resume, overwrite=not resume):
+        tqdm.write(f"removed {stale}, left by an interrupted write")
+    if resume:
+        run = resume_run(folder / CHECKPOINT_NAME, data, method, optim, seed=seed, device=device, precision=precision)
+        tqdm.write(f"resuming {folder} after epoch {run.epochs_done} of {optim.epochs}")
+    else:
+        run = start_run(data, method, optim, seed=seed, device=device, precision=precision)
+        for removed in clear_run(folder):
+            tqdm.write(f"removed {removed}: no checkpoint to continue it from")
+    fit(run, data, checkpoint=folder / CHECKPOINT_NAME, callbacks=callbacks, progress=False)
+    metrics, protocol = evaluate_run(run, data)
+    save_record(run_record(run, data, metrics, protocol), folder / RECORD_NAME)
+    if run.status == "diverged":
+        tqdm.write(f"{folder}: diverged in epoch {run.diverged['epoch']}; recorded as diverged")
+    if run.stopped:
+        raise KeyboardInterrupt

@@ -1,0 +1,48 @@
+"""What a study is: named cells (a label and a MethodConfig each) and the paper table they compare with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One configuration of a study: ``label`` (its folder name), its method, and the paper row
+    (``paper_row``, with ``paper_backbone`` in Table 5) its numbers compare with; None if the paper has none."""
+
+    label: str
+    method: MethodConfig
+    paper_row: str | None
+    paper_backbone: str | None = None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A named list of cells, made by ``cells(backbone, dataset)``, run at ``ratios`` by default.
+
+    ``paper_tables`` maps a paper dataset column to the table holding its numbers; ``note`` says
+    what the table header should add (e.g. a figure that prints no numbers)."""
+
+    name: str
+    description: str
+    cells: Callable[[str | None, str], list[Cell]]
+    paper_tables: dict[str, int]
+    ratios: tuple[float, ...] = (100, 50, 10)
+    note: str = ""
+
+    def select(self, backbone: str | None, dataset: str, labels: Sequence[str] | None = None) -> list[Cell]:
+        """The study's cells, or only those named in ``labels`` (in the study's order)."""
+        cells = self.cells(backbone, dataset)
+        known = [c.label for c in cells]
+        unknown = [label for label in labels or () if label not in known]
+        if unknown:
+            raise ValueError(f"study {self.name} has no cell {unknown[0]!r}; its cells: {' '.join(known)}")
+        return [c for c in cells if labels is None or c.label in labels]
+
+
+def backbone_for(backbone: str | None, dataset: str) -> str:
+    """``backbone`` if given, else the dataset's default (the paper's for CIFAR, Tiny-ImageNet, ImageNet-LT)."""
+    return backbone or DEFAULT_BACKBONE[dataset]

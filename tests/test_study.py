@@ -1,0 +1,204 @@
+"""Studies: the paper's tables as data, the study registry, and a runner that skips, resumes and tabulates."""
+
+import json
+
+import pytest
+
+from fbcd_lab import paper_results as paper
+from fbcd_lab.cli import main
+from fbcd_lab.config import METHODS
+from fbcd_lab.recipes import RECIPES
+from fbcd_lab.studies import STUDIES, get_study
+from fbcd_lab.studies import runner
+from fbcd_lab.studies.runner import run_study
+from fbcd_lab.studies.table import table_markdown
+
+TINY = {"ratios": [100], "seeds": [0, 1], "cells": ["ce", "ours"], "epochs": 1, "progress": False}
+
+
+def test_paper_tables_hold_the_printed_numbers():
+    assert paper.paper_number(1, "cifar10", 100, "ce") == 70.36
+    assert paper.paper_number(1, "cifar10", 100.0, "ours") == 78.79
+    assert paper.paper_number(1, "cifar100", 10, "ours_full") == 66.60
+    assert paper.paper_number(2, "tiny_imagenet", 50, "ldam_drw") == 37.30
+    assert paper.paper_number(3, "imagenet_lt", None, "ours") == 50.3
+    assert paper.paper_number(3, "imagenet_lt", None, "ours", group="minority") == 24.0
+    assert paper.paper_number(4, "tiny_imagenet", 50, "fbh") == 36.62
+    assert paper.paper_number(4, "cifar100", 100, "fbcd") == paper.paper_number(1, "cifar100", 100, "ours")
+    assert paper.paper_number(5, "cifar100", 100, "ours_full", "resnet110") == 50.45
+    # What the paper does not report is None: CB on Tiny-ImageNet, our extra recipes, Table 5 at ratio 50.
+    assert paper.paper_number(2, "tiny_imagenet", 100, "cb") is None
+    assert paper.paper_number(1, "cifar10", 100, "la_loss") is None
+    assert paper.paper_number(5, "cifar100", 50, "ce", "vgg16") is None
+    with pytest.raises(ValueError, match="table"):
+        paper.paper_number(6, "cifar10", 100, "ce")
+    assert paper.TABLES[1].format(90.0) == "90.00" and paper.TABLES[3].format(7.7) == "7.7"
+    assert paper.paper_table(5).reference.startswith("Table 5: Performance comparison on CIFAR-100")
+    implemented = {k for t in paper.TABLES.values() for _, _, k, _, _ in t.numbers} - set(paper.PAPER_ONLY)
+    assert implemented <= set(RECIPES) | set(METHODS)
+
+
+def test_paper_only_rows_and_columns():
+    assert paper.paper_only_rows(1, "cifar10") == [("bbn", None), ("mislas", None), ("hybrid_sc", None)]
+    assert paper.paper_only_rows(3, "imagenet_lt") == [("oltr", None), ("lws", None), ("mislas", None)]
+    assert paper.paper_only_rows(4, "cifar100") == []
+    assert paper.row_name("mislas", "vgg16") == "MiSLAS, VGG-16 (paper only: not implemented here)"
+    assert paper.row_name("ldam_drw") == "LDAM+DRW"
+    assert paper.paper_dataset("cifar100", 100) == "cifar100"
+    assert paper.paper_dataset("imagefolder", 200) == "tiny_imagenet"
+    assert paper.paper_dataset("imagefolder", 10) == "cifar10"
+    assert paper.paper_dataset("digits", 10) is None
+    assert paper.paper_dataset("digits", 10, "cifar10") == "cifar10"
+    with pytest.raises(ValueError, match="paper column"):
+        paper.paper_dataset("digits", 10, "svhn")
+
+
+def test_registry_holds_the_papers_studies():
+    assert list(STUDIES) == ["table1", "table4", "fig4", "table5"]
+    assert [c.label for c in get_study("table1").cells(None, "cifar10")] == list(RECIPES)
+    heads = get_study("table4").cells("small_cnn", "digits")
+    assert [(c.label, c.method.method, c.method.u, c.method.lam, c.method.backbone) for c in heads] == [
+        (m, m, 10, 1.5, "small_cnn") for m in METHODS]
+    fig4 = {c.label: c.method for c in get_study("fig4").cells(None, "cifar100")}
+    assert [m.u for k, m in fig4.items() if k.startswith("cdh-")] == [1, 2, 5, 10, 15, 20]
+    assert {m.cluster for k, m in fig4.items() if k.startswith("fbcd-")} == {"random", "kmeans", "hierarchical"}
+    assert all(m.backbone == "resnet32" for m in fig4.values())
+    table5 = get_study("table5")
+    cells = table5.cells(None, "cifar100")
+    assert len(cells) == 15 and table5.ratios == (100,)
+    assert all(paper.paper_number(5, "cifar100", 100, c.paper_row, c.paper_backbone) for c in cells)
+    assert {c.method.backbone for c in table5.cells("vgg16", "cifar100")} == {"vgg16"}
+    with pytest.raises(ValueError, match="table5 runs on"):
+        table5.cells("resnet32", "cifar100")
+    with pytest.raises(ValueError, match="no cell 'nope'"):
+        get_study("table4").select(None, "digits", ["ce", "nope"])
+    with pytest.raises(ValueError, match="study must be one of"):
+        get_study("table9")
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """table1 on the digits: cells ce and ours, ratio 100, seeds 0 and 1, one epoch, against CIFAR-10."""
+    out = tmp_path_factory.mktemp("study")
+    table = run_study("table1", "digits", out, paper_column="cifar10", **TINY)
+    return out, table
+
+
+def test_study_runs_every_cell_and_seed_into_its_own_folder(tiny_study):
+    out, _ = tiny_study
+    records = {p.relative_to(out).as_posix(): json.loads(p.read_text()) for p in out.rglob("results.json")}
+    assert set(records) == {f"table1/r100/{c}/seed{s}/results.json" for c in ("ce", "ours") for s in (0, 1)}
+    for path, record in records.items():
+        assert record["status"] == "finished" and record["epochs_done"] == 1
+        assert record["seed"] == int(path.split("/")[3][4:]) and record["subset_seed"] == 0
+        assert record["method"] == ("ce" if "/ce/" in path else "fbcd")
+        assert (out / path).with_name("checkpoint.pt").is_file()
+
+
+def test_table_shows_mean_sd_n_beside_the_paper(tiny_study):
+    out, table = tiny_study
+    text = (out / "table1" / "table.md").read_text()
+    assert text == table_markdown(table)
+    assert "CIFAR-10 of Table 1: Performance (top-1 accuracy, %)" in text and "column chosen with --paper-column" in text
+    assert "seeds 0 1" in text and "backbone small_cnn" in text
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| ")}
+    assert " ± " in rows["CE"] and "(2) | 70.36 |" in rows["CE"] and "(2) | 78.79 |" in rows["Ours"]
+    assert "| – | 79.82 |" in rows["BBN (paper only: not implemented here)"]
+    saved = json.loads((out / "table1" / "table.json").read_text())
+    ce = saved["rows"][0]
+    assert ce["cell"] == "ce" and ce["paper"] == {"100": 70.36} and saved["paper"]["table"] == 1
+    run = ce["results"]["100"]["runs"][0]
+    assert run["n"] == 2 and run["seeds"] == [0, 1] and run["sd"] >= 0 and 0 <= run["mean"] <= 100
+    assert [r["paper_row"] for r in saved["rows"] if r["paper_only"]] == [
+        "BBN (paper only: not implemented here)", "MiSLAS (paper only: not implemented here)",
+        "Hybrid-SC (paper only: not implemented here)"]
+
+
+def test_second_invocation_skips_finished_runs(tiny_study, capsys, monkeypatch):
+    out, table = tiny_study
+    results = sorted(out.rglob("results.json"))
+    stamps = [p.stat().st_mtime_ns for p in results]
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    assert run_study("table1", "digits", out, paper_column="cifar10", **TINY)["rows"] == table["rows"]
+    assert "4 done, 0 to resume, 0 to start" in capsys.readouterr().out
+    assert [p.stat().st_mtime_ns for p in results] == stamps
+
+
+def test_runs_of_other_settings_are_refused_before_training(tiny_study):
+    out, _ = tiny_study
+    with pytest.raises(ValueError, match=r"seed0 holds a run with other settings \(optim.epochs: saved 1, asked 2"):
+        run_study("table1", "digits", out, **{**TINY, "epochs": 2})
+
+
+def test_interrupted_study_resumes_and_matches_an_uninterrupted_one(tmp_path, capsys):
+    settings = {"ratios": [10], "seeds": [0], "cells": ["ce", "fbcd"], "epochs": 2, "progress": False}
+    epochs = []
+
+    def stop_in_second_run(record):
+        epochs.append(record["epoch"])
+        if len(epochs) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study("table4", "digits", tmp_path / "a", callbacks=[stop_in_second_run], **settings)
+    stopped = tmp_path / "a" / "table4" / "r10" / "fbcd" / "seed0"
+    assert json.loads((stopped / "results.json").read_text())["status"] == "stopped"
+    assert not (tmp_path / "a" / "table4" / "table.md").exists()
+    capsys.readouterr()
+    resumed = run_study("table4", "digits", tmp_path / "a", **settings)
+    out = capsys.readouterr().out
+    assert "1 done, 1 to resume, 0 to start" in out and f"resuming {stopped} after epoch 1 of 2" in out
+    record = json.loads((stopped / "results.json").read_text())
+    assert record["status"] == "finished" and [h["epoch"] for h in record["history"]] == [1, 2]
+    # A run that lost its results.json (killed while evaluating) is finished from its checkpoint.
+    (stopped / "results.json").unlink()
+    run_study("table4", "digits", tmp_path / "a", **settings)
+    assert "resuming" in capsys.readouterr().out and (stopped / "results.json").is_file()
+    fresh = run_study("table4", "digits", tmp_path / "b", **settings)
+    assert [r["results"] for r in resumed["rows"]] == [r["results"] for r in fresh["rows"]]
+
+
+def test_digits_without_a_paper_column_says_so(tmp_path, capsys):
+    table = run_study("table4", "digits", tmp_path, ratios=[10], seeds=[0], cells=["ce"], epochs=1, progress=False)
+    assert table["paper"]["table"] is None and "matches no paper dataset" in capsys.readouterr().out
+    assert "| ce | CE | " in table_markdown(table) and table["rows"][0]["results"]["10"]["text"].endswith("± – (1)")
+
+
+def test_cli_study_continues_after_ctrl_c(tmp_path, capsys, monkeypatch):
+    argv = ["study", "table4", "--dataset", "digits", "--out", str(tmp_path), "--ratios", "10", "--seeds", "0", "1",
+            "--cells", "ce", "--epochs", "1", "--paper-column", "cifar100", "--no-progress"]
+    real_fit = runner.fit
+
+    def fit_then_interrupt(run, data, **options):
+        real_fit(run, data, **options)
+        if run.seed == 1:
+            raise KeyboardInterrupt  # after its checkpoint, before its record
+
+    monkeypatch.setattr(runner, "fit", fit_then_interrupt)
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run the same command again to continue" in err
+    monkeypatch.setattr(runner, "fit", real_fit)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "1 done, 1 to resume, 0 to start" in out and "| ce | CE | " in out and "(2) | 55.71 |" in out
+    assert (tmp_path / "table4" / "table.json").is_file()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["tableX"], "invalid choice: 'tableX'"),
+    (["table1", "--ratios", "0.5"], "--ratios"),
+    (["table1", "--seeds", "-1"], "--seeds"),
+    (["table1", "--paper-column", "svhn"], "--paper-column"),
+])
+def test_bad_study_options_are_one_line_errors(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["study", *args, "--dataset", "digits", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_bad_cell_is_a_one_line_error(tmp_path, capsys):
+    assert main(["study", "table1", "--dataset", "digits", "--out", str(tmp_path), "--cells", "ce", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no cell 'nope'" in err and not any(tmp_path.iterdir())
