@@ -1,9 +1,16 @@
 """The training lab: a widget panel to train CE, FBH, CDH or FBH + CDH and compare the runs.
 
 :class:`TrainingPanel` puts the method's settings (u, lambda, alpha, clustering), the data's
-imbalance ratio, the epochs, the seed and the prediction rule on sliders and menus. Train starts a
-run with the library's trainer; a live plot draws each run's training loss and test mean recall
-epoch by epoch, and a table gathers one row per finished or stopped run for comparison.
+imbalance ratio, the epochs, the training seed and the prediction rule on sliders and menus. Train
+starts a run with the library's trainer; a live plot draws each run's training loss and its mean
+recall on a validation split epoch by epoch, and a table gathers one row per finished or stopped
+run for comparison: its final test metrics and its best validation epoch.
+
+Why validation: choosing settings by the test curve fits them to the test set. The digits keep
+:data:`DIGITS_SPLIT` (10 images per class, carved from the images the long tail leaves unused) for
+the curve; without a split (``val_per_class=0``) the curve is the test set's, titled as one to
+watch, not to tune on. The data subset stays fixed (subset seed 0); the seed control is the
+training seed (initialisation, division, batch order).
 
 Why a thread: while a cell is running, a Jupyter kernel handles no widget events, so a Stop
 button next to a training loop in the kernel's main thread would never be heard. The panel
@@ -37,6 +44,11 @@ from fbcd_lab.training import EpochCallback, fit, start_run
 
 IMBALANCE_RATIOS = (1, 10, 20, 50, 100)
 CONTROL_NAMES = ("method", "u", "lam", "alpha", "cluster", "imbalance_ratio", "epochs", "seed", "rule")
+# (n_max, val_per_class): 134 = the smallest digit class (144 training images) less the 10 set aside,
+# so that every ratio, 1 included, leaves 10 unused images per class for validation.
+DIGITS_SPLIT = (134, 10)
+VALIDATION_TITLE = "validation mean recall (top cluster)"
+TEST_TITLE = "test mean recall (top cluster; watch, don't tune)"
 
 
 def make_controls(default_epochs: int) -> dict[str, widgets.Widget]:
@@ -54,15 +66,15 @@ def make_controls(default_epochs: int) -> dict[str, widgets.Widget]:
                                                    description="imbalance ratio", style=style),
         "epochs": widgets.IntSlider(value=default_epochs, min=1, max=max(100, default_epochs),
                                     description="epochs", style=style),
-        "seed": widgets.IntText(value=0, description="seed", style=style),
+        "seed": widgets.IntText(value=0, description="training seed", style=style),
         "rule": widgets.Dropdown(options=RULES, value="top_cluster", description="prediction rule", style=style),
     }
 
 
-def make_figure() -> go.FigureWidget:
-    """An empty live plot: training loss (left) and test mean recall (right) against the epoch."""
-    figure = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=(
-        "training loss", "test mean recall (top cluster)")))
+def make_figure(recall_title: str = VALIDATION_TITLE) -> go.FigureWidget:
+    """An empty live plot: training loss (left) and mean recall titled ``recall_title`` (right)
+    against the epoch."""
+    figure = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=("training loss", recall_title)))
     figure.update_xaxes(title_text="epoch")
     figure.update_yaxes(range=[0, 1], row=1, col=2)
     figure.update_layout(height=360, margin={"t": 40, "b": 40, "l": 50, "r": 20})
@@ -70,37 +82,45 @@ def make_figure() -> go.FigureWidget:
 
 
 def run_row(run_id: int, settings: dict, run: Run, metrics: dict) -> dict:
-    """The comparison-table row of one run, from its settings and its metrics under one rule."""
-    groups = metrics["group_recall"]
+    """The comparison-table row of one run: its settings, its final-epoch test metrics under one rule
+    (reported, not used to choose), and its best validation epoch (None without a split)."""
+    groups, best = metrics["group_recall"], run.best or {}
     return {"run": run_id, **{k: settings[k] for k in ("method", "u", "lam", "alpha", "cluster", "rule")},
             "ratio": settings["imbalance_ratio"], "seed": settings["seed"], "epochs": settings["epochs"],
             "epochs_done": run.epochs_done, "stopped": run.stopped, "mean_recall": metrics["mean_recall"],
             "accuracy": metrics["accuracy"], "many": groups["many"], "medium": groups["medium"],
-            "few": groups["few"], "wall_time_s": run.wall_time_s}
+            "few": groups["few"], "best_val_epoch": best.get("epoch"),
+            "best_val_mean_recall": best.get("val_mean_recall"), "wall_time_s": run.wall_time_s}
 
 
 class TrainingPanel:
     """ipywidgets controls + Train/Stop buttons + live plotly FigureWidget + comparison table.
 
     Display ``panel.widget``. ``runs`` holds the table's rows, ``results[run_id]`` the trained
-    run and its metrics under every rule, ``datasets[(ratio, seed)]`` the data it trained on.
+    run and its metrics under every rule, ``datasets[ratio]`` the data it trained on (subset seed 0).
+    ``val_per_class`` None takes :data:`DIGITS_SPLIT` (n_max too, unless given) on the digits and
+    no split elsewhere; ``n_max`` None is otherwise the dataset's own. Without a split the curve
+    is test recall every ``eval_every`` epochs.
     """
 
-    def __init__(self, dataset: str = "digits", preset: str = "digits",
-                 data_root: str | Path | None = None, eval_every: int = 1) -> None:
+    def __init__(self, dataset: str = "digits", preset: str = "digits", data_root: str | Path | None = None,
+                 eval_every: int = 1, n_max: int | None = None, val_per_class: int | None = None) -> None:
         if dataset not in DEFAULT_BACKBONE:
             raise ValueError(f"dataset must be one of {tuple(DEFAULT_BACKBONE)}, got {dataset!r}")
+        split = DIGITS_SPLIT if dataset == "digits" and val_per_class is None else (None, val_per_class or 0)
         self.dataset, self.preset, self.data_root, self.eval_every = dataset, preset, data_root, eval_every
+        self.n_max, self.val_per_class = split[0] if n_max is None else n_max, split[1]
+        self.curve = "val_mean_recall" if self.val_per_class else "test_mean_recall"
         self.controls = make_controls(optim_preset(preset).epochs)
         self.train_button = widgets.Button(description="Train", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epochs")
-        self.figure = make_figure()
+        self.figure = make_figure(VALIDATION_TITLE if self.val_per_class else TEST_TITLE)
         self.table = widgets.HTML()
         self.error = widgets.HTML()
         self.runs: list[dict] = []
         self.results: dict[int, tuple[Run, dict]] = {}
-        self.datasets: dict[tuple, LongTailData] = {}
+        self.datasets: dict[float, LongTailData] = {}
         self.running = False
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -168,13 +188,14 @@ class TrainingPanel:
     def _work(self, run_id: int, settings: dict, traces: tuple[go.Scatter, go.Scatter]) -> None:
         """The worker thread's body: build or reuse the data, train, evaluate, add the row."""
         try:
-            data = self._data(settings["imbalance_ratio"], settings["seed"])
+            data = self._data(settings["imbalance_ratio"])
             method = MethodConfig(method=settings["method"], backbone=DEFAULT_BACKBONE[self.dataset],
                                   u=settings["u"], lam=settings["lam"], alpha=settings["alpha"],
                                   cluster=settings["cluster"])
             optim = optim_preset(self.preset, epochs=settings["epochs"])
             run = start_run(data, method, optim, seed=settings["seed"])
-            fit(run, data, eval_every=self.eval_every, progress=False, callbacks=[self._plotter(traces)],
+            eval_every = 0 if data.val is not None else self.eval_every  # the trainer scores val every epoch
+            fit(run, data, eval_every=eval_every, progress=False, callbacks=[self._plotter(traces)],
                 should_stop=lambda: self._stop_event.is_set())
             metrics, _ = evaluate_run(run, data)
             self.results[run_id] = (run, metrics)
@@ -192,11 +213,12 @@ class TrainingPanel:
         finally:
             self._set_running(False)
 
-    def _data(self, ratio: float, seed: int) -> LongTailData:
-        """The long-tailed data for (ratio, seed), built once and then reused."""
-        if (ratio, seed) not in self.datasets:
-            self.datasets[(ratio, seed)] = build_long_tailed(self.dataset, ratio, seed=seed, root=self.data_root)
-        return self.datasets[(ratio, seed)]
+    def _data(self, ratio: float) -> LongTailData:
+        """The long-tailed data for ``ratio`` (subset seed 0, the panel's split), built once and reused."""
+        if ratio not in self.datasets:
+            self.datasets[ratio] = build_long_tailed(self.dataset, ratio, seed=0, n_max=self.n_max,
+                                                     root=self.data_root, val_per_class=self.val_per_class)
+        return self.datasets[ratio]
 
     def _add_traces(self, run_id: int, settings: dict) -> tuple[go.Scatter, go.Scatter]:
         """A loss trace and a recall trace for a new run, in the same colour, one legend entry."""
@@ -208,16 +230,17 @@ class TrainingPanel:
         return self.figure.data[-2], self.figure.data[-1]
 
     def _plotter(self, traces: tuple[go.Scatter, go.Scatter]) -> EpochCallback:
-        """The epoch callback: extend the run's two traces and advance the progress bar."""
+        """The epoch callback: extend the run's loss and recall traces (:attr:`curve`) and advance
+        the progress bar."""
         loss_trace, recall_trace = traces
         loss_x, loss_y, recall_x, recall_y = [], [], [], []
 
         def on_epoch(record: dict) -> None:
             loss_x.append(record["epoch"])
             loss_y.append(record["loss"])
-            if "test_mean_recall" in record:
+            if self.curve in record:
                 recall_x.append(record["epoch"])
-                recall_y.append(record["test_mean_recall"])
+                recall_y.append(record[self.curve])
             with self.figure.batch_update():
                 loss_trace.x, loss_trace.y = tuple(loss_x), tuple(loss_y)
                 recall_trace.x, recall_trace.y = tuple(recall_x), tuple(recall_y)

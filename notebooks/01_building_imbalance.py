@@ -44,6 +44,10 @@ assert sum(long_tail_counts(5000, 10, 100)) == 12_406
 # Each class's images are shuffled with a seeded generator and the first n_i kept. The
 # *fingerprint* (counts, seed, convention and a hash of the chosen images) identifies the subset:
 # unrecorded subset differences move published baseline numbers by several points.
+#
+# Under each chart of these notebooks a few lines repeat its numbers, rounded
+# (`plots.show`, `plots.describe`): the chart is for reading, the lines for checking, and the
+# notebook tests compare them.
 
 # %%
 data = build_long_tailed("digits", 100, seed=0)
@@ -54,8 +58,8 @@ assert data.counts == (144, 86, 51, 31, 18, 11, 6, 4, 2, 1)
 
 # %%
 test_counts = [int((data.test.labels == c).sum()) for c in range(data.num_classes)]
-plots.class_counts_figure({"train (ratio 100)": data.counts, "test (untouched)": test_counts},
-                          title="Digits: long-tailed training set beside its balanced test set")
+plots.show(plots.class_counts_figure({"train (ratio 100)": data.counts, "test (untouched)": test_counts},
+                                     title="Digits: long-tailed training set beside its balanced test set"))
 
 # %% [markdown]
 # ## What the images look like
@@ -64,7 +68,7 @@ plots.class_counts_figure({"train (ratio 100)": data.counts, "test (untouched)":
 # which is exactly why a model learns them badly.
 
 # %%
-plots.image_grid_figure(data.train.images, data.train.labels, data.classes, per_class=6)
+plots.show(plots.image_grid_figure(data.train.images, data.train.labels, data.classes, per_class=6))
 
 # %% [markdown]
 # ## Many, medium and few
@@ -83,7 +87,8 @@ for thresholds in ((100, 20), (40, 10)):
 # ## Try it: ratio and profile
 #
 # Move the slider or switch to the *step* profile (half the classes keep n_max, the other half
-# n_max / β). The chart updates in place.
+# n_max / β). The chart updates in place; the cell after it moves
+# the menu from code and prints the chart's numbers.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -105,8 +110,8 @@ widgets.VBox([widgets.HBox([ratio_slider, profile_menu]), live])
 
 # %%
 profile_menu.value = "step"
-redraw()
 assert list(live.data[0].y) == [144] * 5 + [1] * 5
+print(plots.describe(live))
 
 # %% [markdown]
 # ## What you should have seen

@@ -49,7 +49,7 @@ print(f"K = {division.num_clusters}; imbalance before {division.imbalance_before
 table
 
 # %%
-plots.division_figure(data.counts, division.clusters_per_class)
+plots.show(plots.division_figure(data.counts, division.clusters_per_class))
 
 # %% [markdown]
 # ## Try it: u
@@ -76,6 +76,10 @@ u_slider.observe(redraw, names="value")
 widgets.VBox([u_slider, live])
 
 # %%
+u_slider.value = 5  # moved from code: the chart above redraws, as when you drag the slider
+print(plots.describe(live))
+
+# %%
 for u in (1, 2, 5, 10, 20):
     u_c = clusters_per_class(data.counts, u)
     sizes = np.array(data.counts) / np.array(u_c)
@@ -88,6 +92,7 @@ for u in (1, 2, 5, 10, 20):
 # (PCA here; t-SNE under the binder and full presets). *Random* cuts ignore the images;
 # *k-means* and *hierarchical* (Ward) clustering on a PCA of the pixels group similar images.
 # The paper found the final accuracy insensitive to this choice (Fig. 4 right; notebook 5 checks).
+# The lines under the chart give each strategy's cluster sizes (`cluster=images`).
 
 # %%
 features = pixel_features(data.train.images.numpy(), 20, seed=0)
@@ -97,10 +102,8 @@ points = embed.fit_transform(features[largest])
 panels = {}
 for strategy in ("random", "kmeans", "hierarchical"):
     split = divide_classes(data.train.labels, data.num_classes, 10, strategy, features, seed=0)
-    clusters = split.cluster_of_sample[largest]
-    panels[strategy] = (points, clusters)
-    print(f"{strategy:>12}: cluster sizes of digit 0 = {np.bincount(clusters).tolist()}")
-plots.embeddings_figure(panels)
+    panels[strategy] = (points, split.cluster_of_sample[largest])
+plots.show(plots.embeddings_figure(panels))
 
 # %% [markdown]
 # ## Soft labels
@@ -114,7 +117,7 @@ small = divide_classes(data.train.labels, data.num_classes, 4, "random", seed=0)
 q = soft_label_matrix(small, 0.5)
 print("u_c with u = 4:", small.clusters_per_class, "| rows sum to 1:", bool(np.allclose(q.sum(1), 1)))
 print("row of cluster 0:", np.round(q[0, :6], 3).tolist())
-plots.soft_label_figure(q, small.class_of_cluster)
+plots.show(plots.soft_label_figure(q, small.class_of_cluster))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -123,6 +126,10 @@ heat = go.FigureWidget(plots.soft_label_figure(q, small.class_of_cluster))
 alpha_slider.observe(lambda change: setattr(heat.data[0], "z", soft_label_matrix(small, change["new"])),
                      names="value")
 widgets.VBox([alpha_slider, heat])
+
+# %%
+alpha_slider.value = 0.8
+print(plots.describe(heat))
 
 # %% [markdown]
 # ## What you should have seen

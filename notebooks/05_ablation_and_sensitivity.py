@@ -5,16 +5,23 @@
 # settings matter — with the spread over seeds that single numbers hide. It repeats the paper's
 # Table 4 (CE, FBH only, CDH only, FBH + CDH at three imbalance ratios) and Fig. 4 (the number of
 # clusters u for the class-division head alone; random vs k-means vs hierarchical division) on the
-# embedded digits, each over several seeds with mean and standard deviation. At the end it reads
-# full-scale results made with the command line, when you have them.
+# embedded digits, each over several training seeds with mean and standard deviation. At the end
+# it reads full-scale results made with the command line, when you have them.
 #
 # The digits are tiny: 300 test images, tail classes with one or two training images. Expect
 # seed-to-seed spreads of several points, and report what comes out, also where the method does
 # not help.
+#
+# **What the spread measures.** Every run of a ratio trains on the *same* long-tailed subset
+# (`build_long_tailed`'s `seed` is the subset seed, 0 throughout); the training seed
+# (`train_and_record(data, method, optim, seed)`) changes the initialisation, the division and the
+# batch order. So the "± sd" below is training variance on one subset; another subset would add
+# its own variance on top. A cell pools only runs whose settings agree in everything but the
+# training seed (`records.pivot_table`), and "(n)" says how many it pooled.
 
 # %%
 import os
-from pathlib import Path
+import warnings
 
 import pandas as pd
 
@@ -22,34 +29,25 @@ from fbcd_lab import plots
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.lab_preset import lab_preset
-from fbcd_lab.records import load_records, summarize, train_and_record
+from fbcd_lab.records import load_records, pivot_table, summarize, train_and_record
 
 plots.setup_notebook()
 sizes = lab_preset()
 optim = preset("digits", epochs=sizes.epochs)
 seeds = range(sizes.seeds)
-datasets = {(ratio, seed): build_long_tailed("digits", ratio, seed=seed) for ratio in (100, 50, 10) for seed in seeds}
-print(f"preset {sizes.name}: {sizes.seeds} seeds, {optim.epochs} epochs, u values {sizes.u_values}")
-
-
-def table(records: list[dict], rows: str, cols: str) -> pd.DataFrame:
-    """'mean ± std (n)' of the test mean recall, one cell per (rows, cols) setting."""
-    summary = pd.DataFrame(summarize(records, keys=(rows, cols)))
-    summary["mean recall"] = [f"{100 * m:.1f} ± {100 * s:.1f} ({n})" for m, s, n in
-                              zip(summary["mean_recall_mean"], summary["mean_recall_std"], summary["n"])]
-    return summary.pivot(index=rows, columns=cols, values="mean recall")
+datasets = {ratio: build_long_tailed("digits", ratio, seed=0) for ratio in (100, 50, 10)}  # one subset each
+print(f"preset {sizes.name}: training seeds {list(seeds)}, {optim.epochs} epochs, u values {sizes.u_values}")
 
 
 # %% [markdown]
 # ## Table 4: which head helps?
 #
-# Each seed draws its own long-tailed subset, its own division and its own initialisation.
+# Test mean recall in percent, "mean ± sd (n)" over the training seeds, one subset per ratio.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-ablation = [train_and_record(datasets[(ratio, seed)], MethodConfig(method=method, backbone="small_cnn"), optim, seed)
+ablation = [train_and_record(datasets[ratio], MethodConfig(method=method, backbone="small_cnn"), optim, seed)
             for ratio in (100, 50, 10) for method in ("ce", "fbh", "cdh", "fbcd") for seed in seeds]
-table(ablation, "method", "imbalance_ratio").loc[["ce", "fbh", "cdh", "fbcd"]]
+pivot_table(ablation, "method", "imbalance_ratio").loc[["ce", "fbh", "cdh", "fbcd"]]
 
 # %%
 assert len(ablation) == 3 * 4 * sizes.seeds
@@ -59,16 +57,16 @@ print("runs:", len(ablation), "| methods:", sorted({r["method"] for r in ablatio
 # ## Fig. 4 left: the number of clusters u (class-division head alone)
 #
 # u = 1 is plain cross-entropy. The paper finds CDH helpful over a wide range of u (5 to 20 on
-# CIFAR-100).
+# CIFAR-100). One point per u: mean ± sd over the training seeds (`summarize` rows).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-sweep = [train_and_record(datasets[(100, seed)], MethodConfig(method="cdh", backbone="small_cnn", u=u), optim, seed)
+sweep = [train_and_record(datasets[100], MethodConfig(method="cdh", backbone="small_cnn", u=u), optim, seed)
          for u in sizes.u_values for seed in seeds]
-by_u = pd.DataFrame(summarize(sweep, keys=("u",)))
-plots.sweep_figure(by_u["u"].tolist(), {"cdh": by_u["mean_recall_mean"].tolist()},
-                   {"cdh": by_u["mean_recall_std"].tolist()}, "u (clusters of the largest class)",
-                   "Class-division head alone, digits ratio 100")
+by_u = pd.DataFrame(summarize(sweep))
+assert by_u["u"].tolist() == list(sizes.u_values) and (by_u["n"] == sizes.seeds).all()
+plots.show(plots.sweep_figure(by_u["u"].tolist(), {"cdh": by_u["mean_recall_mean"].tolist()},
+                              {"cdh": by_u["mean_recall_std"].tolist()}, "u (clusters of the largest class)",
+                              "Class-division head alone, digits ratio 100"))
 
 # %% [markdown]
 # ## Fig. 4 right: how the classes are divided
@@ -76,18 +74,17 @@ plots.sweep_figure(by_u["u"].tolist(), {"cdh": by_u["mean_recall_mean"].tolist()
 # The full model with u = 10 and each division strategy. The paper reports little difference.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-strategies = [train_and_record(datasets[(100, seed)], MethodConfig(method="fbcd", backbone="small_cnn", cluster=c),
+strategies = [train_and_record(datasets[100], MethodConfig(method="fbcd", backbone="small_cnn", cluster=c),
                                optim, seed)
               for c in ("random", "kmeans", "hierarchical") for seed in seeds]
-by_strategy = pd.DataFrame(summarize(strategies, keys=("cluster",)))
-plots.sweep_figure(by_strategy["cluster"].tolist(), {"fbcd": by_strategy["mean_recall_mean"].tolist()},
-                   {"fbcd": by_strategy["mean_recall_std"].tolist()}, "division strategy",
-                   "FBH + CDH (u = 10), digits ratio 100")
+by_strategy = pd.DataFrame(summarize(strategies))
+assert (by_strategy["n"] == sizes.seeds).all()
+plots.show(plots.sweep_figure(by_strategy["cluster"].tolist(), {"fbcd": by_strategy["mean_recall_mean"].tolist()},
+                              {"fbcd": by_strategy["mean_recall_std"].tolist()}, "division strategy",
+                              "FBH + CDH (u = 10), digits ratio 100"))
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-table(strategies, "cluster", "method")
+pivot_table(strategies, "cluster", "method")
 
 # %% [markdown]
 # ## Full-scale results from the command line
@@ -101,25 +98,41 @@ table(strategies, "cluster", "method")
 # done; done
 # ```
 #
-# Point `FBCD_RESULTS` at the folder (default `../runs` from this notebook) and rerun this cell.
+# This cell reads a folder only when the environment variable `FBCD_RESULTS` names one, e.g.
+# `FBCD_RESULTS=$PWD/runs python -m fbcd_lab lab` from the repository root (an absolute path:
+# the notebook runs in `notebooks/`), or `os.environ["FBCD_RESULTS"] = "/path/to/runs"` in a cell
+# above. Files that are not readable results records are skipped, and the warnings say which.
+# Runs that differ in anything but the seed (dataset, epochs, a stopped run, ...) get rows of
+# their own.
 
 # %%
-results = Path(os.environ.get("FBCD_RESULTS", "../runs"))
-saved = load_records(results) if results.is_dir() else []
-if saved:
-    display(table(saved, "method", "imbalance_ratio"))
+results = os.environ.get("FBCD_RESULTS")
+if results is None:
+    print("FBCD_RESULTS is not set: set it to a folder of results.json files and rerun this cell")
 else:
-    print(f"no results.json under {results}: make some with the commands above")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        saved = load_records(results)
+        full_scale = pivot_table(saved, "method", "imbalance_ratio")
+    for warning in caught:
+        print("warning:", warning.message)
+    if saved:
+        display(full_scale)
+    else:
+        print(f"no results.json under {results}: make some with the commands above")
 
 # %% [markdown]
 # ## What you should have seen
 #
-# - The four rows of Table 4 with their spread. In the committed run (CI preset, 2 seeds) the
-#   class-division head alone gives the largest gain at ratios 50 and 100, the feature-balancing
-#   head alone is no better than cross-entropy (within the spread) on this small CNN (80
-#   channels, 8 per class), and the two together land in between: the paper's ordering (FBH + CDH best) does not reproduce on the
-#   digits. At ratio 10 all methods are within a point or two.
-# - CDH alone over u: u = 1 is cross-entropy; compare the larger u against it.
+# - The four rows of Table 4 with their spread. In the committed run (CI preset, 2 training
+#   seeds on one subset per ratio) the class-division head alone gives the largest gain at ratios
+#   50 and 100, the feature-balancing head alone is no better than cross-entropy (within the
+#   spread) on this small CNN (80 channels, 8 per class), and the two together land in between:
+#   the paper's ordering (FBH + CDH best) does not reproduce on the digits. At ratio 10 all
+#   methods are within about a point.
+# - CDH alone over u: u = 1 is cross-entropy; recall rises with u and levels off around u = 10.
 # - The division strategy matters little, as the paper reports, though k-means and hierarchical
 #   division make unequal clusters.
-# - Single-seed comparisons on small long-tailed sets mislead; always look at the spread.
+# - The spread is training variance on one subset, from two seeds: an sd of 0.0 only means the
+#   two seeds agreed. Single-seed comparisons on small long-tailed sets mislead; always look at
+#   the spread and at n.

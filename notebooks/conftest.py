@@ -1,14 +1,17 @@
-"""nbval settings for the notebooks: the CI preset, no progress bars, and plotly payloads skipped.
+"""nbval settings for the notebooks: the CI preset, no progress bars, no user results, and plotly
+payloads skipped.
 
 The kernel that nbval starts inherits this process's environment, so the variables set here size
-every notebook. Plotly figures carry random trace uids in their JSON and HTML, so those two
-payloads are not compared (their text/plain stand-ins and every other output still are).
+every notebook, whatever the user's shell says: the committed outputs are those of the CI preset,
+and notebook 5 must not read the user's own runs (``FBCD_RESULTS``). Plotly figures carry random
+trace uids in their JSON and HTML, so those two payloads are not compared; the rounded summary
+that :func:`fbcd_lab.plots.show` prints under each figure, and every other output, still is.
 """
 
 import os
 
-os.environ.setdefault("FBCD_PRESET", "ci")
-os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.update({"FBCD_PRESET": "ci", "TQDM_DISABLE": "1"})
+os.environ.pop("FBCD_RESULTS", None)
 
 PLOTLY_PAYLOADS = ("application/vnd.plotly.v1+json", "text/html")
 

@@ -1,9 +1,11 @@
 """Regenerate the committed notebooks from their paired .py files: execute each under
 FBCD_PRESET=ci and write the .ipynb with outputs and execution counts, widget state stripped.
+FBCD_RESULTS is removed first, so the user's own runs never land in a committed notebook.
 
     python notebooks/regenerate.py [NAME ...]      # all notebooks, or only those named
 """
 
+import os
 import sys
 
 import nbformat
@@ -12,6 +14,7 @@ from fbcd_lab.notebooks import execute, notebook_sources
 
 
 def main(names: list[str]) -> None:
+    os.environ.pop("FBCD_RESULTS", None)
     for py in notebook_sources():
         if not names or py.stem in names or py.name in names:
             print(f"executing {py.name} ...", flush=True)

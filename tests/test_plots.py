@@ -200,3 +200,63 @@ def test_history_figure_loss_and_recall_when_present():
     assert fig.data[0].line.color == plots.METHOD_COLORS["ce"]
     loss_only = plots.history_figure({"run 1": [{"epoch": 1, "loss": 1.0}]})
     assert len(loss_only.data) == 1 and "xaxis2" not in loss_only.layout.to_plotly_json()
+
+
+def test_describe_gives_title_x_and_rounded_values_per_trace():
+    fig = plots.per_class_recall_figure([5, 50, 20], {"ce": [0.1, 0.9, 0.5], "fbcd": [1 / 3, 0.8, 2 / 3]})
+    assert plots.describe(fig) == ("Per-class recall: the gain is in the tail\n"
+                                   "x: 1 2 0\n"
+                                   "training images: 50 20 5\n"
+                                   "ce: 0.90 0.50 0.10\n"
+                                   "fbcd: 0.80 0.67 0.33")
+    assert plots.describe(fig, digits=1).splitlines()[-1] == "fbcd: 0.8 0.7 0.3"
+
+
+def test_describe_whole_numbers_as_integers_gaps_as_dashes_and_error_bars():
+    division = plots.division_figure([100, 10], [5, 1])
+    assert plots.describe(division).splitlines()[1:] == ["x: 0 1", "class size n_c: 100 10",
+                                                         "images per cluster n_c / u_c: 20 10"]
+    groups = plots.group_recall_figure({"ce": {"many": 0.9, "medium": None, "few": 0.125}})
+    assert plots.describe(groups).splitlines()[1:] == ["x: many medium few", "ce: 0.90 - 0.12"]
+    sweep = plots.sweep_figure([1, 5], {"cdh": [0.4, 0.5]}, {"cdh": [0.01, 0.025]}, "u", "sweep u")
+    assert plots.describe(sweep) == "sweep u\nx: 1 5\ncdh: 0.40±0.01 0.50±0.03"
+
+
+def test_describe_shortens_long_series_but_keeps_ends_and_extremes():
+    history = [{"epoch": e, "loss": 3 / e, "test_mean_recall": 0.8 if e == 20 else 0.5} for e in range(1, 31)]
+    text = plots.describe(plots.history_figure({"ce": history}))
+    assert text.splitlines() == [
+        "Training history",
+        "x: 1 2 3 4 … 27 28 29 30",
+        "ce (training loss): 3.00 1.50 1.00 0.75 … 0.11 0.11 0.10 0.10 (30 values; min 0.10 at 30, max 3.00 at 1)",
+        "ce (test mean recall): 0.50 0.50 0.50 0.50 … 0.50 0.50 0.50 0.50 (30 values; min 0.50 at 1, max 0.80 at 20)",
+    ]
+    short = plots.describe(plots.history_figure({"ce": history}), max_values=30)
+    assert "…" not in short and "values;" not in short
+
+
+def test_describe_heatmaps_images_and_point_clouds():
+    confusion = plots.confusion_figure([[3, 1, 0], [0, 2, 0], [1, 3, 4]], ["a", "b", "c"], title="ce")
+    assert plots.describe(confusion) == ("ce\nheatmap: 3x3, diagonal 0.75 1.00 0.50; "
+                                         "largest off-diagonal 0.38 (row c, column b)")
+    counts = plots.confusion_figure([[3, 1], [0, 2]], ["a", "b"], normalize=False)
+    assert plots.describe(counts).endswith("diagonal 3 2; largest off-diagonal 1 (row a, column b)")
+    assert plots.describe(go.Figure(go.Heatmap(z=[[1, 2, 3], [4, None, 0.5]]))) == "heatmap: 2x3, from 0.50 to 4.00"
+    images = np.stack([np.full((1, 2, 2), 10 * (i + 1), np.uint8) for i in range(3)])
+    grid = plots.image_grid_figure(images, np.array([0, 0, 1]), ["zero", "one"], per_class=2, seed=0)
+    assert plots.describe(grid).splitlines()[1] == "image: 4x4 px, mean level 79"  # (10+20+30+255)*4/16
+    points = np.arange(12, dtype=float).reshape(6, 2)
+    panels = plots.embeddings_figure({"random": (points, np.array([3, 3, 1, 1, 1, 2])),
+                                      "kmeans": (points, np.array([0, 0, 0, 1, 1, 1]))})
+    assert plots.describe(panels).splitlines()[1:] == ["random: points per trace 1=3 2=1 3=2",
+                                                       "kmeans: points per trace 0=3 1=3"]
+
+
+def test_show_displays_the_figure_then_prints_its_description(monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    fig = plots.rules_figure({"ce": {"top_cluster": 0.5, "logit_adjusted": 0.625}})
+    plots.show(fig)
+    assert shown == [fig]
+    assert capsys.readouterr().out == plots.describe(fig) + "\n"
+    assert plots.describe(fig).endswith("x: top_cluster logit_adjusted\nce: 0.50 0.62")

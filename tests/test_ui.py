@@ -1,4 +1,5 @@
-"""The training lab panel: its controls, runs from the Train button, a real Stop, shown errors."""
+"""The training lab panel: its controls, runs from the Train button, validation curves, a real Stop,
+shown errors."""
 
 import time
 
@@ -53,6 +54,13 @@ def test_train_button_adds_rows_traces_and_progress():
     assert panel.progress.value == panel.progress.max == 2
     run, metrics = panel.results[1]
     assert run.epochs_done == 2 and set(metrics) == {"top_cluster", "sum_clusters", "logit_adjusted"}
+    # the curve is the validation recall; the row reports the final test metrics and the best val epoch
+    assert tuple(recall.y) == tuple(r["val_mean_recall"] for r in run.history)
+    assert not any("test_mean_recall" in r for r in run.history)
+    assert panel.figure.layout.annotations[1].text.startswith("validation mean recall")
+    assert row["mean_recall"] == metrics["top_cluster"]["mean_recall"]
+    assert row["best_val_epoch"] == run.best["epoch"] in (1, 2)
+    assert row["best_val_mean_recall"] == max(recall.y)
 
     set_controls(panel, method="ce", u=10, lam=1.5, epochs=2, rule="logit_adjusted")
     row2 = panel.train(block=True)
@@ -61,7 +69,37 @@ def test_train_button_adds_rows_traces_and_progress():
     assert len(panel.figure.data) == 4 and panel.figure.data[2].name == "run 2: ce u=10 λ=1.5"
     assert panel.table.value.count("<tr") == 3  # header + two runs
     assert "fbcd" in panel.table.value and "logit_adjusted" in panel.table.value
-    assert list(panel.datasets) == [(100, 0)]  # same ratio and seed: the data was built once
+    assert list(panel.datasets) == [100]  # same ratio: the data was built once
+
+
+def test_seed_is_the_training_seed_on_one_subset_with_a_validation_split():
+    panel = TrainingPanel()
+    set_controls(panel, method="ce", epochs=1, seed=0)
+    first = panel.train(block=True)
+    set_controls(panel, seed=1)
+    second = panel.train(block=True)
+    assert (first["seed"], second["seed"]) == (0, 1) and panel.results[2][0].seed == 1
+    assert list(panel.datasets) == [100]  # another training seed, the same data
+    data = panel.datasets[100]
+    assert data.spec["seed"] == 0 and data.spec["val_per_class"] == 10 and data.counts[0] == 134
+    assert len(data.val) == 10 * data.num_classes
+    panel.controls["imbalance_ratio"].value = 1  # the split leaves 10 images per class at every ratio
+    panel.train(block=True)
+    assert list(panel.datasets) == [100, 1] and panel.error.value == ""
+
+
+def test_without_a_validation_split_the_curve_is_labelled_test():
+    panel = TrainingPanel(val_per_class=0, eval_every=2)
+    assert "test mean recall" in panel.figure.layout.annotations[1].text
+    assert "validation" not in panel.figure.layout.annotations[1].text
+    set_controls(panel, method="ce", epochs=3)
+    row = panel.train(block=True)
+    run, _ = panel.results[1]
+    assert panel.datasets[100].val is None and panel.datasets[100].counts[0] == 144
+    recall = panel.figure.data[1]
+    assert tuple(recall.x) == (2, 3)  # every eval_every epochs, and the last
+    assert tuple(recall.y) == tuple(r["test_mean_recall"] for r in run.history if "test_mean_recall" in r)
+    assert row["best_val_epoch"] is None and row["best_val_mean_recall"] is None
 
 
 def test_stop_keeps_the_partial_run():
