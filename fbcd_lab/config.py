@@ -6,13 +6,14 @@ Every value is checked when the object is made, so bad input fails before any wo
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from fbcd_lab.balancing import BALANCING
 from fbcd_lab.checks import Rule, check, check_choice, check_optional
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.losses import LOSSES
 from fbcd_lab.models.backbones import BACKBONES
+from fbcd_lab.models.two_head import NECKS
 
 METHODS = ("ce", "fbh", "cdh", "fbcd")
 AUGMENTATIONS = ("none", "mixup")
@@ -29,7 +30,8 @@ class MethodConfig:
     ``loss``: the main head's loss (:data:`fbcd_lab.losses.LOSSES`); ``balancing`` (see
     :mod:`fbcd_lab.balancing`) with ``cb_beta`` and ``deferred_epoch`` (None: 0.8 x epochs);
     ``augment``: ``none`` or ``mixup`` (Beta(``mixup_alpha``, ``mixup_alpha``)).
-    ``weight_l1``: class weights apply to L1 as well as to L2.
+    ``weight_l1``: class weights apply to L1 as well as to L2. ``neck``: which heads read the
+    balanced neck where D is not a multiple of C (see :class:`fbcd_lab.models.TwoHeadModel`).
     """
 
     method: str = "fbcd"
@@ -52,6 +54,7 @@ class MethodConfig:
     cb_beta: float = 0.9999
     deferred_epoch: int | None = None
     weight_l1: bool = True
+    neck: str = "shared"
 
     def __post_init__(self) -> None:
         check_choice("method", self.method, METHODS)
@@ -60,6 +63,7 @@ class MethodConfig:
         check_choice("loss", self.loss, LOSSES)
         check_choice("balancing", self.balancing, BALANCING)
         check_choice("augment", self.augment, AUGMENTATIONS)
+        check_choice("neck", self.neck, NECKS)
         for name in ("u", "lam", "alpha", "kernel_size", "cluster_pca", "mixup_alpha", "focal_gamma", "la_tau",
                      "ldam_max_margin", "ldam_scale", "cb_beta"):
             object.__setattr__(self, name, check(name, getattr(self, name)))
@@ -153,6 +157,12 @@ DEFAULT_PRESET = {"digits": "digits", "cifar10": "paper_cifar", "cifar100": "pap
                   "imagefolder": "paper_tiny_imagenet", "imagenet_lt": "paper_imagenet_lt"}
 DEFAULT_BACKBONE = {"digits": "small_cnn", "cifar10": "resnet32", "cifar100": "resnet32",
                     "imagefolder": "resnet18", "imagenet_lt": "resnext50"}
+
+
+def with_defaults(config: type, saved: dict) -> dict:
+    """A saved configuration with the fields added to ``config`` since it was saved, at their
+    defaults (which keep the old behaviour), so older runs compare and pool with new ones."""
+    return {**{f.name: f.default for f in fields(config)}, **saved}
 
 
 def preset(name: str, **overrides) -> OptimConfig:

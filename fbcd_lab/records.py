@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from fbcd_lab.checkpoints import atomic_write
-from fbcd_lab.config import MethodConfig, OptimConfig
+from fbcd_lab.config import MethodConfig, OptimConfig, with_defaults
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.evaluation import collect_logits, metrics_from_logits
 from fbcd_lab.models.predict import RULES, log_prior
@@ -139,7 +139,8 @@ def load_records(folder: str | Path) -> list[dict]:
 def setting(record: dict) -> dict:
     """Everything that defines a run but its training seed, flattened to dotted names."""
     config = record["config"]
-    return _flatten({"method": config["method"], "optim": config["optim"], "precision": config["precision"],
+    return _flatten({"method": with_defaults(MethodConfig, config["method"]), "optim": config["optim"],
+                     "precision": config["precision"],
                      "data": config["data_spec"], "selection": record["selection"],
                      "deterministic": config.get("deterministic", False),
                      "extensions": json.dumps(config.get("extensions", []))})

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
-from fbcd_lab.config import MethodConfig, OptimConfig
+from fbcd_lab.config import MethodConfig, OptimConfig, with_defaults
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.run import Run
 from fbcd_lab.runtime import resolve_device, resolve_precision
@@ -28,9 +28,10 @@ def setting_differences(state: dict, data: LongTailData, method: MethodConfig, o
     """``name: saved -> asked`` for every setting in which a checkpoint's run differs from the one
     asked for; epochs (and what scales with them) may only grow."""
     saved_optim = {k: tuple(v) if isinstance(v, list) else v for k, v in state["optim"].items()}
+    saved_method = with_defaults(MethodConfig, state["method"])
     asked_optim = optim.to_dict()
     extending = asked_optim["epochs"] > saved_optim["epochs"]
-    pairs = [(f"method.{k}", v, state["method"].get(k)) for k, v in method.to_dict().items()]
+    pairs = [(f"method.{k}", v, saved_method.get(k)) for k, v in method.to_dict().items()]
     pairs += [(f"optim.{k}", v, saved_optim.get(k)) for k, v in asked_optim.items()
               if not (extending and k in SCHEDULED_BY_EPOCHS)]
     pairs += [("seed", seed, state["seed"]), ("precision", precision, state["precision"]),

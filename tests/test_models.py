@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from fbcd_lab.models import (
-    FeatureBalancingHead, TwoHeadModel, build_model, class_weight_norms, log_prior, predict_classes,
+    BalancedNeck, FeatureBalancingHead, TwoHeadModel, build_model, class_weight_norms, log_prior, predict_classes,
 )
 
 
@@ -111,3 +111,18 @@ def test_state_dict_round_trip():
     model.eval(), clone.eval()
     assert torch.equal(model(x).cluster_logits, clone(x).cluster_logits)
     assert isinstance(model, TwoHeadModel) and model.num_clusters == 4
+
+
+@pytest.mark.parametrize(("fbh", "neck", "has_neck", "main_channels"), [
+    (True, "shared", True, 70), (True, "always", True, 70), (True, "fbh_only", True, 64),
+    (False, "shared", False, 64), (False, "always", True, 70), (False, "fbh_only", False, 64)])
+def test_neck_controls_which_head_reads_the_balanced_channels(fbh, neck, has_neck, main_channels):
+    model = build_model("resnet8", 10, fbh=fbh, neck=neck)  # 64 channels, 10 classes: g = 7
+    assert isinstance(model.neck, BalancedNeck) == has_neck and model.feature_channels == main_channels
+    assert model.classifier.in_features == main_channels
+    x = torch.randn(2, 3, 32, 32)
+    out = model(x)
+    assert out.cluster_logits.shape == (2, 10) and (out.fbh_logits is not None) == fbh
+    assert model.features(x).shape[1] == main_channels and model.balanced_features(x).shape[1] == (70 if has_neck else 64)
+    with pytest.raises(ValueError, match="neck must be one of"):
+        build_model("resnet8", 10, neck="sometimes")

@@ -12,9 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from fbcd_lab.checks import check
+from fbcd_lab.checks import check, check_choice
 from fbcd_lab.models.backbones import build_backbone, feature_shape
 from fbcd_lab.models.heads import BalancedNeck, FeatureBalancingHead, NormedLinear, channels_for
+
+
+NECKS = ("shared", "always", "fbh_only")
 
 
 class HeadOutputs(NamedTuple):
@@ -31,6 +34,12 @@ class TwoHeadModel(nn.Module):
     ``class_of_cluster`` (length K) maps each main-head output to its class; the identity
     (K = C) turns the class-division head into the plain classifier. ``normalized_classifier``
     makes the main head a cosine classifier (for LDAM).
+
+    ``neck`` (see :data:`NECKS`): where D is not a multiple of C a balanced neck gives every class
+    g channels. ``shared`` (default): the neck is added with FBH and both heads read it;
+    ``always``: added with or without FBH (CE and CDH with the same extra layer: the control that
+    separates FBH's effect from the layer's); ``fbh_only``: only FBH reads it, the main head reads
+    the backbone's own features.
     """
 
     def __init__(
@@ -43,26 +52,29 @@ class TwoHeadModel(nn.Module):
         kernel_size: int = 3,
         channels_per_class: int | None = None,
         normalized_classifier: bool = False,
+        neck: str = "shared",
     ) -> None:
         super().__init__()
         num_classes = check("num_classes", num_classes)
+        self.neck_mode = check_choice("neck", neck, NECKS)
         mapping = np.arange(num_classes) if class_of_cluster is None else np.asarray(class_of_cluster)
         if mapping.ndim != 1 or set(mapping.tolist()) != set(range(num_classes)):
             raise ValueError(f"class_of_cluster must map clusters onto every class in [0, {num_classes})")
-        d, h, w = feature_dims
+        raw, h, w = feature_dims
         self.num_classes = int(num_classes)
         self.backbone = backbone
         self.neck: nn.Module = nn.Identity()
         self.fbh: FeatureBalancingHead | None = None
+        g = channels_for(raw, num_classes, channels_per_class)
+        if (fbh or neck == "always") and g * num_classes != raw:
+            self.neck = BalancedNeck(raw, g * num_classes)
+        self.balanced_channels = g * num_classes if not isinstance(self.neck, nn.Identity) else raw
         if fbh:
-            g = channels_for(d, num_classes, channels_per_class)
-            if g * num_classes != d:
-                self.neck = BalancedNeck(d, g * num_classes)
-                d = g * num_classes
             self.fbh = FeatureBalancingHead(num_classes, g, kernel_size)
             if min(h, w) < self.fbh.kernel_size:
                 raise ValueError(f"kernel_size {kernel_size} is larger than the backbone's {h}x{w} "
                                  f"feature map; kernel_size must be <= {min(h, w)}")
+        d = raw if neck == "fbh_only" else self.balanced_channels
         self.feature_channels = d
         self.precision = "auto"  # the trainer's choice (bf16 or fp32), so evaluation matches training
         self.classifier = NormedLinear(d, len(mapping)) if normalized_classifier else nn.Linear(d, len(mapping))
@@ -73,12 +85,20 @@ class TwoHeadModel(nn.Module):
         return len(self.class_of_cluster)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The (balanced) feature map both heads read."""
+        """The feature map the main head pools (``feature_channels`` channels)."""
+        raw = self.backbone(x)
+        return raw if self.neck_mode == "fbh_only" else self.neck(raw)
+
+    def balanced_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map the feature-balancing head reads, one group of channels per class
+        (``balanced_channels`` channels; the same map as :meth:`features` unless ``neck`` is ``fbh_only``)."""
         return self.neck(self.backbone(x))
 
     def forward(self, x: torch.Tensor) -> HeadOutputs:
-        fmap = self.features(x)
-        cluster_logits = self.classifier(fmap.mean(dim=(2, 3)))
+        raw = self.backbone(x)
+        fmap = self.neck(raw)
+        main = raw if self.neck_mode == "fbh_only" else fmap
+        cluster_logits = self.classifier(main.mean(dim=(2, 3)))
         return HeadOutputs(cluster_logits, self.fbh(fmap) if self.fbh is not None else None)
 
 
@@ -92,11 +112,12 @@ def build_model(
     kernel_size: int = 3,
     channels_per_class: int | None = None,
     normalized_classifier: bool = False,
+    neck: str = "shared",
 ) -> TwoHeadModel:
     """Build a named backbone (see ``BACKBONES``) with the two heads on top."""
     net = build_backbone(backbone, in_channels, input_size)
     return TwoHeadModel(net, feature_shape(net, in_channels, input_size), num_classes,
-                        class_of_cluster, fbh, kernel_size, channels_per_class, normalized_classifier)
+                        class_of_cluster, fbh, kernel_size, channels_per_class, normalized_classifier, neck)
 
 
 def class_weight_norms(model: TwoHeadModel) -> np.ndarray:

@@ -70,7 +70,7 @@ def run_study(
     paper = paper_reference(study, dataset, data[ratios[0]].num_classes, paper_column)
     folder = Path(out) / study.name
     plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision)
-            for r in ratios for cell in chosen for s in seeds]
+            for s in seeds for r in ratios for cell in chosen]  # seed-major: a first table of every cell soonest
     counts = {a: sum(p.action == a for p in plan) for a in ("done", "resume", "start")}
     tqdm.write(f"study {study.name} on {dataset}: {len(plan)} runs ({len(chosen)} cells x {len(ratios)} ratios x "
                f"{len(seeds)} seeds): {counts['done']} done, {counts['resume']} to resume, {counts['start']} to start")
