@@ -57,8 +57,11 @@ def test_registry_holds_the_papers_studies():
     assert list(STUDIES) == ["table1", "table4", "fig4", "table5"]
     assert [c.label for c in get_study("table1").cells(None, "cifar10")] == list(RECIPES)
     heads = get_study("table4").cells("small_cnn", "digits")
-    assert [(c.label, c.method.method, c.method.u, c.method.lam, c.method.backbone) for c in heads] == [
+    assert [(c.label, c.method.method, c.method.u, c.method.lam, c.method.backbone) for c in heads[:4]] == [
         (m, m, 10, 1.5, "small_cnn") for m in METHODS]
+    assert [(c.label, c.method.method, c.method.neck, c.paper_row) for c in heads[4:]] == [
+        ("ce+neck", "ce", "always", None), ("cdh+neck", "cdh", "always", None),
+        ("fbh+own_neck", "fbh", "fbh_only", None), ("fbcd+own_neck", "fbcd", "fbh_only", None)]
     fig4 = {c.label: c.method for c in get_study("fig4").cells(None, "cifar100")}
     assert [m.u for k, m in fig4.items() if k.startswith("cdh-")] == [1, 2, 5, 10, 15, 20]
     assert {m.cluster for k, m in fig4.items() if k.startswith("fbcd-")} == {"random", "kmeans", "hierarchical"}
