@@ -260,3 +260,155 @@ def test_show_displays_the_figure_then_prints_its_description(monkeypatch, capsy
     assert shown == [fig]
     assert capsys.readouterr().out == plots.describe(fig) + "\n"
     assert plots.describe(fig).endswith("x: top_cluster logit_adjusted\nce: 0.50 0.62")
+
+
+# ---------------------------------------------------------------- notebook 7: where the gain comes from
+
+
+def test_rule_sweep_figure_lines_with_error_bars_and_rule_levels():
+    fig = plots.rule_sweep_figure([0, 1, 2], {"ce": [0.5, 0.7, 0.6]}, {"ce": [0.01, 0.02, 0.03]},
+                                  {"ce": {"top_cluster": (0.5, 0.01), "sum_clusters": (0.45, None)}})
+    check_look(fig)
+    line, top, summed = fig.data
+    assert (line.name, list(line.x), list(line.y)) == ("ce logit_adjusted", [0.0, 1.0, 2.0], [0.5, 0.7, 0.6])
+    assert list(line.error_y.array) == [0.01, 0.02, 0.03] and line.error_y.visible
+    assert [t.name for t in (top, summed)] == ["ce top_cluster", "ce sum_clusters"]
+    assert list(top.x) == [0.0, 2.0] and list(top.y) == [0.5, 0.5] and list(summed.y) == [0.45, 0.45]
+    assert (top.line.dash, summed.line.dash) == ("dash", "dot")
+    assert {t.line.color for t in fig.data} == {plots.METHOD_COLORS["ce"]}
+    assert plots.describe(fig) == ("Prediction rules: logit adjustment swept over tau\n"
+                                   "x: 0 1 2\n"
+                                   "ce logit_adjusted: 0.50±0.01 0.70±0.02 0.60±0.03\n"
+                                   "ce top_cluster: 0.50±0.01 (level)\n"
+                                   "ce sum_clusters: 0.45 (level)")
+
+
+def test_group_energy_figure_heatmaps_side_by_side_on_one_scale():
+    energies = {"CE": np.array([[0.6, 0.4], [0.6, 0.4]]), "FBH": np.array([[0.9, 0.1], [0.2, 0.8]])}
+    fig = plots.group_energy_figure(energies, ["a", "b"])
+    check_look(fig)
+    assert [a.text for a in fig.layout.annotations] == ["CE", "FBH"]
+    assert [(t.type, t.xaxis) for t in fig.data] == [("heatmap", "x"), ("heatmap", "x2")]
+    assert np.array_equal(np.asarray(fig.data[1].z), energies["FBH"]) and list(fig.data[0].y) == ["a", "b"]
+    assert {t.coloraxis for t in fig.data} == {"coloraxis"}
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 0.9)
+    assert plots.describe(fig).splitlines()[1:] == [
+        "group energy (CE): 2x2, diagonal 0.60 0.40; largest off-diagonal 0.60 (row b, column a)",
+        "group energy (FBH): 2x2, diagonal 0.90 0.80; largest off-diagonal 0.20 (row b, column a)"]
+
+
+def test_kernel_norms_figure_bars_by_decreasing_count():
+    fig = plots.kernel_norms_figure([5, 50, 20], {"seed 0": np.array([1.0, 3.0, 2.0]), "seed 1": [1.5, 2.5, 2.0]})
+    check_look(fig)
+    assert bars(fig) == {"seed 0": [3.0, 2.0, 1.0], "seed 1": [2.5, 2.0, 1.5]}
+    assert list(fig.data[0].x) == ["1", "2", "0"] and fig.layout.barmode == "group"
+    assert plots.describe(fig) == "FBH kernel norm per class\nx: 1 2 0\nseed 0: 3 2 1\nseed 1: 2.50 2.00 1.50"
+
+
+def confusion_block(images: int, best: float, siblings: float) -> dict:
+    return {"images": images, "mass": {"best_true_cluster": best, "true_siblings": siblings,
+                                       "other_classes": 1 - best - siblings}}
+
+
+def test_cluster_mass_figure_stacks_best_cluster_siblings_and_others():
+    confusion = {"right": confusion_block(8, 0.5, 0.25), "wrong": confusion_block(2, 0.125, 0.125),
+                 "divided_classes": {"right": confusion_block(6, 0.25, 0.5), "wrong": confusion_block(0, 0, 0)}}
+    fig = plots.cluster_mass_figure(confusion)
+    check_look(fig)
+    assert fig.layout.barmode == "stack"
+    assert list(fig.data[0].x) == ["right (8)", "wrong (2)", "right, divided (6)", "wrong, divided (0)"]
+    assert bars(fig) == {"best true cluster": [0.5, 0.125, 0.25, 0], "true siblings": [0.25, 0.125, 0.5, 0],
+                         "other classes": [0.25, 0.75, 0.25, 1]}
+    assert plots.describe(fig).splitlines()[1:] == ["x: right (8) wrong (2) right, divided (6) wrong, divided (0)",
+                                                    "best true cluster: 0.50 0.12 0.25 0.00",
+                                                    "true siblings: 0.25 0.12 0.50 0.00",
+                                                    "other classes: 0.25 0.75 0.25 1.00"]
+
+
+def test_effective_prior_figure_lines_by_decreasing_count():
+    fig = plots.effective_prior_figure([5, 50, 20], {"CE": [-3.0, -1.0, -2.0], "top_cluster": [-3.0, -2.5, -2.0]})
+    check_look(fig)
+    assert [t.name for t in fig.data] == ["CE", "top_cluster"]
+    assert list(fig.data[0].x) == ["1", "2", "0"] and list(fig.data[0].y) == [-1.0, -2.0, -3.0]
+    assert list(fig.data[1].y) == [-2.5, -2.0, -3.0]
+    assert plots.describe(fig).splitlines()[1:] == ["x: 1 2 0", "CE: -1 -2 -3", "top_cluster: -2.50 -2.00 -3.00"]
+
+
+def reliability_bins(accuracy: list, ece: float) -> dict:
+    return {"bins": [{"lower": 0.0, "upper": 0.5, "count": 0 if accuracy[0] is None else 2,
+                      "confidence": None if accuracy[0] is None else 0.3, "accuracy": accuracy[0]},
+                     {"lower": 0.5, "upper": 1.0, "count": 4, "confidence": 0.75, "accuracy": accuracy[1]}],
+            "ece": ece}
+
+
+def test_reliability_figure_one_panel_per_rule_and_the_diagonal():
+    values = {"ce": {"top_cluster": reliability_bins([None, 0.5], 0.25),
+                     "logit_adjusted": reliability_bins([0.5, 1.0], 0.2)},
+              "fbcd": {"top_cluster": reliability_bins([0.0, 0.75], 0.1)}}
+    fig = plots.reliability_figure(values)
+    check_look(fig)
+    assert [a.text for a in fig.layout.annotations] == ["top_cluster", "logit_adjusted"]
+    assert [(t.name, t.xaxis, t.showlegend) for t in fig.data] == [("ce", "x", True), ("fbcd", "x", True),
+                                                                   ("ce", "x2", False)]
+    assert list(fig.data[0].x) == [0.25, 0.75] and list(fig.data[0].y) == [None, 0.5]
+    assert [t.line.color for t in fig.data] == [plots.METHOD_COLORS[m] for m in ("ce", "fbcd", "ce")]
+    assert "ECE 0.250" in fig.data[0].hovertemplate
+    assert [(s.x0, s.y0, s.x1, s.y1, s.xref) for s in fig.layout.shapes] == [(0, 0, 1, 1, "x"), (0, 0, 1, 1, "x2")]
+    assert plots.describe(fig) == ("Reliability per prediction rule\nx: 0.25 0.75\n"
+                                   "ce (top_cluster): - 0.50\nfbcd (top_cluster): 0.00 0.75\n"
+                                   "ce (logit_adjusted): 0.50 1.00")
+
+
+def test_tsne_figure_colours_classes_and_marks_the_tail():
+    points = np.arange(12, dtype=float).reshape(6, 2)
+    labels = np.array([0, 0, 1, 0, 1, 1])
+    fig = plots.tsne_figure({"CE": (points[:3], labels[:3]), "FBH + CDH": (points[3:], labels[3:])}, [100, 10],
+                            ["a", "b"])
+    check_look(fig)
+    assert [(t.name, t.xaxis, t.showlegend) for t in fig.data] == [("a", "x", True), ("b (tail)", "x", True),
+                                                                   ("a", "x2", False), ("b (tail)", "x2", False)]
+    assert list(fig.data[0].x) == [0.0, 2.0] and list(fig.data[1].y) == [5.0]
+    assert [t.marker.symbol for t in fig.data[:2]] == ["circle", "diamond-open"]
+    assert fig.data[0].marker.color == fig.data[2].marker.color != fig.data[1].marker.color
+    assert plots.describe(fig).splitlines()[1:] == ["CE: points per trace a=2 b (tail)=1",
+                                                    "FBH + CDH: points per trace a=1 b (tail)=2"]
+
+
+def test_waterfall_figure_levels_steps_and_spread():
+    from fbcd_lab.analysis import waterfall
+
+    # binary fractions, so every level and step is exact: prior 12.5 twice, features 25 and 37.5
+    gain = waterfall(ce_top=[0.5, 0.75], ce_la=[0.625, 0.875], ce_probe=[0.5, 0.5], fbcd_probe=[0.75, 0.875],
+                     fbcd_top=[0.75, 0.875], fbcd_la=[0.875, 1.0], seeds=[0, 1])
+    fig = plots.waterfall_figure(gain)
+    check_look(fig)
+    (trace,) = fig.data
+    assert trace.type == "waterfall"
+    assert list(trace.x) == ["CE (top_cluster)", "+ prior correction", "+ better features", "+ the rest",
+                             "FBH + CDH (top_cluster)"]
+    assert list(trace.measure) == ["absolute", "relative", "relative", "relative", "total"]
+    assert list(trace.y) == [62.5, 12.5, 31.25, -25.0, 81.25]
+    assert 62.5 + 12.5 + 31.25 - 25.0 == 81.25  # the total bar plotly computes is FBH + CDH's level
+    assert trace.meta["sd"] == pytest.approx([17.6777, 0.0, 8.8388, 17.6777, 8.8388], abs=1e-4)
+    assert list(trace.text) == ["62.5", "+12.5", "+31.2", "-25.0", "81.2"]
+    assert trace.hovertext[1] == "+ prior correction: +12.5 ± 0.0 points<br>per seed: +12.5, +12.5"
+    assert trace.hovertext[3] == "+ the rest: -25.0 ± 17.7 points<br>per seed: -12.5, -37.5"
+    assert "2 training seeds" in fig.layout.title.subtitle.text
+    assert plots.describe(fig) == ("Where the gain comes from: CE to FBH + CDH\n"
+                                   "CE (top_cluster): 62.50±17.68\n"
+                                   "+ prior correction: +12.50±0.00\n"
+                                   "+ better features: +31.25±8.84\n"
+                                   "+ the rest: -25.00±17.68\n"
+                                   "FBH + CDH (top_cluster): 81.25±8.84 (total)")
+    adjusted = plots.waterfall_figure(gain, "logit_adjusted")
+    assert adjusted.data[0].x[-1] == "FBH + CDH (logit_adjusted)"
+    assert list(adjusted.data[0].y)[3:] == [-12.5, 93.75]
+
+
+def test_describe_waterfall_without_spread_and_levels_leave_other_figures_alone():
+    fig = go.Figure(go.Waterfall(x=["a", "b", "c", "t"], y=[1, 2, -1, None],
+                                 measure=["absolute", "relative", "relative", "total"]))
+    assert plots.describe(fig) == "a: 1\nb: +2\nc: -1\nt: - (total)"
+    # a two-point flat line without a level in its meta is an ordinary series
+    flat = plots.sweep_figure(["x", "y"], {"ce": [0.5, 0.5]}, {"ce": [0.0, 0.0]}, "s", "flat")
+    assert plots.describe(flat) == "flat\nx: x y\nce: 0.50±0 0.50±0"  # as before: errors rounded on their own
