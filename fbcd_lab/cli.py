@@ -20,7 +20,7 @@ from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.balancing import BALANCING
 from fbcd_lab.config import AUGMENTATIONS, DEFAULT_BACKBONE, DEFAULT_PRESET, METHODS, PRESETS, MethodConfig, preset
-from fbcd_lab.data.datasets import build_long_tailed
+from fbcd_lab.data.datasets import build_long_tailed, default_workers
 from fbcd_lab.data.long_tail import PROFILES
 from fbcd_lab.data.sources import SOURCES
 from fbcd_lab.losses import LOSSES
@@ -55,6 +55,18 @@ def checked(name: str) -> Callable[[str], int | float]:
             raise argparse.ArgumentTypeError(f"must be {rule.describe()}, got {text}") from None
     parse.__name__ = rule.kind.__name__
     return parse
+
+
+def ratio_or_natural(text: str) -> float | None:
+    """``--imbalance-ratio`` and ``--ratios``: ``natural`` (None: keep every training image as counted),
+    else a number checked with the library's rule for imbalance_ratio."""
+    if text == "natural":
+        return None
+    try:
+        return checked("imbalance_ratio")(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be natural or {PARAMETERS['imbalance_ratio'].describe()}, "
+                                         f"got {text!r}") from None
 
 
 def recall_table(counts: Sequence[int], classes: Sequence[str], results: dict[str, dict]) -> str:
@@ -96,7 +108,7 @@ def _data_for(args: argparse.Namespace, spec: dict | None = None):
     ratio = None if args.dataset == "imagenet_lt" else args.imbalance_ratio
     return build_long_tailed(args.dataset, ratio, profile=args.profile, n_max=args.n_max, seed=args.subset_seed,
                              root=args.data_root, download=args.download, image_size=args.image_size,
-                             val_per_class=args.val_per_class)
+                             val_per_class=args.val_per_class, val_folder=args.val_folder)
 
 
 def _report(run, data, selection: str, out: Path, record_name: str) -> None:
@@ -121,8 +133,8 @@ def run_train(args: argparse.Namespace) -> int:
     from fbcd_lab.run_folder import clear_run, prepare_run_folder
     from fbcd_lab.training import fit, start_run
 
-    if args.selection == "best_val" and not args.val_per_class:
-        raise ValueError("--selection best_val needs --val-per-class > 0")
+    if args.selection == "best_val" and not (args.val_per_class or args.val_folder):
+        raise ValueError("--selection best_val needs --val-per-class > 0 or --val-folder")
     for stale in prepare_run_folder(args.out, args.resume, args.overwrite):
         print(f"removed {stale}, left by an interrupted write")
     data = _data_for(args)
@@ -144,7 +156,8 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"--overwrite: removed {removed}")
     print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; method {run.method.method}, "
           f"K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
-    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=args.workers)
+    workers = default_workers(data) if args.workers is None else args.workers
+    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers)
     _report(run, data, args.selection, args.out, RECORD_NAME)
     return 0 if not run.stopped else 130
 
@@ -200,7 +213,7 @@ def run_study(args: argparse.Namespace) -> int:
         run(args.name, args.dataset, args.out, ratios=args.ratios, seeds=args.seeds, cells=args.cells,
             preset_name=args.preset, epochs=args.epochs, backbone=args.backbone, data_root=args.data_root,
             download=args.download, n_max=args.n_max, image_size=args.image_size, device=args.device,
-            paper_column=args.paper_column, progress=not args.no_progress)
+            paper_column=args.paper_column, progress=not args.no_progress, workers=args.workers)
     except KeyboardInterrupt:
         print("python -m fbcd_lab study: interrupted; the finished runs and the current run's last checkpoint "
               "are kept: run the same command again to continue", file=sys.stderr)
@@ -276,13 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--dataset", required=True, choices=SOURCES, help="data source")
     tr.add_argument("--data-root", type=Path, help="folder of the data (all but digits)")
     tr.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
-    tr.add_argument("--imbalance-ratio", type=checked("imbalance_ratio"), default=100.0,
-                    help="largest / smallest class, >= 1 (default 100; ignored for imagenet_lt)")
+    tr.add_argument("--imbalance-ratio", type=ratio_or_natural, default=100.0,
+                    help="largest / smallest class, >= 1, or natural: keep every training image as counted, the "
+                         "record giving the measured ratio (default 100; imagenet_lt is always natural)")
     tr.add_argument("--profile", choices=PROFILES, default="exp", help="long-tail profile (default exp)")
     tr.add_argument("--n-max", type=checked("n_max"), help="images of the largest class (default: the smallest class size)")
     add_method_options(tr)
     tr.add_argument("--backbone", choices=BACKBONES, help="default: small_cnn (digits), resnet32 (CIFAR), "
-                                                          "resnet18 (imagefolder), resnext50 (imagenet_lt)")
+                                                          "resnet18 (imagefolder, tiny_imagenet), "
+                                                          "resnext50 (imagenet_lt)")
     tr.add_argument("--preset", choices=tuple(PRESETS), help="optimisation preset (default by dataset)")
     tr.add_argument("--epochs", type=checked("epochs"), help="override the preset's epochs (>= 1)")
     tr.add_argument("--batch-size", type=checked("batch_size"), help="override the preset's batch size (>= 1)")
@@ -290,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--weight-decay", type=checked("weight_decay"), help="override the weight decay (>= 0)")
     tr.add_argument("--val-per-class", type=checked("val_per_class"), default=0,
                     help="validation images per class, from those the long tail leaves unused (default 0)")
+    tr.add_argument("--val-folder", action="store_true",
+                    help="validate on the data's own split instead: an image folder's val/<class>/ folders, "
+                         "ImageNet-LT's ImageNet_LT_val.txt")
     tr.add_argument("--selection", choices=("final", "best_val"), default="final",
                     help="report the final epoch (default) or the best epoch on the validation split")
     tr.add_argument("--seed", type=checked("seed"), default=0,
@@ -298,8 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seed of the long-tailed subset (default 0, fixed as in LDAM-DRW, so a spread over "
                          "--seed is training variance)")
     tr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    tr.add_argument("--workers", type=checked("workers"), default=0,
-                    help="DataLoader processes decoding streamed images (ImageNet-LT; default 0)")
+    tr.add_argument("--workers", type=checked("workers"),
+                    help="DataLoader processes decoding streamed images (default: min(8, CPUs) for streamed "
+                         "sets, 0 for sets held in memory, which need none)")
     tr.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="auto: bf16 autocast on CUDA and AMX CPUs, else fp32")
     tr.add_argument("--image-size", type=checked("image_size"),
@@ -335,8 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
     st.add_argument("--out", type=Path, required=True,
                     help="runs go to OUT/NAME/r<ratio>/<cell>/seed<seed>/, the table to OUT/NAME/table.md and .json")
-    st.add_argument("--ratios", nargs="+", type=checked("imbalance_ratio"),
-                    help="imbalance ratios (default: the study's, 100 50 10; table5: 100; ignored for imagenet_lt)")
+    st.add_argument("--ratios", nargs="+", type=ratio_or_natural,
+                    help="imbalance ratios, natural for the training set as counted (default: the study's, "
+                         "100 50 10; table5: 100; imagenet_lt is always natural)")
     st.add_argument("--seeds", nargs="+", type=checked("seed"),
                     help="training seeds (default 0 1 2); the long-tailed subset keeps seed 0")
     st.add_argument("--cells", nargs="+", metavar="CELL",
@@ -354,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="paper dataset to compare with (default: CIFAR and ImageNet-LT by name, an image "
                          "folder by its class count: 10, 100, 200 = tiny_imagenet)")
     st.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    st.add_argument("--workers", type=checked("workers"),
+                    help="DataLoader processes decoding streamed images (default as for train)")
     st.add_argument("--no-progress", action="store_true", help="no progress bar")
     st.set_defaults(run=run_study)
     return parser

@@ -154,9 +154,10 @@ PRESETS: dict[str, OptimConfig] = {
     "digits": OptimConfig(epochs=30, batch_size=64, lr=0.05, warmup_epochs=2, milestones=(20, 25)),
 }
 DEFAULT_PRESET = {"digits": "digits", "cifar10": "paper_cifar", "cifar100": "paper_cifar",
-                  "imagefolder": "paper_tiny_imagenet", "imagenet_lt": "paper_imagenet_lt"}
+                  "imagefolder": "paper_tiny_imagenet", "tiny_imagenet": "paper_tiny_imagenet",
+                  "imagenet_lt": "paper_imagenet_lt"}
 DEFAULT_BACKBONE = {"digits": "small_cnn", "cifar10": "resnet32", "cifar100": "resnet32",
-                    "imagefolder": "resnet18", "imagenet_lt": "resnext50"}
+                    "imagefolder": "resnet18", "tiny_imagenet": "resnet18", "imagenet_lt": "resnext50"}
 
 
 def with_defaults(config: type, saved: dict) -> dict:

@@ -48,8 +48,9 @@ def evaluate_run(run: Run, data: LongTailData, selection: str = "final", tau: fl
     if selection == "final":
         protocol = f"final epoch ({run.epochs_done}{', stopped early' if run.stopped else ''}) on the test set"
     else:
-        protocol = (f"epoch {run.best['epoch']} chosen by mean recall on a validation split of "
-                    f"{data.spec['val_per_class']} images per class, reported on the test set")
+        split = (f"the data's own validation split ({len(data.val)} images)" if data.spec.get("val_folder") else
+                 f"a validation split of {data.spec['val_per_class']} images per class")
+        protocol = f"epoch {run.best['epoch']} chosen by mean recall on {split}, reported on the test set"
     return metrics, protocol
 
 
@@ -66,7 +67,7 @@ def run_record(run: Run, data: LongTailData, metrics: dict | None, protocol: str
     of the long-tailed subset; ``status`` is finished, stopped or diverged."""
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "dataset": data.name, "imbalance_ratio": data.imbalance_ratio,
+        "dataset": data.name, "imbalance_ratio": "natural" if data.imbalance_ratio is None else data.imbalance_ratio,
         "method": run.method.method, "backbone": run.method.backbone, "u": run.method.u,
         "lam": run.method.lam, "alpha": run.method.alpha, "cluster": run.method.cluster,
         "seed": run.seed, "subset_seed": data.fingerprint.seed, "epochs": run.optim.epochs,

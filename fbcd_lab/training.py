@@ -244,7 +244,7 @@ def selected_model(run: Run, selection: str = "final") -> TwoHeadModel:
     if selection != "best_val":
         raise ValueError(f"selection must be 'final' or 'best_val', got {selection!r}")
     if run.best_state is None:
-        raise ValueError("selection 'best_val' needs a validation split (val_per_class > 0)")
+        raise ValueError("selection 'best_val' needs a validation split (val_per_class > 0 or val_folder)")
     model = copy.deepcopy(run.model)
     model.load_state_dict(run.best_state)
     return model

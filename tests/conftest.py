@@ -27,10 +27,11 @@ def cifar10_jpeg() -> Path:
 
 @pytest.fixture
 def imagenet_lt_tree(tmp_path) -> Path:
-    """A tiny ImageNet root with ImageNet-LT split lists: 3 classes, 6/3/1 train and 2 test images each."""
+    """A tiny ImageNet root with ImageNet-LT split lists: 3 classes, 6/3/1 train, 2 test and 2 validation
+    (``ImageNet_LT_val.txt``) images each."""
     rng = np.random.RandomState(0)
-    lines = {"train": [], "test": []}
-    for split, per_class in (("train", [6, 3, 1]), ("test", [2, 2, 2])):
+    lines = {"train": [], "test": [], "val": []}
+    for split, per_class in (("train", [6, 3, 1]), ("test", [2, 2, 2]), ("val", [2, 2, 2])):
         for c, n in enumerate(per_class):
             wnid = f"n0000000{c}"
             (tmp_path / split / wnid).mkdir(parents=True)

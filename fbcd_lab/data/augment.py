@@ -69,12 +69,14 @@ def normalize(images: torch.Tensor, spec: AugmentSpec, dtype: torch.dtype = torc
 
 
 def stream_transform(spec: AugmentSpec, image_size: int, train: bool) -> T.Compose:
-    """torchvision transforms for streamed (large) images: the ImageNet recipe."""
+    """torchvision transforms for streamed (large) RGB images: the ImageNet recipe, then one grey
+    channel where ``spec`` has one channel's statistics."""
     if train:
         head = [T.RandomResizedCrop(image_size, antialias=True)]
         head += [T.RandomHorizontalFlip()] if spec.hflip else []
     else:
         head = [T.Resize(int(round(image_size * 256 / 224)), antialias=True), T.CenterCrop(image_size)]
+    head += [T.Grayscale(1)] if len(spec.mean) == 1 else []
     return T.Compose([*head, T.ToDtype(torch.float32, scale=True), T.Normalize(spec.mean, spec.std)])
 
 

@@ -11,9 +11,11 @@ from fbcd_lab.checks import Rule, check, check_optional
 from fbcd_lab.data.augment import AugmentSpec, channel_stats
 from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, check_decodable
 from fbcd_lab.data.long_tail import PROFILES, SubsetFingerprint, long_tail_counts, long_tail_indices
-from fbcd_lab.data.sources import IMAGENET_MEAN, IMAGENET_STD, load_source
+from fbcd_lab.data.sources import imagenet_stats, load_source
+from fbcd_lab.runtime import available_cpus
 
 IN_MEMORY_MAX_SIZE = 64
+MAX_STREAM_WORKERS = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,8 +23,10 @@ class LongTailData:
     """A long-tailed training set, the untouched test set, and what is needed to use them.
 
     ``spare`` holds the training images that neither the long-tailed subset nor ``val`` use;
-    ``val`` is a class-balanced validation split carved from the unused images (None unless asked). ``spec`` holds the arguments that
-    rebuild the same data with :func:`build_long_tailed` (data_root aside).
+    ``val`` is a validation split (None unless asked): class-balanced and carved from the unused
+    images, or the source's own. ``imbalance_ratio`` None (profile ``natural``) is a training set
+    kept as it came; :attr:`measured_ratio` is the ratio of its counts either way. ``spec`` holds the
+    arguments that rebuild the same data with :func:`build_long_tailed` (data_root aside).
     """
 
     name: str
@@ -44,11 +48,19 @@ class LongTailData:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def measured_ratio(self) -> float:
+        """Largest over smallest training class count, as the subset holds them."""
+        return max(self.counts) / min(self.counts)
+
     def record(self) -> dict:
-        """JSON-ready description of the subset, for results records."""
-        return {"dataset": self.name, "imbalance_ratio": self.imbalance_ratio, "profile": self.profile,
-                "num_train": len(self.train), "num_test": len(self.test),
-                "image_size": self.image_size, **self.fingerprint.to_dict()}
+        """JSON-ready description of the subset, for results records (``imbalance_ratio`` says
+        ``natural`` for a training set kept as it came)."""
+        ratio = "natural" if self.imbalance_ratio is None else self.imbalance_ratio
+        return {"dataset": self.name, "imbalance_ratio": ratio, "measured_imbalance_ratio": self.measured_ratio,
+                "profile": self.profile, "num_train": len(self.train), "num_test": len(self.test),
+                "num_val": None if self.val is None else len(self.val), "image_size": self.image_size,
+                "in_channels": self.in_channels, **self.fingerprint.to_dict()}
 
 
 def build_long_tailed(
@@ -64,18 +76,22 @@ def build_long_tailed(
     image_size: int | None = None,
     in_memory: bool | None = None,
     val_per_class: int = 0,
+    val_folder: bool = False,
     check_files: bool = True,
 ) -> LongTailData:
     """Load dataset ``name`` and subsample its training set to a long-tailed profile.
 
     ``n_max`` defaults to the smallest class size. ``imbalance_ratio`` None keeps the training
-    set as it is (required for ImageNet-LT, long-tailed already). The test set is never touched.
+    set as it is, every image as counted (``natural``: required for ImageNet-LT, long-tailed
+    already; ``n_max`` and ``profile`` then do not apply). The test set is never touched.
     ``in_memory`` None decodes file sets of images up to 64 px and streams larger ones and
     ImageNet-LT. Normalisation statistics come from the source, else from the decoded training
     images, else ImageNet's. ``val_per_class`` > 0 carves a balanced, seeded validation split of
     that many images per class from the training images the long tail left unused, so the
     training subset is the same with or without it. CIFAR-LT's head class uses all its images at
-    the default n_max: lower n_max to leave some (an error says by how much). A bad image file
+    the default n_max: lower n_max to leave some (an error says by how much). ``val_folder`` takes
+    the source's own validation split instead: an image folder's ``val/<class>/`` folders,
+    ImageNet-LT's ``ImageNet_LT_val.txt``. A bad image file
     raises :class:`~fbcd_lab.data.images.BadImageFile` naming it: decoded sets when built, streamed
     test and validation files here too (``check_files``, a reduced-scale decode of each), streamed
     training files when a batch reads them.
@@ -83,9 +99,17 @@ def build_long_tailed(
     seed, image_size = check("seed", seed), check_optional("image_size", image_size)
     n_max, val_per_class = check_optional("n_max", n_max), check("val_per_class", val_per_class)
     imbalance_ratio = check_optional("imbalance_ratio", imbalance_ratio)
+    if val_folder and val_per_class:
+        raise ValueError("give val_per_class (a split carved from unused training images) or val_folder (the "
+                         "data's own validation split), not both")
+    if imbalance_ratio is None and val_per_class:
+        raise ValueError(f"val_per_class {val_per_class} needs training images the long tail leaves unused, and "
+                         f"imbalance_ratio None (natural) uses them all: give the data's own validation split "
+                         f"(val_folder) or a ratio")
     spec = {"name": name, "imbalance_ratio": imbalance_ratio, "profile": profile, "n_max": n_max,
-            "seed": seed, "convention": convention, "image_size": image_size, "val_per_class": val_per_class}
-    source = load_source(name, root, download, image_size)
+            "seed": seed, "convention": convention, "image_size": image_size, "val_per_class": val_per_class,
+            **({"val_folder": True} if val_folder else {})}  # absent when unused: older runs' specs still match
+    source = load_source(name, root, download, image_size, val_folder)
     labels = source.train.labels
     num_classes = len(source.classes)
     class_sizes = np.bincount(labels, minlength=num_classes)
@@ -108,12 +132,12 @@ def build_long_tailed(
     val_idx = validation_indices(labels, unused, num_classes, val_per_class, seed) if val_per_class else None
     spare_idx = unused if val_idx is None else np.setdiff1d(unused, val_idx)
     train, test = source.train.subset(indices), source.test
-    val = source.train.subset(val_idx) if val_idx is not None else None
+    val = source.train.subset(val_idx) if val_idx is not None else source.val
     if in_memory is None:
         in_memory = source.image_size <= IN_MEMORY_MAX_SIZE and not source.natural
     if in_memory and isinstance(train, FileImages):
-        train, test = train.decode(image_size), test.decode(image_size)
-        val = val.decode(image_size) if val is not None else None
+        train, test = (part.decode(image_size, source.in_channels) for part in (train, test))
+        val = val.decode(image_size, source.in_channels) if val is not None else None
     elif check_files:
         for what, images in (("test", test), ("validation", val)):
             if isinstance(images, FileImages):
@@ -123,15 +147,22 @@ def build_long_tailed(
     elif isinstance(train, TensorImages):
         mean, std = channel_stats(train.images)
     else:
-        mean, std = IMAGENET_MEAN, IMAGENET_STD
+        mean, std = imagenet_stats(source.in_channels)
     spare = source.train.subset(spare_idx)
     return LongTailData(
         name=source.name, classes=source.classes, train=train, test=test, spare=spare,
         counts=tuple(counts), fingerprint=fingerprint,
         augment=AugmentSpec(mean, std, source.crop_padding, source.hflip),
         in_channels=source.in_channels, image_size=image_size or source.image_size,
-        imbalance_ratio=imbalance_ratio, profile=profile, spec=spec, val=val,
+        imbalance_ratio=imbalance_ratio, profile="natural" if imbalance_ratio is None else profile, spec=spec,
+        val=val,
     )
+
+
+def default_workers(data: LongTailData) -> int:
+    """DataLoader processes that decode ``data``'s training images: min(8, the CPUs this process may
+    use) when they stream from files, 0 when they are in memory (batches are indexed, no loader)."""
+    return min(MAX_STREAM_WORKERS, available_cpus()) if isinstance(data.train, FileImages) else 0
 
 
 def validation_indices(labels: np.ndarray, unused: np.ndarray, num_classes: int, per_class: int,

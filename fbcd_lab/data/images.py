@@ -4,12 +4,13 @@ Small images (CIFAR, digits, small ImageFolders) live in memory so a batch is on
 operation; large ones (ImageNet-LT) stay as file paths and stream through a DataLoader.
 Both offer ``labels``, ``len`` and ``subset`` so the rest of the library treats them alike.
 A file that cannot be read or decoded raises :class:`BadImageFile`, one line naming the file.
+Images are RGB, or one grey channel where every file of a source is grey (:func:`all_grey`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
 CHECK_THREADS = min(8, os.cpu_count() or 1)
+GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
 
 class BadImageFile(ValueError):
@@ -66,10 +69,10 @@ class FileImages:
         """The files at ``indices``, in that order."""
         return FileImages(tuple(self.paths[i] for i in indices), self.labels[indices])
 
-    def decode(self, image_size: int | None = None) -> TensorImages:
-        """Decode every file to RGB uint8 (resized to ``image_size`` squares if given, else all
-        must share one size)."""
-        images = [read_rgb(p, image_size) for p in self.paths]
+    def decode(self, image_size: int | None = None, channels: int = 3) -> TensorImages:
+        """Decode every file to uint8 RGB, or grey with ``channels`` 1 (resized to ``image_size``
+        squares if given, else all must share one size)."""
+        images = [read_image(p, image_size, channels) for p in self.paths]
         odd = next((i for i, im in enumerate(images) if im.shape != images[0].shape), None)
         if odd is not None:
             (h0, w0), (h, w) = images[0].shape[1:], images[odd].shape[1:]
@@ -103,17 +106,46 @@ def _reason(path: str, err: Exception) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def read_rgb(path: str, image_size: int | None = None) -> torch.Tensor:
-    """One image file as an RGB uint8 (3, H, W) tensor, optionally resized to a square.
+def read_image(path: str, image_size: int | None = None, channels: int = 3) -> torch.Tensor:
+    """One image file as a uint8 (channels, H, W) tensor, RGB (3) or grey (1), optionally resized
+    to a square.
 
     Pillow decodes (torchvision's own decoders are deprecated since 0.29); a truncated or
     unreadable file raises :class:`BadImageFile`."""
     with open_image(path) as im:
-        # NumPy transposes: torch's multi-threaded uint8 permute-copy took ~8 ms for 500x400 on 2 cores
-        image = torch.from_numpy(np.ascontiguousarray(np.asarray(im.convert("RGB")).transpose(2, 0, 1)))
+        pixels = _pixels(im, channels)
+    # NumPy transposes: torch's multi-threaded uint8 permute-copy took ~8 ms for 500x400 on 2 cores
+    image = torch.from_numpy(pixels.transpose(2, 0, 1).copy())  # a copy: Pillow's buffer is read-only
     if image_size is not None and tuple(image.shape[1:]) != (image_size, image_size):
         image = TF.resize(image, [image_size, image_size], antialias=True)
     return image
+
+
+def read_rgb(path: str, image_size: int | None = None) -> torch.Tensor:
+    """:func:`read_image` with three channels (streamed sets: their transform makes grey sets one channel)."""
+    return read_image(path, image_size, 3)
+
+
+def _pixels(im: Image.Image, channels: int) -> np.ndarray:
+    # (H, W, channels) uint8. 16-bit grey is scaled to 8 bits here: Pillow's own conversion clips it at 255.
+    if im.mode in SIXTEEN_BIT_MODES:
+        im = Image.fromarray((np.asarray(im).clip(0, 65535) >> 8).astype(np.uint8))
+    return np.asarray(im.convert("L" if channels == 1 else "RGB")).reshape(im.height, im.width, channels)
+
+
+def all_grey(paths: Iterable[str]) -> bool:
+    """Whether every file holds a grey image (Pillow modes 1, L, LA, I, I;16..., F), read from the
+    headers alone and stopping at the first colour one. A file that cannot be opened counts as colour:
+    its error comes where it always did, when the file is decoded."""
+    return all(_mode(p) in GREY_MODES for p in paths)
+
+
+def _mode(path: str) -> str | None:
+    try:
+        with Image.open(path) as im:
+            return im.mode
+    except Exception:  # Pillow's plugins raise many exception types on bad files
+        return None
 
 
 def check_decodable(images: FileImages, what: str, threads: int = CHECK_THREADS) -> None:

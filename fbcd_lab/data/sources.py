@@ -1,7 +1,9 @@
-"""Where images come from: the embedded digits, torchvision's CIFAR, ImageFolder trees, ImageNet-LT.
+"""Where images come from: the embedded digits, torchvision's CIFAR, ImageFolder trees, Tiny-ImageNet
+in its original layout, ImageNet-LT.
 
 Each loader returns a :class:`Source` (full training set, untouched test set, class names and
-the augmentation that suits the images). Nothing is downloaded unless the caller asks.
+the augmentation that suits the images). Nothing is downloaded unless the caller asks. Image
+files are read as one grey channel when every file of the source is grey, else as RGB.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import torch
 from sklearn.datasets import load_digits
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
-from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, open_image
+from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, all_grey, open_image
 
-SOURCES = ("digits", "cifar10", "cifar100", "imagefolder", "imagenet_lt")
+SOURCES = ("digits", "cifar10", "cifar100", "imagefolder", "tiny_imagenet", "imagenet_lt")
+OWN_VALIDATION = ("imagefolder", "imagenet_lt")  # sources with a validation split of their own
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 DIGITS_TEST_PER_CLASS = 30
@@ -31,6 +34,7 @@ class Source:
 
     ``mean``/``std`` of None means: compute them from the training images actually used.
     ``natural`` marks a set that is long-tailed already (ImageNet-LT): it is not subsampled.
+    ``val`` is the source's own validation split (an image folder's ``val/``, ImageNet-LT's val list), if asked.
     """
 
     name: str
@@ -44,14 +48,21 @@ class Source:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     natural: bool = False
+    val: ImageSet | None = None
 
 
 def load_source(
-    name: str, root: str | Path | None = None, download: bool = False, image_size: int | None = None
+    name: str, root: str | Path | None = None, download: bool = False, image_size: int | None = None,
+    val: bool = False,
 ) -> Source:
-    """Load a source by name (one of :data:`SOURCES`); ``root`` is required for all but digits."""
+    """Load a source by name (one of :data:`SOURCES`); ``root`` is required for all but digits.
+
+    ``val`` loads the source's own validation split too (:data:`OWN_VALIDATION` have one)."""
     if name not in SOURCES:
         raise ValueError(f"dataset must be one of {SOURCES}, got {name!r}")
+    if val and name not in OWN_VALIDATION:
+        raise ValueError(f"{name} has no validation split of its own (only {' and '.join(OWN_VALIDATION)}); "
+                         f"carve one from unused training images with val_per_class (--val-per-class)")
     native = {"digits": 8, "cifar10": 32, "cifar100": 32}.get(name)
     if native is not None and image_size not in (None, native):
         raise ValueError(f"image_size must be None or {native} for {name} (its images are not resized), "
@@ -66,8 +77,10 @@ def load_source(
     if not root.is_dir():
         raise FileNotFoundError(f"data_root {str(root)!r} does not exist or is not a directory")
     if name == "imagefolder":
-        return imagefolder_source(root, image_size)
-    return imagenet_lt_source(root, image_size or 224)
+        return imagefolder_source(root, image_size, val)
+    if name == "tiny_imagenet":
+        return tiny_imagenet_source(root, image_size)
+    return imagenet_lt_source(root, image_size or 224, val)
 
 
 def digits_source() -> Source:
@@ -106,54 +119,120 @@ def cifar_source(name: str, root: Path, download: bool) -> Source:
                   crop_padding=4, hflip=True, mean=CIFAR_MEAN, std=CIFAR_STD)
 
 
-def imagefolder_source(root: Path, image_size: int | None = None) -> Source:
-    """A ``train/<class>/...`` and ``test/<class>/...`` tree (Tiny-ImageNet, CIFAR as JPEG, your data).
+def imagefolder_source(root: Path, image_size: int | None = None, val: bool = False) -> Source:
+    """A ``train/<class>/...`` and ``test/<class>/...`` tree (CIFAR as JPEG, your data), with
+    ``val/<class>/...`` as the validation split when ``val``.
 
     Images stay files here; :func:`fbcd_lab.data.build_long_tailed` decodes the chosen subset
     into memory when they are small. Augmentation: 4-pixel padded crop at 32 px, scaled with size.
     Hidden names (``.ipynb_checkpoints``, ``.git``, ``.DS_Store``, ``._x.jpg``) are neither
     classes nor images, at any depth.
     """
-    parts = {}
-    for split in ("train", "test"):
-        folder = root / split
-        if not folder.is_dir():
-            raise FileNotFoundError(f"data_root {str(root)!r} has no {split}/ folder of class folders")
-        classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
-        if not classes:
-            raise FileNotFoundError(f"{str(folder)!r} holds no class folder (hidden folders do not count)")
-        samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)},
-                               is_valid_file=_visible_image_file(str(folder)))
-        parts[split] = (tuple(classes), FileImages(tuple(p for p, _ in samples),
-                                                   np.array([y for _, y in samples], dtype=np.int64)))
-    if parts["train"][0] != parts["test"][0]:
-        raise ValueError(f"data_root {str(root)!r}: train/ and test/ hold different class folders")
-    size = image_size or _probe_size(parts["train"][1].paths[0])
-    return Source(root.name, parts["train"][0], parts["train"][1], parts["test"][1], in_channels=3,
+    parts = {split: _class_folders(root, split) for split in _splits(val)}
+    for split, (classes, _) in parts.items():
+        if classes != parts["train"][0]:
+            raise ValueError(f"data_root {str(root)!r}: train/ and {split}/ hold different class folders")
+    images = {split: files for split, (_, files) in parts.items()}
+    size = image_size or _probe_size(images["train"].paths[0])
+    return Source(root.name, parts["train"][0], images["train"], images["test"], in_channels=_channels(images),
+                  image_size=size, crop_padding=max(1, size // 8), hflip=True, val=images.get("val"))
+
+
+def tiny_imagenet_source(root: Path, image_size: int | None = None) -> Source:
+    """Tiny-ImageNet (200 classes, 500 training images each, 64 x 64) in its original layout:
+    ``wnids.txt``, ``train/<wnid>/images/*.JPEG``, ``val/images/*.JPEG`` labelled by
+    ``val/val_annotations.txt`` (file, wnid, box). Classes are the wnids in sorted order, as an
+    ImageFolder over ``train/`` numbers them. Its test labels are not public, so ``val/`` (50 per
+    class) is the test set, as in the long-tail literature; ``words.txt`` is not needed."""
+    wnids_file = root / "wnids.txt"
+    if not wnids_file.is_file():
+        raise FileNotFoundError(f"data_root {str(root)!r} is not a tiny-imagenet-200 folder: it lacks wnids.txt")
+    classes = tuple(sorted(set(wnids_file.read_text().split())))
+    index = {wnid: c for c, wnid in enumerate(classes)}
+    train = [(path, index[wnid]) for wnid in classes for path in _tiny_train_files(root, wnid)]
+    annotations = root / "val" / "val_annotations.txt"
+    if not annotations.is_file():
+        raise FileNotFoundError(f"data_root {str(root)!r} lacks val/val_annotations.txt (the test labels)")
+    test = [(str(root / "val" / "images" / file), _tiny_label(index, wnid, annotations))
+            for file, wnid in (line.split("\t")[:2] for line in annotations.read_text().splitlines() if line.strip())]
+    images = {split: FileImages(tuple(p for p, _ in rows), np.array([y for _, y in rows], dtype=np.int64))
+              for split, rows in (("train", train), ("test", test))}
+    size = image_size or 64
+    return Source("tiny_imagenet", classes, images["train"], images["test"], in_channels=_channels(images),
                   image_size=size, crop_padding=max(1, size // 8), hflip=True)
 
 
-def imagenet_lt_source(root: Path, image_size: int = 224) -> Source:
-    """ImageNet-LT from its split lists (``ImageNet_LT_train.txt``, ``ImageNet_LT_test.txt``,
-    lines ``train/n01440764/xxx.JPEG 0``) over an ImageNet root; streamed, not held in memory."""
-    parts = {}
-    for split in ("train", "test"):
-        listing = root / f"ImageNet_LT_{split}.txt"
-        if not listing.is_file():
-            raise FileNotFoundError(f"data_root {str(root)!r} lacks the split list {listing.name}")
-        rows = [line.split() for line in listing.read_text().splitlines() if line.strip()]
-        paths = tuple(str(root / r[0]) for r in rows)
-        missing = [p for p in paths[:1] + paths[-1:] if not Path(p).is_file()]
-        if missing:
-            raise FileNotFoundError(f"ImageNet-LT image {missing[0]!r} from {listing.name} not found")
-        parts[split] = FileImages(paths, np.array([int(r[1]) for r in rows], dtype=np.int64))
-    num_classes = int(parts["train"].labels.max()) + 1
-    classes = tuple(sorted({Path(p).parent.name for p in parts["train"].paths}))
+def imagenet_lt_source(root: Path, image_size: int = 224, val: bool = False) -> Source:
+    """ImageNet-LT from its split lists (``ImageNet_LT_train.txt``, ``ImageNet_LT_test.txt``, and
+    ``ImageNet_LT_val.txt`` as the validation split when ``val``; lines ``train/n01440764/xxx.JPEG 0``)
+    over an ImageNet root; streamed, not held in memory."""
+    images = {split: _listed_files(root, split) for split in _splits(val)}
+    num_classes = int(images["train"].labels.max()) + 1
+    classes = tuple(sorted({Path(p).parent.name for p in images["train"].paths}))
     if len(classes) != num_classes:
         classes = tuple(str(c) for c in range(num_classes))
-    return Source("imagenet_lt", classes, parts["train"], parts["test"], in_channels=3,
-                  image_size=image_size, crop_padding=0, hflip=True, mean=IMAGENET_MEAN,
-                  std=IMAGENET_STD, natural=True)
+    channels = _channels(images)
+    mean, std = imagenet_stats(channels)
+    return Source("imagenet_lt", classes, images["train"], images["test"], in_channels=channels,
+                  image_size=image_size, crop_padding=0, hflip=True, mean=mean, std=std, natural=True,
+                  val=images.get("val"))
+
+
+def imagenet_stats(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """ImageNet's per-channel mean and std; for one grey channel, their averages over R, G and B."""
+    if channels == 3:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return (sum(IMAGENET_MEAN) / 3,), (sum(IMAGENET_STD) / 3,)
+
+
+def _splits(val: bool) -> tuple[str, ...]:
+    return ("train", "test", "val") if val else ("train", "test")
+
+
+def _class_folders(root: Path, split: str) -> tuple[tuple[str, ...], FileImages]:
+    """The class names and image files of ``root/split/<class>/...`` (torchvision's walk and order)."""
+    folder = root / split
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data_root {str(root)!r} has no {split}/ folder of class folders")
+    classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        raise FileNotFoundError(f"{str(folder)!r} holds no class folder (hidden folders do not count)")
+    samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)},
+                           is_valid_file=_visible_image_file(str(folder)))
+    return tuple(classes), FileImages(tuple(p for p, _ in samples), np.array([y for _, y in samples], dtype=np.int64))
+
+
+def _tiny_train_files(root: Path, wnid: str) -> list[str]:
+    folder = root / "train" / wnid / "images"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data_root {str(root)!r}: class {wnid} of wnids.txt has no "
+                                f"train/{wnid}/images/ folder")
+    is_valid = _visible_image_file(str(folder))
+    return sorted(e.path for e in os.scandir(folder) if e.is_file() and is_valid(e.path))
+
+
+def _tiny_label(index: dict[str, int], wnid: str, annotations: Path) -> int:
+    if wnid not in index:
+        raise ValueError(f"{str(annotations)!r} labels an image {wnid!r}, which is not in wnids.txt")
+    return index[wnid]
+
+
+def _listed_files(root: Path, split: str) -> FileImages:
+    """The files and labels of ImageNet-LT's list for ``split``; its first and last files must exist."""
+    listing = root / f"ImageNet_LT_{split}.txt"
+    if not listing.is_file():
+        raise FileNotFoundError(f"data_root {str(root)!r} lacks the split list {listing.name}")
+    rows = [line.split() for line in listing.read_text().splitlines() if line.strip()]
+    paths = tuple(str(root / r[0]) for r in rows)
+    missing = [p for p in paths[:1] + paths[-1:] if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"ImageNet-LT image {missing[0]!r} from {listing.name} not found")
+    return FileImages(paths, np.array([int(r[1]) for r in rows], dtype=np.int64))
+
+
+def _channels(images: dict[str, FileImages]) -> int:
+    """1 when every file of every split is grey, else 3 (mixed grey and colour stay RGB)."""
+    return 1 if all_grey(p for files in images.values() for p in files.paths) else 3
 
 
 def _visible_image_file(folder: str) -> Callable[[str], bool]:

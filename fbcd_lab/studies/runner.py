@@ -15,9 +15,9 @@ import torch
 from tqdm.auto import tqdm
 
 from fbcd_lab.checkpoints import read_checkpoint
-from fbcd_lab.checks import check
+from fbcd_lab.checks import check, check_optional
 from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset
-from fbcd_lab.data.datasets import LongTailData, build_long_tailed
+from fbcd_lab.data.datasets import LongTailData, build_long_tailed, default_workers
 from fbcd_lab.records import evaluate_run, read_record, run_record, save_record
 from fbcd_lab.resume import resume_run, setting_differences
 from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, clear_run, prepare_run_folder
@@ -49,9 +49,12 @@ def run_study(
     epochs: int | None = None, backbone: str | None = None, data_root: str | Path | None = None,
     download: bool = False, n_max: int | None = None, image_size: int | None = None, device: str = "auto",
     paper_column: str | None = None, progress: bool = True, callbacks: Sequence[EpochCallback] = (),
+    workers: int | None = None,
 ) -> dict:
-    """Run study ``name`` on ``dataset`` at ``ratios`` (default: the study's) x ``seeds`` (default 0 1 2) for
-    the ``cells`` named (default all), print its table and save it as ``out/<name>/table.md`` and ``table.json``.
+    """Run study ``name`` on ``dataset`` at ``ratios`` (default: the study's; None: the training set as
+    counted, ``natural``) x ``seeds`` (default 0 1 2) for the ``cells`` named (default all), print its
+    table and save it as ``out/<name>/table.md`` and ``table.json``. ``workers`` DataLoader processes
+    decode streamed images (default :func:`~fbcd_lab.data.datasets.default_workers`).
 
     Settings are checked and every run folder inspected before any training; a folder holding a run of
     other settings is refused. ``callbacks`` get every epoch's record. A KeyboardInterrupt keeps the
@@ -59,9 +62,10 @@ def run_study(
     """
     study = get_study(name)
     chosen = study.select(backbone, dataset, cells)
-    ratios = [None] if dataset == "imagenet_lt" else _unique(check("imbalance_ratio", r)
+    ratios = [None] if dataset == "imagenet_lt" else _unique(check_optional("imbalance_ratio", r)
                                                              for r in ratios or study.ratios)
     seeds = _unique(check("seed", s) for s in seeds or DEFAULT_SEEDS)
+    workers = check_optional("workers", workers)
     optim = preset(preset_name or DEFAULT_PRESET[dataset], **({} if epochs is None else {"epochs": epochs}))
     dev = resolve_device(device)
     precision = resolve_precision("auto", dev)
@@ -79,7 +83,8 @@ def run_study(
         for planned in plan:
             if planned.action != "done":
                 bar.set_postfix_str(f"ratio {ratio_name(planned.ratio)} {planned.cell.label} seed {planned.seed}")
-                _train(planned, data[planned.ratio], optim, dev, precision, [lambda _: bar.update(1), *callbacks])
+                _train(planned, data[planned.ratio], optim, dev, precision, [lambda _: bar.update(1), *callbacks],
+                       default_workers(data[planned.ratio]) if workers is None else workers)
     finally:
         bar.close()
     records = {(r, cell.label): [] for r in ratios for cell in chosen}
@@ -138,7 +143,7 @@ def _final_record(path: Path) -> dict | None:
 
 
 def _train(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: torch.device, precision: str,
-           callbacks: Sequence[EpochCallback]) -> None:
+           callbacks: Sequence[EpochCallback], workers: int) -> None:
     """Start or resume one planned run, train it to the end and write its record (as ``train`` does);
     a run stopped by KeyboardInterrupt is recorded as stopped and the interrupt raised again."""
     folder, method, seed = planned.folder, planned.cell.method, planned.seed
@@ -152,7 +157,7 @@ def _train(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: 
         run = start_run(data, method, optim, seed=seed, device=device, precision=precision)
         for removed in clear_run(folder):
             tqdm.write(f"removed {removed}: no checkpoint to continue it from")
-    fit(run, data, checkpoint=folder / CHECKPOINT_NAME, callbacks=callbacks, progress=False)
+    fit(run, data, checkpoint=folder / CHECKPOINT_NAME, callbacks=callbacks, progress=False, num_workers=workers)
     metrics, protocol = evaluate_run(run, data)
     save_record(run_record(run, data, metrics, protocol), folder / RECORD_NAME)
     if run.status == "diverged":
