@@ -17,6 +17,7 @@ from fbcd_lab.checks import check
 
 from fbcd_lab.data.augment import AugmentSpec, apply_augmentation, draw_augmentation, normalize, stream_transform
 from fbcd_lab.data.images import BadImageFile, FileImages, ImageSet, TensorImages, read_rgb
+from fbcd_lab.runtime import cpu_threads
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -132,11 +133,12 @@ def _seeded(loader: DataLoader, generator: torch.Generator) -> Iterator:
 
     Without worker processes torchvision's random transforms draw from the global RNG, which a
     resumed run does not restore; here they draw from a private stream seeded by ``generator``
-    (saved in every checkpoint), and the global RNG is left as it was."""
+    (saved in every checkpoint), and the global RNG is left as it was. They run on one thread:
+    per-image transforms on PyTorch's two threads were 6-10x slower (BENCHMARKS.md)."""
     state = torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator))).get_state()
     batches = iter(loader)
     while True:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), cpu_threads(1):
             torch.set_rng_state(state)
             batch = next(batches, None)
             state = torch.get_rng_state()
