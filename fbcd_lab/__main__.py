@@ -2,6 +2,9 @@
 
 import sys
 
-from fbcd_lab.cli import main
+try:
+    from fbcd_lab.cli import main
+except KeyboardInterrupt:  # Ctrl-C while PyTorch is still being imported: nothing to keep, no traceback
+    sys.exit(130)
 
 sys.exit(main())

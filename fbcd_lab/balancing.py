@@ -6,7 +6,8 @@ epoch by epoch.
 - ``drw``: the same weights from the deferred epoch on (LDAM-DRW's deferred re-weighting).
 - ``resample``: class-balanced sampling from the start.
 - ``drs``: class-balanced sampling from the deferred epoch on (deferred re-sampling).
-The deferred epoch is 160 of 200 in LDAM-DRW; by default it scales with the run (0.8 x epochs).
+The deferred epoch is 160 of 200 in LDAM-DRW; by default it scales with the run (0.8 x epochs,
+at most the last epoch).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def effective_number_weights(counts, beta: float = 0.9999) -> np.ndarray:
 
 
 def deferred_epoch(epochs: int, deferred: int | None = None) -> int:
-    """The epoch (from 0) at which DRW and DRS switch on: ``deferred``, else round(0.8 x epochs)."""
-    return round(DEFERRED_SHARE * epochs) if deferred is None else deferred
+    """The epoch (from 0) at which DRW and DRS switch on: ``deferred``, else round(0.8 x epochs),
+    kept below the last epoch so a short run still switches (at epoch 0 for a 1-epoch run)."""
+    return min(round(DEFERRED_SHARE * epochs), epochs - 1) if deferred is None else deferred
 
 
 @dataclass(frozen=True)

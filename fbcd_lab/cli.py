@@ -5,12 +5,14 @@
 ``train`` runs one experiment and writes ``results.json`` and ``checkpoint.pt`` to ``--out``;
 ``eval`` re-evaluates a checkpoint; ``summarize`` tabulates a folder of results over seeds;
 ``study`` runs a named study (cells x ratios x seeds) and tabulates it beside the paper's numbers.
-Bad values exit with status 2 and a one-line message naming the option.
+Bad values exit with status 2 and a one-line message naming the option; no command lists the
+commands and exits with status 2. ``python -m fbcd_lab COMMAND --help`` documents each command.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -23,11 +25,13 @@ from fbcd_lab.config import AUGMENTATIONS, DEFAULT_BACKBONE, DEFAULT_PRESET, MET
 from fbcd_lab.data.datasets import build_long_tailed, default_workers
 from fbcd_lab.data.long_tail import PROFILES
 from fbcd_lab.data.sources import SOURCES
+from fbcd_lab.distributed import is_main
 from fbcd_lab.losses import LOSSES
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.models.predict import RULES
+from fbcd_lab.models.two_head import NECKS
 from fbcd_lab.paper_results import PAPER_DATASETS
-from fbcd_lab.recipes import RECIPES, recipe
+from fbcd_lab.recipes import RECIPES, describe_method, recipe
 from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, RUN_FILES
 from fbcd_lab.runtime import PRECISIONS
 from fbcd_lab.studies import STUDIES
@@ -38,6 +42,13 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def path_arg(text: str) -> Path:
+    """An argparse type for a path that must not be empty ('' would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
 
 
 def checked(name: str) -> Callable[[str], int | float]:
@@ -129,37 +140,59 @@ def _report(run, data, selection: str, out: Path, record_name: str) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from fbcd_lab import distributed
+    from fbcd_lab.checkpoints import read_checkpoint
     from fbcd_lab.resume import resume_run
-    from fbcd_lab.run_folder import clear_run, prepare_run_folder
+    from fbcd_lab.run_folder import clear_run, new_folder_removed_on_error, prepare_run_folder
     from fbcd_lab.training import fit, start_run
 
+    # Under torchrun (WORLD_SIZE > 1): join its process group and get this process's device
+    # (cuda:LOCAL_RANK, else the CPU); only the main process prints, writes and reports.
+    device = distributed.init(args.device)
+    distributed.quiet_unless_main()
     if args.selection == "best_val" and not (args.val_per_class or args.val_folder):
         raise ValueError("--selection best_val needs --val-per-class > 0 or --val-folder")
-    for stale in prepare_run_folder(args.out, args.resume, args.overwrite):
-        print(f"removed {stale}, left by an interrupted write")
-    data = _data_for(args)
     method = method_from_args(args)
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
+    checkpoint = args.out / CHECKPOINT_NAME
+    epochs = args.epochs
+    if args.resume and epochs is None and checkpoint.is_file():  # a resumed run keeps its own length
+        epochs = read_checkpoint(checkpoint)["optim"]["epochs"]
+    overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", args.batch_size), ("lr", args.lr),
                                    ("weight_decay", args.weight_decay)) if v is not None}
     optim = preset(args.preset or DEFAULT_PRESET[args.dataset], **overrides)
-    checkpoint = args.out / CHECKPOINT_NAME
-    settings = {"seed": args.seed, "device": args.device, "precision": args.precision,
-                "deterministic": args.deterministic}
-    if args.resume:
-        run = resume_run(checkpoint, data, method, optim, **settings)
-        extended = f", extended to {optim.epochs} epochs" if run.extensions and \
-            run.extensions[-1]["at_epoch"] == run.epochs_done else ""
-        print(f"resuming {checkpoint} after epoch {run.epochs_done} of {run.optim.epochs}{extended}")
-    else:
-        run = start_run(data, method, optim, **settings)
-        for removed in clear_run(args.out) if args.overwrite else ():
-            print(f"--overwrite: removed {removed}")
-    print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; method {run.method.method}, "
+    # the global batch, divisible by the processes; folder and resume checks: the main process
+    # first, its one-line error ending the others quietly (exit status 2)
+    distributed.main_first(lambda: distributed.check_global_batch(optim.batch_size))
+    with new_folder_removed_on_error(args.out):
+        for stale in distributed.main_first(lambda: prepare_run_folder(args.out, args.resume, args.overwrite)) or ():
+            print(f"removed {stale}, left by an interrupted write")
+        data = _data_for(args)
+        settings = {"seed": args.seed, "device": device, "precision": args.precision,
+                    "deterministic": args.deterministic}
+        if args.resume:
+            before = read_checkpoint(checkpoint)["optim"]["epochs"]
+            run = distributed.main_first(lambda: resume_run(checkpoint, data, method, optim, **settings),
+                                         everyone=True)
+            extended = f", extended from {before} to {optim.epochs} epochs" if optim.epochs != before else ""
+            print(f"resuming {checkpoint} after epoch {run.epochs_done} of {before}{extended}")
+        else:
+            run = start_run(data, method, optim, **settings)
+    for removed in clear_run(args.out) if args.overwrite and not args.resume and distributed.is_main() else ():
+        print(f"--overwrite: removed {removed}")
+    print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; {describe_method(run.method)}; "
           f"K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
     workers = default_workers(data) if args.workers is None else args.workers
-    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers)
-    _report(run, data, args.selection, args.out, RECORD_NAME)
-    return 0 if not run.stopped else 130
+    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers, sync_bn=args.sync_bn)
+    if distributed.is_main():
+        _report(run, data, args.selection, args.out, RECORD_NAME)
+    elif run.diverged is not None:
+        return 2  # the main process reports it
+    if run.stopped:
+        if distributed.is_main():
+            print(f"interrupted after epoch {run.epochs_done} of {run.optim.epochs}; to continue, run the same "
+                  f"command with --resume", file=sys.stderr)
+        return 130
+    return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -175,14 +208,47 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_lab(args: argparse.Namespace) -> int:
-    from fbcd_lab.lab_preset import lab_preset
-    from fbcd_lab.notebooks import open_lab, run_headless
+    """JupyterLab on the notebooks (unknown options passed on to it), or ``--headless`` HTML."""
+    import os
 
-    if args.headless is None:
-        return open_lab()
-    for path in run_headless(args.headless, lab_preset(args.preset).name):
-        print(f"wrote {path}")
+    from fbcd_lab.lab_preset import HEADLESS_DEFAULT, lab_preset
+    from fbcd_lab.notebooks import INSTALL_HINT, NotebookError, missing_packages, open_lab, run_headless
+
+    headless = args.headless is not None
+    options = list(getattr(args, "jupyter_options", ()))
+    if headless and options:
+        raise ValueError(f"{' '.join(options)}: JupyterLab options do nothing with --headless")
+    missing = missing_packages(headless)
+    if missing:
+        raise ValueError(f"the notebooks need {', '.join(missing)} (the [lab] extra): {INSTALL_HINT}")
+    if not headless:
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and not any(o.split("=")[0] in LAB_ROOT_OPTIONS
+                                                                       for o in options):
+            options.append("--allow-root")
+            print("running as root (as in a container): passing --allow-root to JupyterLab", file=sys.stderr)
+        if args.preset:
+            print(f"FBCD_PRESET={lab_preset(args.preset).name} for this JupyterLab's kernels", file=sys.stderr)
+        return open_lab(options, args.preset)
+    preset = lab_preset(args.preset, default=HEADLESS_DEFAULT).name
+    print(f"executing the notebooks under preset {preset} into {args.headless}/ "
+          f"(--preset ci: seconds per notebook)", flush=True)
+    try:
+        run_headless(args.headless, preset)
+    except NotebookError as err:
+        print(f"python -m fbcd_lab lab: error: {err}", file=sys.stderr)
+        return 1
     return 0
+
+
+LAB_ROOT_OPTIONS = ("--allow-root", "--no-allow-root", "--ServerApp.allow_root")
+LAB_EPILOG = """\
+Any other option is passed on to JupyterLab, e.g.:
+  --no-browser          print the URL instead of opening a browser
+  --ip 0.0.0.0          listen on every interface (in a container, to open it from the host)
+  --port 8890           the port (default 8888, else the next free one)
+  --ServerApp.token=T   a fixed token instead of a random one
+Run as root (as in a container), --allow-root is added unless you give --no-allow-root.
+In a container: python -m fbcd_lab lab --ip 0.0.0.0 --no-browser (and publish the port)."""
 
 
 def run_summarize(args: argparse.Namespace) -> int:
@@ -197,13 +263,23 @@ def run_summarize(args: argparse.Namespace) -> int:
         print(f"no results.json under {args.folder}")
         return 1
     cols = [*SHOWN_KEYS, *varying_columns(rows), "status", "n"]
-    width = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print(" ".join(f"{c:>{width[c]}}" for c in cols), f"{'mean':>8} {'std':>8}  seeds")
-    for row in rows:
-        mean, std = row[f"{args.metric}_mean"], row[f"{args.metric}_std"]
-        numbers = f"{mean:>8.4f} {std:>8.4f}" if mean is not None else f"{'-':>8} {'-':>8}"
-        print(" ".join(f"{str(row[c]):>{width[c]}}" for c in cols), numbers, f" {row['seeds']}")
+    cells = [{c: _cell(row[c]) for c in cols} for row in rows]
+    numbers = [("-", "-") if row[f"{args.metric}_mean"] is None else
+               (f"{row[f'{args.metric}_mean']:.4f}", f"{row[f'{args.metric}_std']:.4f}" if row["n"] > 1 else "-")
+               for row in rows]
+    width = {c: max(len(c), *(len(cell[c]) for cell in cells)) for c in cols}
+    print(f"{args.metric} under the {args.rule} rule: mean and sample sd over training seeds")
+    print(" ".join(f"{c:>{width[c]}}" for c in cols), f"{'mean':>8} {'sd':>8}  seeds")
+    for cell, (mean, sd), row in zip(cells, numbers, rows):
+        print(" ".join(f"{cell[c]:>{width[c]}}" for c in cols), f"{mean:>8} {sd:>8}  {row['seeds']}")
     return 0
+
+
+def _cell(value) -> str:
+    """A table cell: '-' for nothing, numbers without trailing zeros, the rest as text."""
+    if value is None or value == () or value == "[]":
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def run_study(args: argparse.Namespace) -> int:
@@ -222,7 +298,7 @@ def run_study(args: argparse.Namespace) -> int:
 
 
 METHOD_OPTIONS = ("method", "u", "lam", "alpha", "cluster", "kernel_size", "loss", "balancing", "augment",
-                  "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1")
+                  "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1", "neck")
 
 
 def add_method_options(parser: argparse.ArgumentParser) -> None:
@@ -254,6 +330,10 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
                         help="epoch (from 0) at which drw / drs switch on (default 0.8 x epochs)")
     parser.add_argument("--weight-l1", action=argparse.BooleanOptionalAction,
                         help="class weights apply to L1 as well as L2 (default yes)")
+    parser.add_argument("--neck", choices=NECKS,
+                        help="where D is not a multiple of C: shared (default: FBH adds a balanced neck both heads "
+                             "read), always (the neck without FBH too: the control for its extra layer), fbh_only "
+                             "(only FBH reads it)")
 
 
 def method_from_args(args: argparse.Namespace) -> MethodConfig:
@@ -266,28 +346,38 @@ def method_from_args(args: argparse.Namespace) -> MethodConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m fbcd_lab", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    from fbcd_lab.lab_preset import HEADLESS_DEFAULT, LAB_PRESETS, SUMMARY
 
-    lab = sub.add_parser("lab", help="open the notebooks in JupyterLab, or execute them headless into HTML")
+    parser = OneLineParser(prog="python -m fbcd_lab", description=__doc__.replace("``", ""),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", title="commands")
+
+    lab = sub.add_parser("lab", help="open the notebooks in JupyterLab, or execute them headless into HTML",
+                         description="Open the notebooks in JupyterLab (notebook 1 first), or with --headless\n"
+                                     "execute them all and write one HTML file each (figures work offline).",
+                         epilog=LAB_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         allow_abbrev=False)
     lab.add_argument("--headless", type=Path, metavar="HTML_DIR",
-                     help="execute every notebook and write HTML_DIR/<notebook>.html instead")
-    lab.add_argument("--preset", choices=("ci", "binder", "full"),
-                     help="size of the notebooks' runs (default: $FBCD_PRESET, else full)")
-    lab.set_defaults(run=run_lab)
+                     help="execute every notebook and write HTML_DIR/<notebook>.html instead, printing each "
+                          "notebook with its time")
+    lab.add_argument("--preset", choices=tuple(LAB_PRESETS),
+                     help="size of the notebooks' runs: " + ", ".join(f"{k} ({v})" for k, v in SUMMARY.items())
+                          + "; sets FBCD_PRESET for JupyterLab's kernels (default: $FBCD_PRESET, else full; "
+                          f"with --headless, else {HEADLESS_DEFAULT})")
+    lab.set_defaults(run=run_lab, jupyter_options=[])
 
     demo = sub.add_parser("demo", help="CE versus FBH + CDH on the embedded digits; per-class recall")
     demo.add_argument("--imbalance-ratio", type=checked("imbalance_ratio"), default=100.0, help="largest / smallest class (>= 1)")
     demo.add_argument("--u", type=checked("u"), default=10, help="clusters of the largest class (>= 1)")
     demo.add_argument("--lam", type=checked("lam"), default=1.5, help="weight lambda of the FBH loss (>= 0)")
     demo.add_argument("--seed", type=checked("seed"), default=0, help="training seed (division, initialisation, batches)")
-    demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    demo.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="auto (default): CUDA when present, else the CPU")
     demo.set_defaults(run=run_demo)
 
     tr = sub.add_parser("train", help="train one method; writes OUT/results.json and OUT/checkpoint.pt")
     tr.add_argument("--dataset", required=True, choices=SOURCES, help="data source")
-    tr.add_argument("--data-root", type=Path, help="folder of the data (all but digits)")
+    tr.add_argument("--data-root", type=path_arg, help="folder of the data (all but digits)")
     tr.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
     tr.add_argument("--imbalance-ratio", type=ratio_or_natural, default=100.0,
                     help="largest / smallest class, >= 1, or natural: keep every training image as counted, the "
@@ -315,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--subset-seed", type=checked("subset_seed"), default=0,
                     help="seed of the long-tailed subset (default 0, fixed as in LDAM-DRW, so a spread over "
                          "--seed is training variance)")
-    tr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    tr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="auto (default): CUDA when present, else the CPU")
     tr.add_argument("--workers", type=checked("workers"),
                     help="DataLoader processes decoding streamed images (default: min(8, CPUs) for streamed "
                          "sets, 0 for sets held in memory, which need none)")
@@ -325,34 +416,40 @@ def build_parser() -> argparse.ArgumentParser:
                     help="resize images to this square size (image folders: needed when sizes differ)")
     tr.add_argument("--deterministic", action="store_true",
                     help="deterministic kernels on CUDA (torch.use_deterministic_algorithms; slower)")
+    tr.add_argument("--sync-bn", action="store_true",
+                    help="with several processes (torchrun): BatchNorm statistics of the whole global batch "
+                         "(SyncBatchNorm) instead of each process's part; no effect in one process")
     tr.add_argument("--resume", action="store_true",
                     help="continue the run in OUT with the same options (a larger --epochs extends it)")
     tr.add_argument("--overwrite", action="store_true", help="replace the run already in OUT")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
-    tr.add_argument("--out", type=Path, required=True, help="output folder")
+    tr.add_argument("--out", type=path_arg, required=True, help="output folder")
     tr.set_defaults(run=run_train)
 
     ev = sub.add_parser("eval", help="re-evaluate a checkpoint on its test set")
-    ev.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by train")
-    ev.add_argument("--data-root", type=Path, help="folder of the data (all but digits)")
-    ev.add_argument("--selection", choices=("final", "best_val"), default="final")
-    ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ev.add_argument("--checkpoint", type=path_arg, required=True, help="checkpoint.pt written by train")
+    ev.add_argument("--data-root", type=path_arg, help="folder of the data (all but digits)")
+    ev.add_argument("--selection", choices=("final", "best_val"), default="final",
+                    help="report the final epoch (default) or the best epoch on the validation split")
+    ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="auto (default): CUDA when present, else the CPU")
     ev.add_argument("--record-name", default="eval.json", help="record written beside the checkpoint")
     ev.set_defaults(run=run_eval)
 
     su = sub.add_parser("summarize", help="mean and spread over seeds of a folder of results.json")
-    su.add_argument("folder", type=Path)
-    su.add_argument("--metric", default="mean_recall", choices=("mean_recall", "accuracy", "ece"))
-    su.add_argument("--rule", default="top_cluster", choices=RULES)
+    su.add_argument("folder", type=path_arg, help="folder searched for results.json files (recursively)")
+    su.add_argument("--metric", default="mean_recall", choices=("mean_recall", "accuracy", "ece"),
+                    help="the number tabulated (default mean_recall)")
+    su.add_argument("--rule", default="top_cluster", choices=RULES, help="prediction rule (default top_cluster)")
     su.set_defaults(run=run_summarize)
 
     st = sub.add_parser("study", help="run a named study over ratios and seeds; its table beside the paper's")
     st.add_argument("name", choices=tuple(STUDIES),
                     help="; ".join(f"{name}: {study.description}" for name, study in STUDIES.items()))
     st.add_argument("--dataset", required=True, choices=SOURCES, help="data source")
-    st.add_argument("--data-root", type=Path, help="folder of the data (all but digits)")
+    st.add_argument("--data-root", type=path_arg, help="folder of the data (all but digits)")
     st.add_argument("--download", action="store_true", help="let torchvision download CIFAR into --data-root")
-    st.add_argument("--out", type=Path, required=True,
+    st.add_argument("--out", type=path_arg, required=True,
                     help="runs go to OUT/NAME/r<ratio>/<cell>/seed<seed>/, the table to OUT/NAME/table.md and .json")
     st.add_argument("--ratios", nargs="+", type=ratio_or_natural,
                     help="imbalance ratios, natural for the training set as counted (default: the study's, "
@@ -373,7 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--paper-column", choices=tuple(PAPER_DATASETS),
                     help="paper dataset to compare with (default: CIFAR and ImageNet-LT by name, an image "
                          "folder by its class count: 10, 100, 200 = tiny_imagenet)")
-    st.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    st.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="auto (default): CUDA when present, else the CPU")
     st.add_argument("--workers", type=checked("workers"),
                     help="DataLoader processes decoding streamed images (default as for train)")
     st.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -382,15 +480,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; bad values and files exit 2 with a one-line message."""
+    """Parse ``argv`` and run the command; bad values and files exit 2 with a one-line message, and no
+    command prints the help (the list of commands) to stderr and returns 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.command is None:  # no command: the list of commands, as a usage error
+        parser.print_help(sys.stderr)
+        return 2
+    if args.command == "lab":  # lab alone passes what it does not know on to JupyterLab
+        args.jupyter_options = unknown
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    signal.signal(signal.SIGTERM, _interrupt)  # a job scheduler's stop ends a run as Ctrl-C does: recorded
     try:
         return args.run(args)
     except (ValueError, OSError) as err:
         lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
-        print(f"{parser.prog} {args.command}: error: {lines[-1] if len(lines) > 1 else lines[0]}", file=sys.stderr)
+        message = _naming_the_option(lines[-1] if len(lines) > 1 else lines[0], parser, args.command)
+        if is_main():  # under torchrun every process fails alike: one line is enough
+            print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _naming_the_option(message: str, parser: argparse.ArgumentParser, command: str) -> str:
+    """A library error starts with the parameter's name (``n_max must be ...``); add the option that
+    sets it (``n_max (--n-max) must be ...``) so the user knows what to change."""
+    name, _, rest = message.partition(" ")
+    sub = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices[command]
+    options = {a.dest: a.option_strings[0] for a in sub._actions if a.option_strings}
+    return f"{name} ({options[name]}) {rest}" if name in options and options[name] not in message else message

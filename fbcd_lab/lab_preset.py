@@ -1,7 +1,9 @@
 """How big the notebooks' experiments are, chosen by one environment variable.
 
 ``FBCD_PRESET=ci`` (CI and nbval: seconds per notebook), ``binder`` (Binder's small CPU
-machines) or ``full`` (the default on your own machine). Every notebook reads :func:`lab_preset`.
+machines: every notebook in a few minutes on a laptop; the default of ``lab --headless``) or
+``full`` (the default of a notebook opened on your own machine). Every notebook reads
+:func:`lab_preset`; ``python -m fbcd_lab lab --preset NAME`` sets it for JupyterLab's kernels.
 """
 
 from __future__ import annotations
@@ -32,9 +34,14 @@ LAB_PRESETS = {
 }
 
 
-def lab_preset(name: str | None = None) -> LabPreset:
-    """The preset named by ``name``, else by $FBCD_PRESET, else ``full``."""
-    name = name or os.environ.get(ENV_VAR) or "full"
+DEFAULT = "full"
+HEADLESS_DEFAULT = "binder"
+SUMMARY = {"ci": "seconds per notebook", "binder": "small CPU machines", "full": "larger sweeps, more seeds"}
+
+
+def lab_preset(name: str | None = None, default: str = DEFAULT) -> LabPreset:
+    """The preset named by ``name``, else by $FBCD_PRESET, else ``default`` (``full``)."""
+    name = name or os.environ.get(ENV_VAR) or default
     if name not in LAB_PRESETS:
         raise ValueError(f"{ENV_VAR} must be one of {tuple(LAB_PRESETS)}, got {name!r}")
     return LAB_PRESETS[name]

@@ -1,18 +1,44 @@
 """Run the notebook sequence: open it in JupyterLab, or execute it headless and write HTML.
 
 The notebooks live in the repository's ``notebooks/`` folder as Jupytext pairs (``.py`` percent
-format and ``.ipynb``); the ``.py`` is the source executed here.
+format and ``.ipynb``); the ``.py`` is the source executed here. Both need the ``[lab]`` extra
+(JupyterLab, ipykernel, Jupytext, nbclient, nbconvert): :func:`missing_packages` says what is absent.
+
+The HTML export works offline: every plotly figure is re-rendered without its CDN script tag and
+plotly.js is embedded once at the top of the page (about 5 MB per file).
 """
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+CELL_TIMEOUT_S = 900
+# import name -> distribution name, of what each way of running the notebooks needs (the [lab] extra)
+LAB_PACKAGES = {"jupyterlab": "jupyterlab", "ipykernel": "ipykernel", "ipywidgets": "ipywidgets",
+                "anywidget": "anywidget", "jupytext": "jupytext"}
+HEADLESS_PACKAGES = {"ipykernel": "ipykernel", "ipywidgets": "ipywidgets", "anywidget": "anywidget",
+                     "jupytext": "jupytext", "nbclient": "nbclient", "nbconvert": "nbconvert"}
+INSTALL_HINT = 'pip install -c constraints.txt -e ".[lab]"'
+
+
+class NotebookError(RuntimeError):
+    """A notebook that could not be executed headless; the message is one line naming it."""
+
+
+def missing_packages(headless: bool) -> list[str]:
+    """The distributions that ``lab`` (``headless`` or not) needs and this environment lacks."""
+    needed = HEADLESS_PACKAGES if headless else LAB_PACKAGES
+    return [dist for module, dist in needed.items() if importlib.util.find_spec(module) is None]
 
 
 def notebook_sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -23,9 +49,10 @@ def notebook_sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sources
 
 
-def execute(py: Path, preset: str, timeout: int = 900):
-    """Execute the notebook paired with ``py`` under ``FBCD_PRESET=preset``; returns the notebook
-    with outputs and execution counts, widget state stripped."""
+def execute(py: Path, preset: str, timeout: int = CELL_TIMEOUT_S):
+    """Execute the notebook paired with ``py`` under ``FBCD_PRESET=preset``, each cell within
+    ``timeout`` seconds; returns the notebook with outputs and execution counts, widget state
+    stripped. A failing cell raises nbclient's error (:func:`run_headless` turns it into one line)."""
     import jupytext
     from nbclient import NotebookClient
 
@@ -44,23 +71,95 @@ def execute(py: Path, preset: str, timeout: int = 900):
     return notebook
 
 
-def write_html(notebook, target: Path) -> Path:
-    """A static HTML export of an executed notebook (plots load plotly.js from its CDN)."""
-    from nbconvert import HTMLExporter
+def _is_plotly_loader(output) -> bool:
+    """The output plotly's ``notebook_connected`` renderer displays once: a script that fetches plotly.js."""
+    data = output.get("data", {})
+    page = str(data.get("text/html", ""))
+    return set(data) <= {"text/html", "text/plain"} and "cdn.plot.ly" in page and "plotly-graph-div" not in page
 
+
+def offline_figures(notebook):
+    """A copy of ``notebook`` whose plotly figures are HTML that needs no network (plotly.js itself
+    is added to the page by :func:`write_html`), and the number of figures."""
+    import plotly.io as pio
+
+    notebook, figures = copy.deepcopy(notebook), 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if _is_plotly_loader(output):
+                continue
+            data = output.get("data", {})
+            if PLOTLY_MIME in data:
+                data["text/html"] = pio.to_html(dict(data[PLOTLY_MIME]), include_plotlyjs=False, full_html=False,
+                                                include_mathjax=False, validate=False)
+                figures += 1
+            kept.append(output)
+        cell.outputs = kept
+    return notebook, figures
+
+
+def write_html(notebook, target: Path) -> Path:
+    """A static HTML export of an executed notebook that shows its figures offline: plotly.js is
+    embedded once, first in the page (before require.js, so that it defines ``window.Plotly``)."""
+    from nbconvert import HTMLExporter
+    from plotly.offline import get_plotlyjs
+
+    notebook, figures = offline_figures(notebook)
     body, _ = HTMLExporter().from_notebook_node(notebook)
+    if figures:
+        head = body.index("<head>") + len("<head>")
+        body = f'{body[:head]}\n<script type="text/javascript">{get_plotlyjs()}</script>{body[head:]}'
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
     return target
 
 
-def run_headless(html_dir: Path, preset: str) -> list[Path]:
-    """Execute every notebook and write one HTML file each into ``html_dir``."""
-    return [write_html(execute(py, preset), html_dir / f"{py.stem}.html") for py in notebook_sources()]
+def run_headless(html_dir: Path, preset: str, timeout: int = CELL_TIMEOUT_S,
+                 report: Callable[[str], None] | None = None, sources: Sequence[Path] | None = None) -> list[Path]:
+    """Execute every notebook (or ``sources``) and write one HTML file each into ``html_dir``,
+    reporting each notebook as it starts and as it finishes, with its time. A cell that fails or
+    runs past ``timeout`` seconds raises :class:`NotebookError`, one line naming the notebook."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    report = report or (lambda line: print(line, flush=True))
+    sources = list(sources or notebook_sources())
+    written, start = [], time.perf_counter()
+    for i, py in enumerate(sources, 1):
+        report(f"[{i}/{len(sources)}] {py.stem}: executing (preset {preset}) ...")
+        began = time.perf_counter()
+        try:
+            notebook = execute(py, preset, timeout)
+        except CellTimeoutError:
+            smaller = "; try --preset ci (seconds per notebook)" if preset != "ci" else ""
+            raise NotebookError(f"{py.stem}: a cell ran longer than {timeout} s under preset {preset}{smaller}") from None
+        except CellExecutionError as err:
+            raise NotebookError(f"{py.stem}: a cell failed: {err.ename}: {err.evalue}") from None
+        except DeadKernelError as err:
+            raise NotebookError(f"{py.stem}: the kernel died ({err}); try --preset ci if memory ran out") from None
+        written.append(write_html(notebook, html_dir / f"{py.stem}.html"))
+        report(f"[{i}/{len(sources)}] {py.stem}: done in {time.perf_counter() - began:.0f} s, wrote {written[-1]}")
+    report(f"{len(written)} notebooks in {time.perf_counter() - start:.0f} s")
+    return written
 
 
-def open_lab() -> int:
-    """Start JupyterLab on notebook 1 (blocks until JupyterLab is stopped)."""
+def lab_command(options: Sequence[str] = ()) -> list[str]:
+    """The JupyterLab command line that :func:`open_lab` runs: notebook 1, then ``options``."""
     first = notebook_sources()[0].with_suffix(".ipynb")
-    return subprocess.call([sys.executable, "-m", "jupyterlab", str(first.relative_to(NOTEBOOK_DIR.parent))],
-                           cwd=NOTEBOOK_DIR.parent)
+    return [sys.executable, "-m", "jupyterlab", str(first.relative_to(NOTEBOOK_DIR.parent)), *options]
+
+
+def open_lab(options: Sequence[str] = (), preset: str | None = None) -> int:
+    """Start JupyterLab on notebook 1 with ``options`` passed on (``--no-browser``, ``--port`` ...),
+    its kernels sized by ``preset`` (``FBCD_PRESET``) when given; blocks until JupyterLab is stopped."""
+    env = dict(os.environ, **({"FBCD_PRESET": preset} if preset else {}))
+    server = subprocess.Popen(lab_command(options), cwd=NOTEBOOK_DIR.parent, env=env)
+    while True:
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            # JupyterLab got the same Ctrl+C from the terminal: it asks, or stops (and its kernels) on
+            # a second one. Killing it here would leave its kernels running.
+            continue

@@ -40,3 +40,16 @@ def recipe(name: str, backbone: str = "resnet32", **overrides) -> MethodConfig:
     """The :class:`MethodConfig` of recipe ``name`` on ``backbone``, any field replaced by ``overrides``."""
     check_choice("recipe", name, RECIPES)
     return replace(MethodConfig(backbone=backbone, **RECIPES[name]), **overrides)
+
+
+def recipe_of(method: MethodConfig) -> str | None:
+    """The name of the recipe ``method`` is (backbone aside), or None if it is none of them."""
+    return next((name for name in RECIPES if recipe(name, method.backbone) == method), None)
+
+
+def describe_method(method: MethodConfig) -> str:
+    """The four choices in a few words, with the recipe's name when it is one, for logs."""
+    name = recipe_of(method)
+    parts = [f"head {method.method}", f"loss {method.loss}", f"balancing {method.balancing}",
+             f"augment {method.augment}"]
+    return f"{'recipe ' + name + ': ' if name else ''}{', '.join(parts)}, backbone {method.backbone}"

@@ -19,6 +19,7 @@ from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.evaluation import collect_logits, metrics_from_logits
 from fbcd_lab.models.predict import RULES, log_prior
 from fbcd_lab.models.two_head import class_weight_norms
+from fbcd_lab.recipes import recipe_of
 from fbcd_lab.runtime import library_versions
 from fbcd_lab.run import Run
 from fbcd_lab.training import selected_model, train
@@ -68,13 +69,15 @@ def run_record(run: Run, data: LongTailData, metrics: dict | None, protocol: str
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": data.name, "imbalance_ratio": "natural" if data.imbalance_ratio is None else data.imbalance_ratio,
-        "method": run.method.method, "backbone": run.method.backbone, "u": run.method.u,
+        "method": run.method.method, "recipe": recipe_of(run.method), "backbone": run.method.backbone,
+        "u": run.method.u,
         "lam": run.method.lam, "alpha": run.method.alpha, "cluster": run.method.cluster,
         "seed": run.seed, "subset_seed": data.fingerprint.seed, "epochs": run.optim.epochs,
         "epochs_done": run.epochs_done, "status": run.status, "stopped": run.stopped, "diverged": run.diverged,
         "protocol": protocol, "selection": selection,
         "config": {"method": run.method.to_dict(), "optim": run.optim.to_dict(), "seed": run.seed,
                    "precision": run.precision, "deterministic": run.deterministic,
+                   "world_size": run.world_size, "sync_bn": run.sync_bn,
                    "extensions": run.extensions, "data_spec": data.spec},
         "data": data.record(), "counts": list(data.counts), "classes": list(data.classes),
         "division": run.division.record(), "history": run.history, "best_val": run.best,
@@ -89,7 +92,8 @@ def device_name(run: Run) -> str:
 
     if run.device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(run.device)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    threads = run.threads or torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads > 1 else ''})"
 
 
 def save_record(record: dict, path: str | Path) -> None:
@@ -123,15 +127,16 @@ def read_record(path: str | Path) -> dict:
 
 
 def load_records(folder: str | Path) -> list[dict]:
-    """Every ``results.json`` under ``folder`` (recursively), sorted by path; a file that is not a
-    readable record is skipped with a warning naming it, so one bad file cannot hide the rest."""
+    """Every ``results.json`` under ``folder`` (recursively), sorted by path, each with its ``path``;
+    a file that is not a readable record is skipped with a warning naming it, so one bad file
+    cannot hide the rest."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"records folder {str(folder)!r} does not exist")
     records = []
     for path in sorted(folder.rglob(RECORD_NAME)):
         try:
-            records.append(read_record(path))
+            records.append({**read_record(path), "path": str(path)})
         except ValueError as err:
             warnings.warn(f"skipped {err}", stacklevel=2)
     return records
@@ -144,6 +149,7 @@ def setting(record: dict) -> dict:
                      "precision": config["precision"],
                      "data": config["data_spec"], "selection": record["selection"],
                      "deterministic": config.get("deterministic", False),
+                     "world_size": config.get("world_size", 1), "sync_bn": config.get("sync_bn", False),
                      "extensions": json.dumps(config.get("extensions", []))})
 
 
@@ -172,8 +178,9 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
             key += (r["seed"], r.get("created"))
         groups.setdefault(key, {})
         if r["seed"] in groups[key]:
-            warnings.warn(f"seed {r['seed']} of {r['method']} ({r.get('created')}) appears twice; counted once",
-                          stacklevel=2)
+            first = groups[key][r["seed"]]
+            warnings.warn(f"{r.get('path', 'a record')} repeats seed {r['seed']} of the same setting as "
+                          f"{first.get('path', 'another record')}; counted once", stacklevel=2)
             continue
         groups[key][r["seed"]] = r
     shown = set(SHOWN_KEYS)

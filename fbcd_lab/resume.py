@@ -45,6 +45,9 @@ def resume_run(path: str | Path, data: LongTailData, method: MethodConfig, optim
     """The run saved at ``path``, ready to continue with exactly these settings (a larger
     ``optim.epochs`` extends it); a ValueError lists every other setting that differs."""
     state = read_checkpoint(path)
+    if optim.epochs < state["optim"]["epochs"]:
+        raise ValueError(f"epochs {optim.epochs} would shorten the run in {path} ({state['optim']['epochs']} epochs): "
+                         f"a run can be extended, not shortened")
     dev = resolve_device(device)
     differences = setting_differences(state, data, method, optim, seed, resolve_precision(precision, dev),
                                       deterministic)

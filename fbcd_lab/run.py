@@ -20,7 +20,11 @@ class Run:
     has one (``best`` says which epoch and score). ``mid_epoch`` marks a run stopped inside an
     epoch: its weights have moved past its last checkpoint, so only that checkpoint can resume it.
     ``diverged`` (epoch and loss) marks a run whose loss stopped being finite. ``extensions`` lists
-    the times its epochs were raised on resuming (see :func:`fbcd_lab.resume.resume_settings`).
+    the times its epochs were raised on resuming (see :func:`fbcd_lab.resume.resume_run`);
+    ``threads`` the CPU threads its last ``fit`` trained with.
+    ``world_size`` and ``sync_bn`` say how the last ``fit`` trained it: in how many processes
+    (DistributedDataParallel, see :mod:`fbcd_lab.distributed`) and whether BatchNorm used the
+    global batch's statistics; every epoch trained by several processes records both.
     """
 
     method: MethodConfig
@@ -41,6 +45,9 @@ class Run:
     diverged: dict | None = None
     deterministic: bool = False
     extensions: list[dict] = field(default_factory=list)
+    threads: int | None = None
+    world_size: int = 1
+    sync_bn: bool = False
 
     def __post_init__(self) -> None:
         self.model.precision = self.precision

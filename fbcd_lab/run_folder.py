@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from fbcd_lab.checkpoints import remove_stale_temporaries
@@ -51,3 +53,18 @@ def clear_run(out: Path) -> list[Path]:
     for path in removed:
         path.unlink()
     return removed
+
+
+@contextmanager
+def new_folder_removed_on_error(out: Path) -> Iterator[None]:
+    """If ``out`` does not exist yet and the block fails, remove the folder the block made (when
+    it is still empty), so a refused run leaves nothing behind."""
+    out = Path(out)
+    existed = out.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            with suppress(FileNotFoundError):  # another process of a torchrun run may remove it first
+                out.rmdir()
+        raise

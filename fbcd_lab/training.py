@@ -4,6 +4,11 @@
 ``train`` does both. bf16 autocast and channels-last where they pay (see ``runtime``); on the CPU
 the same seed gives the same numbers. A ``should_stop`` flag or a KeyboardInterrupt (a Jupyter
 kernel interrupt) stops between steps and keeps what was trained, marked as stopped.
+
+Launched by torchrun (see :mod:`fbcd_lab.distributed`), ``fit`` trains with DistributedDataParallel:
+the batch size is the global batch, each process takes its part of every global batch of the
+shared seeded order, scales its loss so that DDP's gradient average is the global batch's, and
+only the main process writes checkpoints. In one process nothing of this runs.
 """
 
 from __future__ import annotations
@@ -18,14 +23,15 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
+from fbcd_lab import distributed
 from fbcd_lab.balancing import Balancing, deferred_epoch, make_balancing
 from fbcd_lab.checkpoints import save_checkpoint
 from fbcd_lab.checks import check
 from fbcd_lab.class_division import ClassDivision, divide_classes, identity_division, pixel_features, soft_label_matrix
 from fbcd_lab.config import MethodConfig, OptimConfig
-from fbcd_lab.data.batches import iterate_batches
+from fbcd_lab.data.batches import iterate_batches, shard_slice
 from fbcd_lab.data.datasets import LongTailData
-from fbcd_lab.data.mixup import draw_mixing
+from fbcd_lab.data.mixup import Mixing, draw_mixing
 from fbcd_lab.data.images import FileImages, TensorImages
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.losses import LOSSES, LossFn, fbcd_loss
@@ -66,15 +72,16 @@ def start_run(
     """Seed everything, divide the classes and build the model and optimiser (no training yet).
 
     ``seed`` is the training seed (initialisation, division, batch order, augmentation); the
-    long-tailed subset has its own seed, chosen when ``data`` was built."""
+    long-tailed subset has its own seed, chosen when ``data`` was built. In distributed training
+    the division is made by the main process only and sent to the others (k-means runs once)."""
     seed = check("seed", seed)
     if method.balancing in ("drw", "drs") and deferred_epoch(optim.epochs, method.deferred_epoch) >= optim.epochs:
         raise ValueError(f"deferred_epoch {method.deferred_epoch} must be below epochs ({optim.epochs}) for "
-                         f"balancing {method.balancing!r}")
+                         f"balancing {method.balancing!r}: the epoch (from 0) at which it switches on")
     dev = resolve_device(device)
     run_precision = resolve_precision(precision, dev)
     torch.manual_seed(seed)
-    division = make_division(data, method, seed)
+    division = distributed.from_main(lambda: make_division(data, method, seed))
     model, optimizer = model_and_optimizer(data, method, optim, division, dev)
     return Run(method, optim, seed, dev, run_precision, model, division, optimizer,
                torch.Generator().manual_seed(seed), deterministic=deterministic)
@@ -99,6 +106,7 @@ def fit(
     checkpoint: str | Path | None = None,
     num_workers: int = 0,
     threads: int | None = None,
+    sync_bn: bool = False,
 ) -> Run:
     """Train ``run`` from its last finished epoch to ``optim.epochs``.
 
@@ -109,6 +117,12 @@ def fit(
     is not finite ends the run in that epoch: ``run.diverged`` says where, the checkpoint keeps the
     last good epoch, and the weights in memory are not usable. On the CPU, ``threads`` (default:
     :func:`fbcd_lab.runtime.cpu_threads_for` the step's size) intra-op threads do the work.
+
+    In distributed training (torchrun; :mod:`fbcd_lab.distributed`) ``optim.batch_size`` is the
+    global batch and must be divisible by the process count; the model trains inside
+    DistributedDataParallel (``run.model`` stays the bare model), ``sync_bn`` makes BatchNorm use
+    the global batch's statistics, every epoch record says ``world_size`` and ``sync_bn``, every
+    process evaluates, only the main one writes ``checkpoint`` and shows progress.
     """
     if run.mid_epoch:
         raise ValueError(f"this run was stopped inside epoch {run.epochs_done + 1}; continue it from its "
@@ -120,18 +134,26 @@ def fit(
         raise ValueError(f"data has {len(data.train)} training images but the run's division covers "
                          f"{len(run.division.cluster_of_sample)}: not the data this run was started on")
     run.stopped = False
+    processes = distributed.world_size()
+    if processes > 1:
+        distributed.check_global_batch(run.optim.batch_size, processes)
+    run.world_size, run.sync_bn = processes, sync_bn and processes > 1
+    step_model = distributed.wrap(run.model, run.device, sync_bn=run.sync_bn)
     if threads is None:
         threads = cpu_threads_for(training_step_flops(run, data)) if run.device.type == "cpu" else torch.get_num_threads()
+    run.threads = threads
     bar = tqdm(total=(run.optim.epochs - run.epochs_done) * -(-len(data.train) // run.optim.batch_size),
-               disable=not progress, desc=run.method.method, leave=False)
+               disable=not progress or not distributed.is_main(), desc=run.method.method, leave=False)
     objective = _objective(run, data)
     start = time.perf_counter()
     try:
         with cpu_threads(threads), deterministic_mode(run.deterministic, run.device):
             for epoch in range(run.epochs_done, run.optim.epochs):
-                record = _train_epoch(run, data, objective, epoch, should_stop, bar, num_workers)
+                record = _train_epoch(run, data, objective, epoch, should_stop, bar, num_workers, step_model)
                 if record is None:
                     break
+                if processes > 1:
+                    record.update(world_size=processes, sync_bn=run.sync_bn)
                 record["time_s"] = run.wall_time_s + time.perf_counter() - start
                 if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == run.optim.epochs):
                     record["test_mean_recall"] = evaluate(run.model, data)["mean_recall"]
@@ -141,7 +163,8 @@ def fit(
                 if checkpoint is not None:
                     run.wall_time_s += time.perf_counter() - start
                     start = time.perf_counter()
-                    save_checkpoint(run, data, checkpoint)
+                    if distributed.is_main():
+                        save_checkpoint(run, data, checkpoint)
                 for callback in callbacks:
                     callback(record)
     except KeyboardInterrupt:
@@ -177,9 +200,12 @@ def _objective(run: Run, data: LongTailData) -> _Objective:
 
 
 def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int,
-                 should_stop: Callable[[], bool] | None, bar, num_workers: int) -> dict | None:
+                 should_stop: Callable[[], bool] | None, bar, num_workers: int,
+                 step_model: torch.nn.Module | None = None) -> dict | None:
     """One epoch of SGD on L = L2 + lambda * L1; its record, or None (and ``run.diverged`` set) if
-    the epoch's loss is not finite."""
+    the epoch's loss is not finite. ``step_model`` (``run.model`` in DDP) does the training steps."""
+    if distributed.is_distributed():
+        return _train_epoch_shard(run, data, objective, epoch, should_stop, bar, num_workers, step_model)
     model, optim, device, method = run.model, run.optim, run.device, run.method
     train_set, soft, cluster_of_sample, main_loss, balancing = objective
     steps_per_epoch = -(-len(train_set) // optim.batch_size)
@@ -213,6 +239,105 @@ def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int
         run.diverged = {"epoch": epoch + 1, "loss": str(loss)}
         return None
     return {"epoch": epoch + 1, "loss": loss, "l2": l2, "l1": l1, "lr": run.optimizer.param_groups[0]["lr"]}
+
+
+class ShardMixing(NamedTuple):
+    """Mixup drawn over a whole global batch (``weight`` and the pairing ``perm``, as one process
+    draws them) and applied to values of the whole global batch, giving this process's ``part``:
+    exactly the rows ``part`` of what one process mixes."""
+
+    weight: float
+    perm: torch.Tensor
+    part: slice
+
+    def mix(self, values: torch.Tensor) -> torch.Tensor:
+        if self.weight == 1.0:
+            return values[self.part]
+        return self.weight * values[self.part] + (1.0 - self.weight) * values[self.perm[self.part]]
+
+
+def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoch: int,
+                       should_stop: Callable[[], bool] | None, bar, num_workers: int,
+                       step_model: torch.nn.Module) -> dict | None:
+    """``_train_epoch`` for one of several processes: the same schedule, order and draws as one
+    process; this process's part of every global batch; the loss scaled so that DDP's gradient
+    average is the gradient of the global batch's mean loss; the epoch's sums added over processes.
+
+    Mixup pairs over the whole global batch for in-memory sets (every process then augments the
+    whole batch and mixes its part: exactly one process's Mixup) and within the part for streamed
+    sets. Without synchronised BatchNorm the running statistics are averaged over the processes
+    at the end of the epoch, so every process evaluates the same model."""
+    model, optim, device, method = run.model, run.optim, run.device, run.method
+    train_set, soft, cluster_of_sample, main_loss, balancing = objective
+    rank, processes = distributed.rank(), distributed.world_size()
+    n, batch_size = len(train_set), optim.batch_size
+    steps_per_epoch = -(-n // batch_size)
+    lam = method.lam if method.uses_fbh else 0.0
+    weights = balancing.class_weights(epoch)
+    weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
+    mixup = method.augment == "mixup"
+    whole_batches = mixup and isinstance(train_set, TensorImages)  # Mixup pairs over the global batch
+    model.train()
+    sums = torch.zeros(3, device=device)
+    for step, (x, y, idx) in enumerate(iterate_batches(
+            train_set, batch_size, data.augment, train=True, generator=run.generator, device=device,
+            image_size=data.image_size, num_workers=num_workers, balanced=balancing.resample(epoch),
+            shard=None if whole_batches else (rank, processes))):
+        if should_stop is not None and distributed.all_reduce_sum(
+                torch.tensor([float(should_stop())], device=device)).item():  # one stops, all stop
+            run.mid_epoch = True
+            raise _StopRequested
+        for group in run.optimizer.param_groups:
+            group["lr"] = optim.lr * optim.lr_factor(epoch, (step + 1) / steps_per_epoch)
+        size = min(batch_size, n - step * batch_size)  # the global batch
+        part = shard_slice(size, rank, processes)
+        clusters = cluster_of_sample[idx.to(device)]
+        mixing = None
+        if mixup:
+            drawn = draw_mixing(size, method.mixup_alpha, run.generator, device)
+            mixing = (ShardMixing(drawn.weight, drawn.perm, part) if whole_batches else
+                      Mixing(drawn.weight, torch.argsort(drawn.perm[part])))
+            x = mixing.mix(x)
+        count = len(x)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
+            outputs = step_model(x.contiguous(memory_format=torch.channels_last))
+        scales = _loss_scales(size, count, processes, y, weights, method.weight_l1, mixing, device)
+        if count:
+            parts = fbcd_loss(outputs, y, clusters, soft, lam, main_loss=main_loss, class_weights=weights,
+                              weight_l1=method.weight_l1, mixing=mixing)
+            l2, l1 = parts.l2 * scales[0], parts.l1 * scales[1]
+            total = l2 + lam * l1
+        else:  # an empty part: a zero loss that still reaches every weight, as DDP needs
+            total = l2 = l1 = sum(o.sum() for o in outputs if o is not None) * 0.0
+        run.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        run.optimizer.step()
+        sums += torch.stack([total.detach(), l2.detach(), l1.detach()]) * (size / processes)
+        bar.update(1)
+    distributed.all_reduce_sum(sums)
+    if not run.sync_bn:
+        distributed.average_batchnorm_statistics(model)
+    loss, l2, l1 = (sums / n).tolist()
+    if not all(math.isfinite(v) for v in (loss, l2, l1)):
+        run.diverged = {"epoch": epoch + 1, "loss": str(loss)}
+        return None
+    return {"epoch": epoch + 1, "loss": loss, "l2": l2, "l1": l1, "lr": run.optimizer.param_groups[0]["lr"]}
+
+
+def _loss_scales(size: int, count: int, processes: int, labels: torch.Tensor, weights: torch.Tensor | None,
+                 weight_l1: bool, mixing, device: torch.device) -> tuple:
+    """The factors (for L2, L1) turning this process's mean loss over its ``count`` samples into
+    its share of the global batch's: P * (this part's denominator) / (the global batch's), the
+    denominators being sample counts, or with class weights the summed (mixed) sample weights,
+    added over the processes. DDP's average over the P processes is then the global batch's mean."""
+    if weights is None:
+        scale = processes * count / size
+        return scale, scale
+    own = weights[labels]
+    if mixing is not None:
+        own = mixing.mix(own)
+    denominators = torch.stack([own.sum(), own.sum() if weight_l1 else own.new_tensor(float(count))])
+    return tuple(processes * denominators / distributed.all_reduce_sum(denominators.clone()))
 
 
 _FLOPS_CACHE: dict[tuple, float] = {}

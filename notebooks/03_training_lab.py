@@ -37,6 +37,12 @@ panel = TrainingPanel(dataset="digits", preset="digits")
 panel.controls["epochs"].value = preset.lab_epochs
 print(f"preset {preset.name}: {preset.lab_epochs} epochs per run by default")
 
+# %% [markdown]
+# **The panel appears below once the notebook runs: Run ▸ Run All Cells** (or restart the kernel
+# and run all). A notebook just opened shows the saved text `VBox(children=...)` here instead:
+# widgets need a running kernel. A copy of the plot and the table that needs no kernel follows the
+# first run further down, and is what an exported (HTML) notebook shows.
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 panel.widget
@@ -54,10 +60,16 @@ row = panel.train(block=True)
  for key in ("method", "u", "lam", "epochs_done", "best_val_epoch", "mean_recall", "many", "medium", "few")}
 
 # %% [markdown]
-# The numbers behind the live plot: the loss, and the validation mean recall per epoch.
+# A static copy of the live plot and of the table as they stand now, with the numbers behind the
+# plot (the loss, and the validation mean recall per epoch): unlike the panel, it stays in a saved
+# or exported notebook. Rerun this cell to copy later runs.
 
 # %%
-print(plots.describe(panel.figure))
+import plotly.graph_objects as go
+from IPython.display import HTML, display
+
+plots.show(go.Figure(panel.figure))
+display(HTML(panel.table.value))
 
 # %%
 assert row["method"] == "fbcd" and row["u"] == 10 and row["epochs_done"] == preset.lab_epochs

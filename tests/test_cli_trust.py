@@ -56,7 +56,7 @@ def test_resume_extends_epochs_and_refuses_other_changes(finished, tmp_path, cap
     out = copy_run(finished, tmp_path / "r")
     first = json.loads((out / "results.json").read_text())
     assert main([*TRAIN, "--epochs", "4", "--out", str(out), "--resume"]) == 0
-    assert "extended to 4 epochs" in capsys.readouterr().out
+    assert "after epoch 2 of 2, extended from 2 to 4 epochs" in capsys.readouterr().out
     record = json.loads((out / "results.json").read_text())
     assert record["epochs_done"] == 4 and record["status"] == "finished"
     assert [h["loss"] for h in record["history"][:2]] == [h["loss"] for h in first["history"]]
@@ -64,7 +64,10 @@ def test_resume_extends_epochs_and_refuses_other_changes(finished, tmp_path, cap
     assert main([*TRAIN, "--epochs", "4", "--out", str(out), "--resume", "--lam", "2", "--lr", "0.01"]) == 2
     one_line_error(capsys, "method.lam: saved 1.5, asked 2.0", "optim.lr: saved 0.05, asked 0.01")
     assert main([*TRAIN, "--epochs", "3", "--out", str(out), "--resume"]) == 2
-    one_line_error(capsys, "optim.epochs: saved 4, asked 3")
+    one_line_error(capsys, "epochs (--epochs) 3 would shorten the run", "(4 epochs): a run can be extended, not shortened")
+    assert main([*TRAIN, "--out", str(out), "--resume"]) == 0  # no --epochs: the run's own length, nothing to do
+    assert "after epoch 4 of 4\n" in capsys.readouterr().out
+    assert json.loads((out / "results.json").read_text())["epochs_done"] == 4
 
 
 def test_resume_without_checkpoint_says_so(tmp_path, capsys):
@@ -145,6 +148,29 @@ def test_summarize_skips_bad_records_and_never_pools_unlike_runs(finished, tmp_p
     assert main(["summarize", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     assert "warning: skipped" in err and str(tmp_path / "d" / "results.json") in err
-    rows = [line for line in out.splitlines()[1:] if line.strip()]
+    title, header, *rows = [line for line in out.splitlines() if line.strip()]
+    assert title == "mean_recall under the top_cluster rule: mean and sample sd over training seeds"
     assert len(rows) == 2 and any("[0, 1]" in r for r in rows) and any(r.rstrip().endswith("[0]") for r in rows)
-    assert "lam" in out.splitlines()[0]
+    assert "lam" in header and " - " in next(r for r in rows if r.rstrip().endswith("[0]"))  # one seed: no sd
+
+
+def test_refused_runs_leave_no_folder_and_name_the_option(tmp_path, capsys):
+    for extra, needle in ((["--n-max", "100000"], "n_max (--n-max) must be <= 144"),
+                          (["--loss", "focal"], "loss (--loss) 'focal' with method 'fbcd' is not supported"),
+                          (["--kernel-size", "9"], "kernel_size (--kernel-size) 9 is larger")):
+        out = tmp_path / "never"
+        assert train(out, *extra) == 2
+        one_line_error(capsys, needle)
+        assert not out.exists()
+    with pytest.raises(SystemExit):
+        main([*TRAIN, "--out", ""])
+    one_line_error(capsys, "argument --out: must not be empty")
+
+
+def test_short_runs_switch_deferred_balancing_on_before_the_end(tmp_path):
+    for epochs in ("1", "2"):
+        out = tmp_path / f"drw{epochs}"
+        assert main(["train", "--dataset", "digits", "--recipe", "ldam_drw", "--epochs", epochs, "--no-progress",
+                     "--out", str(out)]) == 0
+        record = json.loads((out / "results.json").read_text())
+        assert record["recipe"] == "ldam_drw" and record["status"] == "finished"

@@ -1,14 +1,19 @@
-"""Notebook sizes from FBCD_PRESET, and the headless notebook runner behind `python -m fbcd_lab lab`."""
+"""Notebook sizes from FBCD_PRESET, and `python -m fbcd_lab lab`: JupyterLab's command line, and the
+headless runner that writes HTML whose figures need no network."""
+
+import subprocess
 
 import pytest
 
+from fbcd_lab import notebooks
+from fbcd_lab.cli import main
 from fbcd_lab.lab_preset import lab_preset
-from fbcd_lab.notebooks import execute, notebook_sources, write_html
+from fbcd_lab.notebooks import NotebookError, execute, notebook_sources, run_headless, write_html
 
 
 def test_preset_from_environment(monkeypatch):
     monkeypatch.delenv("FBCD_PRESET", raising=False)
-    assert lab_preset().name == "full"
+    assert lab_preset().name == "full" and lab_preset(default="binder").name == "binder"
     monkeypatch.setenv("FBCD_PRESET", "binder")
     assert lab_preset().name == "binder" and lab_preset("ci").seeds == 2
     monkeypatch.setenv("FBCD_PRESET", "huge")
@@ -16,7 +21,9 @@ def test_preset_from_environment(monkeypatch):
         lab_preset()
 
 
-def test_headless_execution_writes_html(tmp_path):
+def test_headless_execution_writes_html_that_works_offline(tmp_path):
+    from plotly.offline import get_plotlyjs
+
     first = notebook_sources()[0]
     notebook = execute(first, "ci")
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
@@ -24,4 +31,108 @@ def test_headless_execution_writes_html(tmp_path):
     assert any("notebook preset: ci" in o.get("text", "") for o in outputs)
     assert all(isinstance(c.execution_count, int) for c in notebook.cells if c.cell_type == "code")
     html = write_html(notebook, tmp_path / "nb.html").read_text()
-    assert "Building imbalance" in html and "plotly" in html
+    assert "Building imbalance" in html and "plotly-graph-div" in html
+    assert html.count(get_plotlyjs()[:200]) == 1, "plotly.js is embedded once"
+    assert html.index(get_plotlyjs()[:200]) < html.index("require.min.js"), "before require.js"
+    assert 'src="https://cdn.plot.ly' not in html and 'import "https://cdn.plot.ly' not in html, \
+        "no figure loads plotly.js from the internet"
+
+
+def test_headless_runner_reports_each_notebook_and_fails_in_one_line(tmp_path):
+    quick, slow, failing = (tmp_path / f"{n}.py" for n in ("01_quick", "02_slow", "03_failing"))
+    quick.write_text("# %%\nprint('hello')\n")
+    slow.write_text("# %%\nimport time\ntime.sleep(30)\n")
+    failing.write_text("# %%\n1 / 0\n")
+    lines = []
+    written = run_headless(tmp_path / "html", "binder", report=lines.append, sources=[quick])
+    assert written == [tmp_path / "html" / "01_quick.html"] and written[0].is_file()
+    assert lines[0].startswith("[1/1] 01_quick: executing (preset binder)") and "done in" in lines[1]
+    with pytest.raises(NotebookError) as timed_out:
+        run_headless(tmp_path / "html", "binder", timeout=2, report=lines.append, sources=[slow])
+    assert str(timed_out.value) == ("02_slow: a cell ran longer than 2 s under preset binder; "
+                                    "try --preset ci (seconds per notebook)")
+    with pytest.raises(NotebookError) as failed:
+        run_headless(tmp_path / "html", "ci", report=lines.append, sources=[failing])
+    assert str(failed.value) == "03_failing: a cell failed: ZeroDivisionError: division by zero"
+
+
+class FakeServer:
+    """Stands in for subprocess.Popen in fbcd_lab.notebooks: records the command and environment."""
+
+    calls: list = []
+
+    def __init__(self, command, cwd=None, env=None):
+        FakeServer.calls.append((command, env))
+
+    def wait(self):
+        return 0
+
+
+@pytest.fixture
+def fake_lab(monkeypatch):
+    FakeServer.calls = []
+    monkeypatch.setattr(notebooks.subprocess, "Popen", FakeServer)
+    monkeypatch.delenv("FBCD_PRESET", raising=False)
+    return FakeServer.calls
+
+
+def test_lab_passes_jupyterlab_options_on_and_sets_the_preset(fake_lab, monkeypatch, capsys):
+    monkeypatch.setattr("os.geteuid", lambda: 1000, raising=False)
+    assert main(["lab", "--no-browser", "--port", "8890", "--ip=0.0.0.0", "--preset", "ci",
+                 "--ServerApp.token=abc"]) == 0
+    (command, env), = fake_lab
+    assert command[1:4] == ["-m", "jupyterlab", "notebooks/01_building_imbalance.ipynb"]
+    assert command[4:] == ["--no-browser", "--port", "8890", "--ip=0.0.0.0", "--ServerApp.token=abc"]
+    assert env["FBCD_PRESET"] == "ci" and "FBCD_PRESET=ci" in capsys.readouterr().err
+
+
+def test_lab_as_root_adds_allow_root(fake_lab, monkeypatch, capsys):
+    monkeypatch.setattr("os.geteuid", lambda: 0, raising=False)
+    assert main(["lab"]) == 0 and main(["lab", "--no-allow-root"]) == 0
+    assert fake_lab[0][0][-1] == "--allow-root" and "FBCD_PRESET" not in fake_lab[0][1]
+    assert "--allow-root" not in fake_lab[1][0]
+    assert "running as root" in capsys.readouterr().err
+
+
+def test_lab_headless_defaults_to_binder_and_refuses_jupyterlab_options(monkeypatch, tmp_path, capsys):
+    seen = []
+    monkeypatch.setattr(notebooks, "run_headless", lambda folder, preset: seen.append((folder, preset)) or [])
+    monkeypatch.delenv("FBCD_PRESET", raising=False)
+    assert main(["lab", "--headless", str(tmp_path)]) == 0 and seen == [(tmp_path, "binder")]
+    monkeypatch.setenv("FBCD_PRESET", "ci")
+    assert main(["lab", "--headless", str(tmp_path)]) == 0 and seen[-1] == (tmp_path, "ci")
+    assert main(["lab", "--headless", str(tmp_path), "--preset", "full"]) == 0 and seen[-1] == (tmp_path, "full")
+    capsys.readouterr()
+    assert main(["lab", "--headless", str(tmp_path), "--port", "1"]) == 2
+    assert "--port 1: JupyterLab options do nothing with --headless" in capsys.readouterr().err
+
+
+def test_lab_headless_failure_is_one_line(monkeypatch, tmp_path, capsys):
+    def fail(folder, preset):
+        raise NotebookError("07_where_the_gain_comes_from: a cell ran longer than 900 s under preset full; "
+                            "try --preset ci (seconds per notebook)")
+    monkeypatch.setattr(notebooks, "run_headless", fail)
+    assert main(["lab", "--headless", str(tmp_path), "--preset", "full"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "07_where_the_gain_comes_from" in err and "--preset ci" in err
+
+
+def test_no_command_lists_the_commands_and_help_has_no_markup(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert all(name in err for name in ("lab", "demo", "train", "eval", "summarize", "study"))
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and "``" not in out and "lab opens the notebooks" in out
+
+
+def test_other_commands_still_refuse_unknown_options(capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["demo", "--no-browser"])
+    assert refused.value.code == 2 and "unrecognized arguments: --no-browser" in capsys.readouterr().err
+
+
+def test_python_m_fbcd_lab_without_a_command_exits_2():
+    done = subprocess.run([notebooks.sys.executable, "-m", "fbcd_lab"], capture_output=True, text=True)
+    assert done.returncode == 2 and "commands:" in done.stderr

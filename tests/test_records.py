@@ -81,7 +81,7 @@ def test_summarize_never_pools_unlike_runs():
                fake_record("ce", 1, 0.3, status="stopped"), fake_record("ce", 2, None, status="diverged"),
                fake_record("ce", 1, 0.7)]
     records[-2]["metrics"] = None
-    with pytest.warns(UserWarning, match="seed 0 of ce .* appears twice"):
+    with pytest.warns(UserWarning, match="repeats seed 0 of the same setting as .*; counted once"):
         rows = summarize(records + [fake_record("ce", 0, 0.9, created="2026-02-02")])
     by = {(r["dataset"], r["status"]): r for r in rows}
     assert len(rows) == 4 and by[("digits", "finished")]["seeds"] == [0, 1]

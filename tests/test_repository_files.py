@@ -11,8 +11,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 # PyPI name -> conda-forge name, where they differ; the Binder file uses the CPU-only build.
-CONDA_NAMES = {"torch": "pytorch"}
-BINDER_NAMES = {"torch": "pytorch-cpu"}
+CONDA_NAMES = {"torch": "pytorch", "nbconvert": "nbconvert-core", "playwright": "playwright-python"}
+BINDER_NAMES = {**CONDA_NAMES, "torch": "pytorch-cpu"}
 
 
 def code_cells(notebook) -> list[str]:
@@ -47,10 +47,39 @@ def names(requirements) -> set[str]:
     return out
 
 
-def test_dependency_lists_agree():
+def project_requirements(extras: tuple[str, ...]) -> set[str]:
+    """The names of the project's dependencies and of ``extras``, an extra's own extras
+    (``fbcd_lab[lab]``) unfolded."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pypi = names(project["dependencies"]) | names(project["optional-dependencies"]["test"])
+    out, todo = names(project["dependencies"]), list(extras)
+    while todo:
+        for req in project["optional-dependencies"][todo.pop()]:
+            if req.lower().startswith(project["name"].lower() + "["):
+                todo.extend(e.strip() for e in req.split("[", 1)[1].rstrip("]").split(","))
+            else:
+                out |= names([req])
+    return out
+
+
+def test_dependency_lists_agree():
+    """environment.yml is everything `pip install -e ".[test]"` installs; Binder's is the library and
+    the notebooks (`.[lab]`), with the CPU-only PyTorch."""
     local = names(yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]) - {"python", "pip"}
     binder = names(yaml.safe_load((ROOT / "binder" / "environment.yml").read_text())["dependencies"]) - {"python", "pip"}
-    assert local == {CONDA_NAMES.get(n, n) for n in pypi}
-    assert binder == {BINDER_NAMES.get(n, n) for n in pypi}
+    assert local == {CONDA_NAMES.get(n, n) for n in project_requirements(("test",))}
+    assert binder == {BINDER_NAMES.get(n, n) for n in project_requirements(("lab",))}
+
+
+def test_packages_the_code_imports_are_declared():
+    """What the library imports is a dependency; what the notebook runner imports is in [lab]."""
+    core, lab = project_requirements(()), project_requirements(("lab",))
+    assert {"torch", "torchvision", "numpy", "scipy", "scikit-learn", "pillow", "tqdm", "plotly", "pandas"} <= core
+    assert {"jupyterlab", "ipykernel", "jupytext", "nbclient", "nbconvert", "nbval", "ipywidgets", "anywidget"} <= lab
+    assert not {"jupyterlab", "jupytext", "nbval"} & core, "the notebook packages belong in the [lab] extra"
+    assert {"pytest", "playwright", "pyyaml"} <= project_requirements(("test",))
+    notebooks_py = (ROOT / "fbcd_lab" / "notebooks.py").read_text()
+    assert "from nbclient import" in notebooks_py and "from nbconvert import" in notebooks_py
+
+
+def test_binder_start_sizes_the_notebooks_small():
+    assert "FBCD_PRESET=binder" in (ROOT / "binder" / "start").read_text()

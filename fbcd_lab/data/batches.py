@@ -3,6 +3,13 @@
 In-memory sets are indexed, augmented and normalised on the target device; file sets stream
 through a DataLoader with torchvision transforms. The sample indices let a trainer look up
 per-sample data such as each image's cluster.
+
+With ``shard=(rank, processes)`` (distributed training) every process draws the same epoch order
+and augmentation from the same generator and yields only its part of each global batch
+(:func:`shard_slice`): for in-memory sets the parts of all processes together are exactly the
+batch one process gets. Streamed sets take their part of the same kind of seeded order, each
+process decoding and augmenting only its own images (their random crops differ from one
+process's).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ def iterate_batches(
     num_workers: int = 0,
     drop_last: bool = False,
     balanced: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[Batch]:
     """Yield (float inputs, int64 labels, int64 sample indices); inputs and labels on ``device``,
     indices on ``device`` for in-memory sets and on the CPU for streamed ones.
@@ -42,16 +50,34 @@ def iterate_batches(
     ``balanced`` (with ``train``) draws the epoch's len(images) samples with replacement, each
     class equally likely (class-balanced re-sampling). Pass in-memory sets already moved with
     ``TensorImages.to(device)`` to avoid a copy per epoch.
+
+    ``shard=(rank, processes)``: yield only this process's part (:func:`shard_slice`) of every
+    ``batch_size`` batch (the global batch); a part may be empty when a last batch has fewer
+    images than processes. The generator is drawn from alike on every process.
     """
     batch_size = check("batch_size", batch_size)
+    if shard is not None and not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
+        raise ValueError(f"shard must be (rank, processes) with 0 <= rank < processes, got {shard!r}")
     if isinstance(images, TensorImages):
         yield from _tensor_batches(images, batch_size, spec, train, generator, torch.device(device), drop_last,
-                                   balanced)
+                                   balanced, shard)
     else:
         if image_size is None:
             raise ValueError("image_size is required to stream a FileImages set")
+        if shard is not None:
+            yield from _stream_shards(images, batch_size, spec, train, generator, torch.device(device),
+                                      image_size, num_workers, drop_last, balanced, shard)
+            return
         yield from _stream_batches(images, batch_size, spec, train, generator, torch.device(device),
                                    image_size, num_workers, drop_last, balanced)
+
+
+def shard_slice(batch: int, rank: int, processes: int) -> slice:
+    """Process ``rank``'s part of a global batch of ``batch`` samples split over ``processes``:
+    contiguous near-equal parts, the first ``batch % processes`` one sample larger."""
+    base, extra = divmod(batch, processes)
+    start = rank * base + min(rank, extra)
+    return slice(start, start + base + (rank < extra))
 
 
 def class_balanced_weights(labels: np.ndarray) -> torch.Tensor:
@@ -70,7 +96,7 @@ def _epoch_order(n: int, labels: np.ndarray, train: bool, balanced: bool, genera
 
 def _tensor_batches(images: TensorImages, batch_size: int, spec: AugmentSpec, train: bool,
                     generator: torch.Generator, device: torch.device, drop_last: bool,
-                    balanced: bool) -> Iterator[Batch]:
+                    balanced: bool, shard: tuple[int, int] | None = None) -> Iterator[Batch]:
     # The epoch's order and augmentation are drawn on the CPU and copied once: a host-to-device
     # copy per step would stall the GPU's queue on every step.
     n = len(images)
@@ -80,10 +106,15 @@ def _tensor_batches(images: TensorImages, batch_size: int, spec: AugmentSpec, tr
     labels = torch.from_numpy(images.labels).to(device)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
-        idx = order[start:start + batch_size]
+        if shard is not None:  # this process's part of the global batch, and its draws
+            part = shard_slice(min(batch_size, stop - start), *shard)
+            start, end = start + part.start, start + part.stop
+        else:
+            end = start + batch_size
+        idx = order[start:end]
         x = data[idx]
         if train:
-            x = apply_augmentation(x, spec, draws[:, start:start + batch_size])
+            x = apply_augmentation(x, spec, draws[:, start:end])
         yield normalize(x, spec), labels[idx], idx
 
 
@@ -145,3 +176,38 @@ def _seeded(loader: DataLoader, generator: torch.Generator) -> Iterator:
         if batch is None:
             return
         yield batch
+
+
+def _stream_shards(images: FileImages, batch_size: int, spec: AugmentSpec, train: bool,
+                   generator: torch.Generator, device: torch.device, image_size: int, num_workers: int,
+                   drop_last: bool, balanced: bool, shard: tuple[int, int]) -> Iterator[Batch]:
+    """A streamed set's part for process ``shard[0]`` of every global batch. The epoch order (a
+    seeded shuffle, or a class-balanced draw) and one seed come from ``generator`` alike on every
+    process; each process's crops and flips come from that seed and its rank, so no two processes
+    augment alike. A part left empty (a last batch smaller than the process count) is yielded as
+    empty tensors, so that every process takes every step."""
+    rank, processes = shard
+    n = len(images)
+    order = _epoch_order(n, images.labels, train, balanced, generator)
+    stop = n - n % batch_size if drop_last else n
+    parts = [order[start:start + batch_size][shard_slice(min(batch_size, stop - start), rank, processes)].tolist()
+             for start in range(0, stop, batch_size)]
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    own = torch.Generator().manual_seed(seed + rank)
+    loader = DataLoader(
+        _FileDataset(images, stream_transform(spec, image_size, train)), batch_sampler=[p for p in parts if p],
+        generator=own, num_workers=num_workers, pin_memory=device.type == "cuda", persistent_workers=False,
+        collate_fn=_collate,
+    )
+    batches = _seeded(loader, own) if num_workers == 0 else iter(loader)
+    for part in parts:
+        if not part:
+            yield (torch.zeros(0, len(spec.mean), image_size, image_size, device=device),
+                   torch.zeros(0, dtype=torch.int64, device=device), torch.zeros(0, dtype=torch.int64))
+            continue
+        batch = next(batches)
+        if isinstance(batch, BadImageFile):
+            raise batch
+        x, y, idx = batch
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True), idx
+    next(batches, None)  # let the loader finish (and its workers end)

@@ -73,7 +73,8 @@ class TwoHeadModel(nn.Module):
             self.fbh = FeatureBalancingHead(num_classes, g, kernel_size)
             if min(h, w) < self.fbh.kernel_size:
                 raise ValueError(f"kernel_size {kernel_size} is larger than the backbone's {h}x{w} "
-                                 f"feature map; kernel_size must be <= {min(h, w)}")
+                                 f"feature map; kernel_size must be <= {min(h, w)}, or choose a backbone that "
+                                 f"keeps a larger map for images this small (e.g. small_cnn or a CIFAR ResNet)")
         d = raw if neck == "fbh_only" else self.balanced_channels
         self.feature_channels = d
         self.precision = "auto"  # the trainer's choice (bf16 or fp32), so evaluation matches training

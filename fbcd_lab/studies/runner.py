@@ -60,6 +60,8 @@ def run_study(
     other settings is refused. ``callbacks`` get every epoch's record. A KeyboardInterrupt keeps the
     finished runs and the current run's last checkpoint (its record marked stopped) and propagates.
     """
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
     study = get_study(name)
     chosen = study.select(backbone, dataset, cells)
     ratios = [None] if dataset == "imagenet_lt" else _unique(check_optional("imbalance_ratio", r)
