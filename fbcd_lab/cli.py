@@ -240,14 +240,14 @@ def run_lab(args: argparse.Namespace) -> int:
     return 0
 
 
-LAB_ROOT_OPTIONS = ("--allow-root", "--no-allow-root", "--ServerApp.allow_root")
+LAB_ROOT_OPTIONS = ("--allow-root", "--ServerApp.allow_root")
 LAB_EPILOG = """\
 Any other option is passed on to JupyterLab, e.g.:
   --no-browser          print the URL instead of opening a browser
   --ip 0.0.0.0          listen on every interface (in a container, to open it from the host)
   --port 8890           the port (default 8888, else the next free one)
   --ServerApp.token=T   a fixed token instead of a random one
-Run as root (as in a container), --allow-root is added unless you give --no-allow-root.
+As root (as in a container) --allow-root is added, unless --ServerApp.allow_root=False is given.
 In a container: python -m fbcd_lab lab --ip 0.0.0.0 --no-browser (and publish the port)."""
 
 

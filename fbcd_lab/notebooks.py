@@ -134,7 +134,8 @@ def run_headless(html_dir: Path, preset: str, timeout: int = CELL_TIMEOUT_S,
             notebook = execute(py, preset, timeout)
         except CellTimeoutError:
             smaller = "; try --preset ci (seconds per notebook)" if preset != "ci" else ""
-            raise NotebookError(f"{py.stem}: a cell ran longer than {timeout} s under preset {preset}{smaller}") from None
+            raise NotebookError(f"{py.stem}: a cell ran longer than {timeout} s under preset {preset}"
+                                f"{smaller}") from None
         except CellExecutionError as err:
             raise NotebookError(f"{py.stem}: a cell failed: {err.ename}: {err.evalue}") from None
         except DeadKernelError as err:
@@ -151,15 +152,29 @@ def lab_command(options: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", "jupyterlab", str(first.relative_to(NOTEBOOK_DIR.parent)), *options]
 
 
-def open_lab(options: Sequence[str] = (), preset: str | None = None) -> int:
+def open_lab(options: Sequence[str] = (), preset: str | None = None, stop_within_s: float = 30) -> int:
     """Start JupyterLab on notebook 1 with ``options`` passed on (``--no-browser``, ``--port`` ...),
-    its kernels sized by ``preset`` (``FBCD_PRESET``) when given; blocks until JupyterLab is stopped."""
+    its kernels sized by ``preset`` (``FBCD_PRESET``) when given; blocks until JupyterLab is stopped.
+
+    Ctrl+C (or SIGTERM, which the command line turns into the same KeyboardInterrupt) stops
+    JupyterLab with SIGTERM, on which it shuts its kernels down; killing it would leave them
+    running. Only if it has not stopped within ``stop_within_s`` is it killed. Returns its status,
+    130 after an interrupt."""
     env = dict(os.environ, **({"FBCD_PRESET": preset} if preset else {}))
     server = subprocess.Popen(lab_command(options), cwd=NOTEBOOK_DIR.parent, env=env)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        pass
+    server.terminate()
+    deadline = time.monotonic() + stop_within_s
     while True:
         try:
-            return server.wait()
+            server.wait(timeout=max(0.0, deadline - time.monotonic()))
+            return 130
         except KeyboardInterrupt:
-            # JupyterLab got the same Ctrl+C from the terminal: it asks, or stops (and its kernels) on
-            # a second one. Killing it here would leave its kernels running.
             continue
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            return 130

@@ -43,6 +43,17 @@ from fbcd_lab.run import Run
 from fbcd_lab.training import EpochCallback, fit, start_run
 
 IMBALANCE_RATIOS = (1, 10, 20, 50, 100)
+TOOLTIPS = {
+    "method": "ce: plain; fbh: + feature-balancing head; cdh: class-division head; fbcd: both (the paper's)",
+    "u": "clusters of the largest class (Eq. 3); 1 makes the class-division head a plain classifier",
+    "lam": "weight of the feature-balancing loss L1 in L = L2 + λ L1",
+    "alpha": "soft label of a sample's own cluster; its siblings share 1 - α",
+    "cluster": "how a class is split into its clusters",
+    "imbalance_ratio": "largest over smallest class of the long-tailed training set",
+    "epochs": "training epochs (warm-up and decay scale with them)",
+    "seed": "training seed: initialisation, division, batch order (the data subset stays fixed)",
+    "rule": "how K cluster logits become one of C classes",
+}
 CONTROL_NAMES = ("method", "u", "lam", "alpha", "cluster", "imbalance_ratio", "epochs", "seed", "rule")
 # (n_max, val_per_class): 134 = the smallest digit class (144 training images) less the 10 set aside,
 # so that every ratio, 1 included, leaves 10 unused images per class for validation.
@@ -54,7 +65,7 @@ TEST_TITLE = "test mean recall (top cluster; watch, don't tune)"
 def make_controls(default_epochs: int) -> dict[str, widgets.Widget]:
     """One widget per setting, with the paper's defaults (u = 10, lambda = 1.5, random division)."""
     style = {"description_width": "110px"}
-    return {
+    controls = {
         "method": widgets.ToggleButtons(options=METHODS, value="fbcd", description="method", style=style),
         "u": widgets.IntSlider(value=10, min=1, max=20, description="u (clusters)", style=style),
         "lam": widgets.FloatSlider(value=1.5, min=0.0, max=3.0, step=0.1, description="λ (FBH weight)",
@@ -69,6 +80,9 @@ def make_controls(default_epochs: int) -> dict[str, widgets.Widget]:
         "seed": widgets.IntText(value=0, description="training seed", style=style),
         "rule": widgets.Dropdown(options=RULES, value="top_cluster", description="prediction rule", style=style),
     }
+    for name, widget in controls.items():
+        widget.tooltip = TOOLTIPS[name]
+    return controls
 
 
 def make_figure(recall_title: str = VALIDATION_TITLE) -> go.FigureWidget:
@@ -115,6 +129,7 @@ class TrainingPanel:
         self.train_button = widgets.Button(description="Train", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epochs")
+        self.clock = widgets.Label(value="")
         self.figure = make_figure(VALIDATION_TITLE if self.val_per_class else TEST_TITLE)
         self.table = widgets.HTML()
         self.error = widgets.HTML()
@@ -137,7 +152,7 @@ class TrainingPanel:
             c["method"],
             widgets.HBox([widgets.VBox([c[k] for k in ("u", "lam", "alpha", "cluster")]),
                           widgets.VBox([c[k] for k in ("imbalance_ratio", "epochs", "seed", "rule")])]),
-            widgets.HBox([self.train_button, self.stop_button, self.progress]),
+            widgets.HBox([self.train_button, self.stop_button, self.progress, self.clock]),
             self.error, self.figure, self.table,
         ])
 
@@ -160,6 +175,7 @@ class TrainingPanel:
         self._exception, self._last_row = None, None
         self.error.value = ""
         self.progress.max, self.progress.value = settings["epochs"], 0
+        self.clock.value = "starting…"
         self._set_running(True)
         self._thread = threading.Thread(target=self._work, args=(run_id, settings, traces),
                                         name=f"fbcd-lab-run-{run_id}", daemon=True)
@@ -197,12 +213,15 @@ class TrainingPanel:
             eval_every = 0 if data.val is not None else self.eval_every  # the trainer scores val every epoch
             fit(run, data, eval_every=eval_every, progress=False, callbacks=[self._plotter(traces)],
                 should_stop=lambda: self._stop_event.is_set())
-            metrics, _ = evaluate_run(run, data)
+            metrics, protocol = evaluate_run(run, data)
+            if metrics is None:
+                raise ValueError(f"run {protocol}; lower lambda, or the preset's learning rate")
+            self.clock.value = f"{'stopped after' if run.stopped else 'done in'} {run.wall_time_s:.1f} s"
             self.results[run_id] = (run, metrics)
             self._last_row = run_row(run_id, settings, run, metrics[settings["rule"]])
             self.runs.append(self._last_row)
-            self.table.value = pd.DataFrame(self.runs).to_html(index=False, float_format=lambda x: f"{x:.3f}",
-                                                               na_rep="–")
+            table = pd.DataFrame(self.runs).to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–")
+            self.table.value = f"<div style='overflow-x:auto'>{table}</div>"  # 20 columns: scroll, don't cut
         except Exception as exc:
             self._exception = exc
             traces[0].name += " (failed)"
@@ -245,6 +264,9 @@ class TrainingPanel:
                 loss_trace.x, loss_trace.y = tuple(loss_x), tuple(loss_y)
                 recall_trace.x, recall_trace.y = tuple(recall_x), tuple(recall_y)
             self.progress.value = record["epoch"]
+            done, total = record["epoch"], self.progress.max
+            left = record["time_s"] / done * (total - done)
+            self.clock.value = f"epoch {done}/{total} · {record['time_s']:.1f} s elapsed · ~{left:.0f} s left"
 
         return on_epoch
 

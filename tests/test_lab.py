@@ -88,7 +88,7 @@ def test_lab_passes_jupyterlab_options_on_and_sets_the_preset(fake_lab, monkeypa
 
 def test_lab_as_root_adds_allow_root(fake_lab, monkeypatch, capsys):
     monkeypatch.setattr("os.geteuid", lambda: 0, raising=False)
-    assert main(["lab"]) == 0 and main(["lab", "--no-allow-root"]) == 0
+    assert main(["lab"]) == 0 and main(["lab", "--ServerApp.allow_root=False"]) == 0
     assert fake_lab[0][0][-1] == "--allow-root" and "FBCD_PRESET" not in fake_lab[0][1]
     assert "--allow-root" not in fake_lab[1][0]
     assert "running as root" in capsys.readouterr().err

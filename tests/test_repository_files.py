@@ -64,8 +64,10 @@ def project_requirements(extras: tuple[str, ...]) -> set[str]:
 def test_dependency_lists_agree():
     """environment.yml is everything `pip install -e ".[test]"` installs; Binder's is the library and
     the notebooks (`.[lab]`), with the CPU-only PyTorch."""
-    local = names(yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]) - {"python", "pip"}
-    binder = names(yaml.safe_load((ROOT / "binder" / "environment.yml").read_text())["dependencies"]) - {"python", "pip"}
+    def conda(path: Path) -> set[str]:
+        return names(yaml.safe_load(path.read_text())["dependencies"]) - {"python", "pip"}
+
+    local, binder = conda(ROOT / "environment.yml"), conda(ROOT / "binder" / "environment.yml")
     assert local == {CONDA_NAMES.get(n, n) for n in project_requirements(("test",))}
     assert binder == {BINDER_NAMES.get(n, n) for n in project_requirements(("lab",))}
 

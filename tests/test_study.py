@@ -54,7 +54,12 @@ def test_paper_only_rows_and_columns():
 
 
 def test_registry_holds_the_papers_studies():
-    assert list(STUDIES) == ["table1", "table4", "fig4", "table5"]
+    assert list(STUDIES) == ["table1", "table2", "table3", "table4", "fig4", "table5"]
+    assert [c.label for c in get_study("table2").cells(None, "tiny_imagenet")] == [
+        "ce", "focal", "mixup", "ldam", "ours", "drs", "ldam_drw", "ours_full", "la_loss", "balanced_softmax"]
+    assert {c.label for c in get_study("table3").cells(None, "imagenet_lt")} == {
+        "ce", "focal", "mixup", "ldam", "ours", "drs", "ldam_drw", "ours_full", "la_loss", "balanced_softmax"}
+    assert all(c.method.backbone == "resnext50" for c in get_study("table3").cells(None, "imagenet_lt"))
     assert [c.label for c in get_study("table1").cells(None, "cifar10")] == list(RECIPES)
     heads = get_study("table4").cells("small_cnn", "digits")
     assert [(c.label, c.method.method, c.method.u, c.method.lam, c.method.backbone) for c in heads[:4]] == [

@@ -140,3 +140,27 @@ def test_error_in_the_worker_thread_is_shown(monkeypatch):
     assert "ValueError: boom &lt;b&gt;" in panel.error.value
     assert not panel.train_button.disabled and not panel.running and panel.runs == []
     assert panel.figure.data[0].name.endswith("(failed)")
+
+
+def test_clock_shows_elapsed_and_left_and_every_control_explains_itself():
+    panel = TrainingPanel()
+    seen = []
+    panel.clock.observe(lambda change: seen.append(change["new"]), names="value")
+    set_controls(panel, method="ce", epochs=3)
+    panel.train(block=True)
+    assert seen[0] == "starting…" and seen[1].startswith("epoch 1/3 · ") and "s elapsed · ~" in seen[1]
+    assert seen[-1].startswith("done in ") and seen[-1].endswith(" s")
+    assert all(w.tooltip for w in panel.controls.values())
+    assert panel.table.value.startswith("<div style='overflow-x:auto'>")
+
+
+def test_a_diverged_run_is_shown_as_such(monkeypatch):
+    panel = TrainingPanel()
+    from fbcd_lab.config import OptimConfig
+
+    monkeypatch.setattr(fbcd_lab.ui, "optim_preset", lambda name, epochs: OptimConfig(
+        epochs=epochs, batch_size=64, lr=1e30, warmup_epochs=0, milestones=(), factors=()))
+    set_controls(panel, method="ce", epochs=2)
+    with pytest.raises(ValueError, match="diverged in epoch 1"):
+        panel.train(block=True)
+    assert "diverged in epoch 1" in panel.error.value and not panel.runs
