@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from fbcd_lab.analysis.forward_passes import RunLogits, run_logits
 from fbcd_lab.analysis.recall import recall_summary
