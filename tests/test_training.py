@@ -153,3 +153,16 @@ def test_evaluate_defaults_to_the_models_device_and_precision(digits_lt):
     run = train(digits_lt, MethodConfig(method="ce", backbone="small_cnn"), SHORT, precision="fp32", progress=False)
     assert run.model.precision == "fp32"
     assert evaluate(run.model, digits_lt) == evaluate(run.model, digits_lt, device="cpu", precision="fp32")
+
+
+def test_bf16_only_where_the_gpu_supports_it(monkeypatch):
+    from fbcd_lab.runtime import resolve_precision
+
+    gpu = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert resolve_precision("auto", gpu) == "fp32"
+    with pytest.raises(ValueError, match="precision 'bf16' is not supported natively by Tesla V100"):
+        resolve_precision("bf16", gpu)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert resolve_precision("auto", gpu) == resolve_precision("bf16", gpu) == "bf16"
