@@ -165,6 +165,8 @@ def test_refused_runs_leave_no_folder_and_name_the_option(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*TRAIN, "--out", ""])
     one_line_error(capsys, "argument --out: must not be empty")
+    assert train(tmp_path / "never", "--data-root", str(tmp_path)) == 2
+    one_line_error(capsys, "data_root (--data-root) is not used by 'digits'")
 
 
 def test_short_runs_switch_deferred_balancing_on_before_the_end(tmp_path):

@@ -68,6 +68,8 @@ def load_source(
         raise ValueError(f"image_size must be None or {native} for {name} (its images are not resized), "
                          f"got {image_size!r}")
     if name == "digits":
+        if root is not None:
+            raise ValueError(f"data_root is not used by 'digits' (embedded in scikit-learn), got {str(root)!r}")
         return digits_source()
     if root is None:
         raise ValueError(f"data_root is required for dataset {name!r}")
