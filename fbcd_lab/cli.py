@@ -154,9 +154,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise ValueError("--selection best_val needs --val-per-class > 0 or --val-folder")
     method = method_from_args(args)
     checkpoint = args.out / CHECKPOINT_NAME
-    epochs = args.epochs
-    if args.resume and epochs is None and checkpoint.is_file():  # a resumed run keeps its own length
-        epochs = read_checkpoint(checkpoint)["optim"]["epochs"]
+    saved_epochs = read_checkpoint(checkpoint)["optim"]["epochs"] if args.resume and checkpoint.is_file() else None
+    epochs = saved_epochs if args.epochs is None else args.epochs  # a resumed run keeps its own length
     overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", args.batch_size), ("lr", args.lr),
                                    ("weight_decay", args.weight_decay)) if v is not None}
     optim = preset(args.preset or DEFAULT_PRESET[args.dataset], **overrides)
@@ -170,11 +169,10 @@ def run_train(args: argparse.Namespace) -> int:
         settings = {"seed": args.seed, "device": device, "precision": args.precision,
                     "deterministic": args.deterministic}
         if args.resume:
-            before = read_checkpoint(checkpoint)["optim"]["epochs"]
             run = distributed.main_first(lambda: resume_run(checkpoint, data, method, optim, **settings),
                                          everyone=True)
-            extended = f", extended from {before} to {optim.epochs} epochs" if optim.epochs != before else ""
-            print(f"resuming {checkpoint} after epoch {run.epochs_done} of {before}{extended}")
+            extended = "" if optim.epochs == saved_epochs else f", extended from {saved_epochs} to {optim.epochs} epochs"
+            print(f"resuming {checkpoint} after epoch {run.epochs_done} of {saved_epochs}{extended}")
         else:
             run = start_run(data, method, optim, **settings)
     for removed in clear_run(args.out) if args.overwrite and not args.resume and distributed.is_main() else ():

@@ -127,6 +127,23 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def _on_main(action: Callable[[], T]) -> T:
+    """``action()`` on the main process; if it raises, the others hear of it (and re-raise there)
+    before the error propagates. Call on the main process only, paired with :func:`_main_failed`."""
+    try:
+        result = action()
+    except Exception as err:
+        broadcast_object(f"{type(err).__name__}: {err}")
+        raise
+    broadcast_object(None)
+    return result
+
+
+def _main_failed() -> bool:
+    """On a process other than the main one: whether the main process's :func:`_on_main` failed."""
+    return broadcast_object(None) is not None
+
+
 def main_first(action: Callable[[], T], *, everyone: bool = False) -> T | None:
     """Run ``action`` on the main process first and tell the others how it went.
 
@@ -138,14 +155,8 @@ def main_first(action: Callable[[], T], *, everyone: bool = False) -> T | None:
     if not is_distributed():
         return action()
     if is_main():
-        try:
-            result = action()
-        except Exception as err:
-            broadcast_object(f"{type(err).__name__}: {err}")
-            raise
-        broadcast_object(None)
-        return result
-    if broadcast_object(None) is not None:
+        return _on_main(action)
+    if _main_failed():
         raise MainProcessFailed
     return action() if everyone else None
 
@@ -156,16 +167,10 @@ def from_main(action: Callable[[], T]) -> T:
     if not is_distributed():
         return action()
     if is_main():
-        try:
-            result = action()
-        except Exception as err:
-            broadcast_object((False, f"{type(err).__name__}: {err}"))
-            raise
-        return broadcast_object((True, result))[1]
-    ok, result = broadcast_object(None)
-    if not ok:
+        return broadcast_object(_on_main(action))
+    if _main_failed():
         raise MainProcessFailed
-    return result
+    return broadcast_object(None)
 
 
 def check_global_batch(batch_size: int, processes: int | None = None) -> int:

@@ -210,8 +210,7 @@ def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int
     train_set, soft, cluster_of_sample, main_loss, balancing = objective
     steps_per_epoch = -(-len(train_set) // optim.batch_size)
     lam = method.lam if method.uses_fbh else 0.0
-    weights = balancing.class_weights(epoch)
-    weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
+    weights = _class_weights(balancing, epoch, device)
     model.train()
     sums = torch.zeros(3, device=device)
     for step, (x, y, idx) in enumerate(iterate_batches(
@@ -234,7 +233,19 @@ def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int
         run.optimizer.step()
         sums += torch.stack([p.detach() for p in parts]) * len(y)
         bar.update(1)
-    loss, l2, l1 = (sums / len(train_set)).tolist()
+    return _epoch_record(run, epoch, sums / len(train_set))
+
+
+def _class_weights(balancing: Balancing, epoch: int, device: torch.device) -> torch.Tensor | None:
+    """The balancing rule's class weights for ``epoch`` on ``device`` (None: all ones)."""
+    weights = balancing.class_weights(epoch)
+    return None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
+
+
+def _epoch_record(run: Run, epoch: int, means: torch.Tensor) -> dict | None:
+    """The epoch's record from its mean (loss, L2, L1), or None with ``run.diverged`` set when
+    they are not finite."""
+    loss, l2, l1 = means.tolist()
     if not all(math.isfinite(v) for v in (loss, l2, l1)):
         run.diverged = {"epoch": epoch + 1, "loss": str(loss)}
         return None
@@ -273,8 +284,7 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
     n, batch_size = len(train_set), optim.batch_size
     steps_per_epoch = -(-n // batch_size)
     lam = method.lam if method.uses_fbh else 0.0
-    weights = balancing.class_weights(epoch)
-    weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
+    weights = _class_weights(balancing, epoch, device)
     mixup = method.augment == "mixup"
     whole_batches = mixup and isinstance(train_set, TensorImages)  # Mixup pairs over the global batch
     model.train()
@@ -317,11 +327,7 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
     distributed.all_reduce_sum(sums)
     if not run.sync_bn:
         distributed.average_batchnorm_statistics(model)
-    loss, l2, l1 = (sums / n).tolist()
-    if not all(math.isfinite(v) for v in (loss, l2, l1)):
-        run.diverged = {"epoch": epoch + 1, "loss": str(loss)}
-        return None
-    return {"epoch": epoch + 1, "loss": loss, "l2": l2, "l1": l1, "lr": run.optimizer.param_groups[0]["lr"]}
+    return _epoch_record(run, epoch, sums / n)
 
 
 def _loss_scales(size: int, count: int, processes: int, labels: torch.Tensor, weights: torch.Tensor | None,
