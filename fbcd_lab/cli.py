@@ -12,6 +12,7 @@ commands and exits with status 2. ``python -m fbcd_lab COMMAND --help`` document
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import warnings
@@ -491,7 +492,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     signal.signal(signal.SIGTERM, _interrupt)  # a job scheduler's stop ends a run as Ctrl-C does: recorded
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe (`... | head`) shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:  # the reader stopped reading: end quietly, as a command killed by SIGPIPE does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, OSError) as err:
         lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
         message = _naming_the_option(lines[-1] if len(lines) > 1 else lines[0], parser, args.command)

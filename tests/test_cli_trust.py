@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -176,3 +178,12 @@ def test_short_runs_switch_deferred_balancing_on_before_the_end(tmp_path):
                      "--out", str(out)]) == 0
         record = json.loads((out / "results.json").read_text())
         assert record["recipe"] == "ldam_drw" and record["status"] == "finished"
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`python -m fbcd_lab summarize DIR | head -0`: no traceback, no error line, SIGPIPE's status."""
+    process = subprocess.Popen([sys.executable, "-m", "fbcd_lab", "summarize", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before anything is written
+    assert process.wait(timeout=120) == 141
+    assert process.stderr.read() == b""
