@@ -87,9 +87,9 @@ def reference_epoch(data, num_workers: int, max_steps: int, device: torch.device
     return seen / (time.perf_counter() - start)
 
 
-def ours_epoch(data, method: str | MethodConfig, precision: str, max_steps: int) -> float:
+def ours_epoch(data, method: str | MethodConfig, precision: str, max_steps: int, batch_size: int = 128) -> float:
     """Images per second of fbcd_lab's trainer over ``max_steps`` steps (after 2 warm-up steps)."""
-    optim = OptimConfig(epochs=1, batch_size=128, warmup_epochs=0, milestones=(), factors=())
+    optim = OptimConfig(epochs=1, batch_size=batch_size, warmup_epochs=0, milestones=(), factors=())
     config = method if isinstance(method, MethodConfig) else MethodConfig(method=method, backbone="resnet32")
     run = start_run(data, config, optim, precision=precision)
     marks: list[float] = []
@@ -99,7 +99,7 @@ def ours_epoch(data, method: str | MethodConfig, precision: str, max_steps: int)
         return len(marks) > max_steps + 2
 
     fit(run, data, should_stop=should_stop, progress=False)
-    return max_steps * 128 / (marks[-1] - marks[2])
+    return max_steps * batch_size / (marks[-1] - marks[2])
 
 
 def slider_retrain() -> dict:
