@@ -75,7 +75,7 @@ def model_and_optimizer(data: LongTailData, method: MethodConfig, optim: OptimCo
     model = build_model(method.backbone, data.num_classes, data.in_channels, data.image_size,
                         division.class_of_cluster, method.uses_fbh, method.kernel_size,
                         method.channels_per_class, method.uses_normalized_classifier, method.neck,
-                        ).to(device, memory_format=torch.channels_last)
+                        method.ldam_scale).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
                                 weight_decay=optim.weight_decay)
     return model, optimizer

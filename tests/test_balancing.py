@@ -54,6 +54,17 @@ def test_every_recipe_trains(digits_lt, name):
     assert (run.model.fbh is not None) == (name in ("ours", "ours_full"))
 
 
+def test_ldam_logit_adjusted_rule_reads_the_scaled_logits(digits_lt):
+    from fbcd_lab.records import evaluate_run
+
+    run = train(digits_lt, recipe("ldam", "small_cnn"), preset("digits"), progress=False)
+    metrics, _ = evaluate_run(run, digits_lt)
+    top1 = metrics["top_cluster"]["mean_recall"]
+    # on cosines in [-1, 1] the log-prior swamped the logits: 0.1, every image called the rarest digit
+    assert top1 > 0.8 and metrics["logit_adjusted"]["mean_recall"] > top1 - 0.05
+    assert metrics["top_cluster"]["ece"] < 0.2
+
+
 def test_ours_full_resumes_bit_identically(digits_lt, tmp_path):
     from fbcd_lab.checkpoints import load_checkpoint
     from fbcd_lab.training import fit

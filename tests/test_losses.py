@@ -90,7 +90,21 @@ def test_ldam_largest_margin_is_half_on_the_smallest_class():
     logits, labels, onehot = batch()
     cosine = torch.tanh(logits)  # cosines lie in [-1, 1]
     shifted = cosine - F.one_hot(labels, 3) * torch.tensor(margins(np.array([50, 20, 5]), 0.5), dtype=torch.float32)
-    assert torch.allclose(make_loss("ldam")(cosine, onehot), F.cross_entropy(30 * shifted, labels))
+    assert torch.allclose(make_loss("ldam")(30 * cosine, onehot), F.cross_entropy(30 * shifted, labels))
+
+
+def test_ldam_model_gives_the_scaled_logits_its_loss_trained():
+    """The cosine classifier outputs s cos (s = ldam_scale), so post-hoc logit adjustment and
+    calibration read the logits softmax was trained on, not cosines in [-1, 1]."""
+    from fbcd_lab.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("small_cnn", 3, 1, 8, fbh=False, normalized_classifier=True, classifier_scale=30.0).eval()
+    x = torch.randn(4, 1, 8, 8)
+    logits = model(x).cluster_logits
+    cosine = F.linear(F.normalize(model.features(x).mean(dim=(2, 3)), dim=1),
+                      F.normalize(model.classifier.weight, dim=1))
+    assert torch.allclose(logits, 30 * cosine, atol=1e-5) and logits.abs().max() > 1
 
 
 def test_weighted_losses_follow_pytorch_cross_entropy_weights():

@@ -1,9 +1,10 @@
 """LDAM (Cao et al., 2019): a label-distribution-aware margin on a normalised linear classifier.
 
 Class c gets the margin m_c = C / n_c^(1/4), scaled so the largest (on the smallest class) is
-``ldam_max_margin`` (0.5 in LDAM-DRW); the target's cosine logit loses its margin and all logits
-are multiplied by ``ldam_scale`` (s = 30) before cross-entropy. With soft targets (Mixup) each
-logit loses q_k m_k, which is LDAM for one-hot targets.
+``ldam_max_margin`` (0.5 in LDAM-DRW); the model's cosine classifier already multiplies its
+logits by ``ldam_scale`` (s = 30), so the target's logit loses s m_c before cross-entropy:
+cross-entropy of s (cos - m), as in LDAM-DRW. With soft targets (Mixup) each logit loses s q_k m_k,
+which is LDAM for one-hot targets.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ def make(cluster_counts: np.ndarray, method) -> LossFn:
     scale = method.ldam_scale
 
     def ldam(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        shifted = logits.float() - targets * m.to(logits.device)
-        return soft_cross_entropy(scale * shifted, targets, weights)
+        return soft_cross_entropy(logits.float() - scale * targets * m.to(logits.device), targets, weights)
 
     return ldam
 

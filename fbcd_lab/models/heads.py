@@ -53,12 +53,16 @@ class FeatureBalancingHead(nn.Module):
 
 
 class NormedLinear(nn.Module):
-    """Cosine classifier: normalised features times normalised class weights (LDAM-DRW's
-    ``NormedLinear``, stored as (out, in) like ``nn.Linear`` so weight norms read the same way)."""
+    """Cosine classifier: normalised features times normalised class weights, times ``scale``
+    (LDAM-DRW's ``NormedLinear`` with the s its loss applies, so the logits are the ones softmax was
+    trained on: post-hoc logit adjustment and calibration read them as they are). Stored as
+    (out, in) like ``nn.Linear`` so weight norms read the same way."""
 
-    def __init__(self, in_features: int, out_features: int) -> None:
+    def __init__(self, in_features: int, out_features: int, scale: float = 1.0) -> None:
         super().__init__()
+        self.scale = scale
         self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-1, 1).renorm_(2, 0, 1e-5).mul_(1e5))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(nn.functional.normalize(x, dim=1), nn.functional.normalize(self.weight, dim=1))
+        cosine = nn.functional.linear(nn.functional.normalize(x, dim=1), nn.functional.normalize(self.weight, dim=1))
+        return self.scale * cosine

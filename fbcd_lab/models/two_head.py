@@ -53,6 +53,7 @@ class TwoHeadModel(nn.Module):
         channels_per_class: int | None = None,
         normalized_classifier: bool = False,
         neck: str = "shared",
+        classifier_scale: float = 1.0,
     ) -> None:
         super().__init__()
         num_classes = check("num_classes", num_classes)
@@ -78,7 +79,7 @@ class TwoHeadModel(nn.Module):
         d = raw if neck == "fbh_only" else self.balanced_channels
         self.feature_channels = d
         self.precision = "auto"  # the trainer's choice (bf16 or fp32), so evaluation matches training
-        self.classifier = NormedLinear(d, len(mapping)) if normalized_classifier else nn.Linear(d, len(mapping))
+        self.classifier = NormedLinear(d, len(mapping), classifier_scale) if normalized_classifier else nn.Linear(d, len(mapping))
         self.register_buffer("class_of_cluster", torch.as_tensor(mapping, dtype=torch.long))
 
     @property
@@ -114,11 +115,13 @@ def build_model(
     channels_per_class: int | None = None,
     normalized_classifier: bool = False,
     neck: str = "shared",
+    classifier_scale: float = 1.0,
 ) -> TwoHeadModel:
     """Build a named backbone (see ``BACKBONES``) with the two heads on top."""
     net = build_backbone(backbone, in_channels, input_size)
     return TwoHeadModel(net, feature_shape(net, in_channels, input_size), num_classes,
-                        class_of_cluster, fbh, kernel_size, channels_per_class, normalized_classifier, neck)
+                        class_of_cluster, fbh, kernel_size, channels_per_class, normalized_classifier, neck,
+                        classifier_scale)
 
 
 def class_weight_norms(model: TwoHeadModel) -> np.ndarray:
