@@ -19,6 +19,7 @@ import numpy as np
 from fbcd_lab.checks import check_counts
 
 BALANCING = ("none", "reweight", "drw", "resample", "drs")
+DEFERRED = ("drw", "drs")  # the rules that switch on at a deferred epoch
 DEFERRED_SHARE = 0.8
 
 
@@ -34,6 +35,11 @@ def deferred_epoch(epochs: int, deferred: int | None = None) -> int:
     """The epoch (from 0) at which DRW and DRS switch on: ``deferred``, else round(0.8 x epochs),
     kept below the last epoch so a short run still switches (at epoch 0 for a 1-epoch run)."""
     return min(round(DEFERRED_SHARE * epochs), epochs - 1) if deferred is None else deferred
+
+
+def switch_epoch(rule: str, epochs: int, deferred: int | None = None) -> int | None:
+    """The epoch (from 0) at which a deferred rule (DRW, DRS) switches on; None for the others."""
+    return deferred_epoch(epochs, deferred) if rule in DEFERRED else None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
-from fbcd_lab.balancing import BALANCING
+from fbcd_lab.balancing import BALANCING, switch_epoch
 from fbcd_lab.config import AUGMENTATIONS, DEFAULT_BACKBONE, DEFAULT_PRESET, METHODS, PRESETS, MethodConfig, preset
 from fbcd_lab.data.datasets import build_long_tailed, default_workers
 from fbcd_lab.data.long_tail import PROFILES
@@ -178,8 +178,10 @@ def run_train(args: argparse.Namespace) -> int:
             run = start_run(data, method, optim, **settings)
     for removed in clear_run(args.out) if args.overwrite and not args.resume and distributed.is_main() else ():
         print(f"--overwrite: removed {removed}")
-    print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; {describe_method(run.method)}; "
-          f"K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
+    switch = switch_epoch(run.method.balancing, run.optim.epochs, run.method.deferred_epoch)
+    deferred = "" if switch is None else f"; {run.method.balancing} on from epoch {switch + 1} of {run.optim.epochs}"
+    print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; {describe_method(run.method)}"
+          f"{deferred}; K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
     workers = default_workers(data) if args.workers is None else args.workers
     fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers, sync_bn=args.sync_bn)
     if distributed.is_main():

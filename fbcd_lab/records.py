@@ -13,6 +13,7 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fbcd_lab.balancing import switch_epoch
 from fbcd_lab.checkpoints import atomic_write
 from fbcd_lab.config import MethodConfig, OptimConfig, with_defaults
 from fbcd_lab.data.datasets import LongTailData
@@ -73,6 +74,7 @@ def run_record(run: Run, data: LongTailData, metrics: dict | None, protocol: str
         "u": run.method.u,
         "lam": run.method.lam, "alpha": run.method.alpha, "cluster": run.method.cluster,
         "seed": run.seed, "subset_seed": data.fingerprint.seed, "epochs": run.optim.epochs,
+        "balancing_switch_epoch": switch_epoch(run.method.balancing, run.optim.epochs, run.method.deferred_epoch),
         "epochs_done": run.epochs_done, "status": run.status, "stopped": run.stopped, "diverged": run.diverged,
         "protocol": protocol, "selection": selection,
         "config": {"method": run.method.to_dict(), "optim": run.optim.to_dict(), "seed": run.seed,

@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from fbcd_lab import distributed
-from fbcd_lab.balancing import Balancing, deferred_epoch, make_balancing
+from fbcd_lab.balancing import Balancing, make_balancing, switch_epoch
 from fbcd_lab.checkpoints import save_checkpoint
 from fbcd_lab.checks import check
 from fbcd_lab.class_division import ClassDivision, divide_classes, identity_division, pixel_features, soft_label_matrix
@@ -75,7 +75,8 @@ def start_run(
     long-tailed subset has its own seed, chosen when ``data`` was built. In distributed training
     the division is made by the main process only and sent to the others (k-means runs once)."""
     seed = check("seed", seed)
-    if method.balancing in ("drw", "drs") and deferred_epoch(optim.epochs, method.deferred_epoch) >= optim.epochs:
+    switch = switch_epoch(method.balancing, optim.epochs, method.deferred_epoch)
+    if switch is not None and switch >= optim.epochs:
         raise ValueError(f"deferred_epoch {method.deferred_epoch} must be below epochs ({optim.epochs}) for "
                          f"balancing {method.balancing!r}: the epoch (from 0) at which it switches on")
     dev = resolve_device(device)

@@ -171,13 +171,16 @@ def test_refused_runs_leave_no_folder_and_name_the_option(tmp_path, capsys):
     one_line_error(capsys, "data_root (--data-root) is not used by 'digits'")
 
 
-def test_short_runs_switch_deferred_balancing_on_before_the_end(tmp_path):
-    for epochs in ("1", "2"):
+def test_short_runs_switch_deferred_balancing_on_before_the_end(tmp_path, capsys):
+    """The epoch a deferred rule switches on at is printed and recorded (from 0 in the record)."""
+    for epochs, switch in (("1", 0), ("2", 1), ("30", 24)):
         out = tmp_path / f"drw{epochs}"
         assert main(["train", "--dataset", "digits", "--recipe", "ldam_drw", "--epochs", epochs, "--no-progress",
                      "--out", str(out)]) == 0
         record = json.loads((out / "results.json").read_text())
         assert record["recipe"] == "ldam_drw" and record["status"] == "finished"
+        assert record["balancing_switch_epoch"] == switch
+        assert f"drw on from epoch {switch + 1} of {epochs}" in capsys.readouterr().out
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):
