@@ -47,6 +47,19 @@ def prepare_run_folder(out: Path, resume: bool = False, overwrite: bool = False)
     return remove_stale_temporaries(out)
 
 
+def check_study_folder(out: Path) -> None:
+    """A study's ``out`` must be a folder (or not yet exist) and lie outside every run folder: a
+    study's runs nested in another run would be pooled with it."""
+    out = Path(out)
+    for folder in (out, *out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--out {out}: {folder} is a file, not a folder")
+        held = [name for name in RUN_FILES[:2] if (folder / name).is_file()]
+        if held:
+            raise ValueError(f"--out {out} lies in the run folder {folder} (it holds {', '.join(held)}): "
+                             f"choose a folder outside every run")
+
+
 def clear_run(out: Path) -> list[Path]:
     """Delete the run files in ``out`` (for ``overwrite``, once the new run is ready to start)."""
     removed = [out / name for name in RUN_FILES if (out / name).exists()]

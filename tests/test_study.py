@@ -210,3 +210,15 @@ def test_bad_cell_is_a_one_line_error(tmp_path, capsys):
     assert main(["study", "table1", "--dataset", "digits", "--out", str(tmp_path), "--cells", "ce", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no cell 'nope'" in err and not any(tmp_path.iterdir())
+
+
+def test_study_out_inside_a_run_folder_or_under_a_file_is_refused(tmp_path):
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    (run_folder / "results.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"lies in the run folder .*run \(it holds results.json\)"):
+        run_study("table1", "digits", run_folder / "study", **TINY)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ValueError, match=r"afile is a file, not a folder"):
+        run_study("table1", "digits", tmp_path / "afile" / "sub", **TINY)
+    assert not (run_folder / "study").exists()

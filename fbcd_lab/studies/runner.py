@@ -20,7 +20,7 @@ from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed, default_workers
 from fbcd_lab.records import evaluate_run, read_record, run_record, save_record
 from fbcd_lab.resume import resume_run, setting_differences
-from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, clear_run, prepare_run_folder
+from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, check_study_folder, clear_run, prepare_run_folder
 from fbcd_lab.runtime import resolve_device, resolve_precision
 from fbcd_lab.studies import get_study
 from fbcd_lab.studies.study import Cell
@@ -60,8 +60,7 @@ def run_study(
     other settings is refused. ``callbacks`` get every epoch's record. A KeyboardInterrupt keeps the
     finished runs and the current run's last checkpoint (its record marked stopped) and propagates.
     """
-    if Path(out).exists() and not Path(out).is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
+    check_study_folder(out)
     study = get_study(name)
     chosen = study.select(backbone, dataset, cells)
     ratios = [None] if dataset == "imagenet_lt" else _unique(check_optional("imbalance_ratio", r)
