@@ -263,7 +263,9 @@ def run_summarize(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no results.json under {args.folder}")
         return 1
-    cols = [*SHOWN_KEYS, *varying_columns(rows), "status", "n"]
+    cols = [*SHOWN_KEYS[:3], "recipe", *SHOWN_KEYS[3:], *varying_columns(rows), "status", "n"]
+    rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
+                               (row[c] for c in cols)])  # numbers in numeric order: ratio 10 before 100
     cells = [{c: _cell(row[c]) for c in cols} for row in rows]
     numbers = [("-", "-") if row[f"{args.metric}_mean"] is None else
                (f"{row[f'{args.metric}_mean']:.4f}", f"{row[f'{args.metric}_std']:.4f}" if row["n"] > 1 else "-")

@@ -171,7 +171,8 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
     Runs are pooled only when everything but the seed is the same and all finished; stopped and
     diverged runs get rows of their own (``status``). A seed counts once: a second record of the
     same setting and seed is left out with a warning. Rows show :data:`SHOWN_KEYS` and every
-    setting in which the rows differ (``varying``), so no two rows look alike.
+    setting in which the rows differ (``varying``), so no two rows look alike, and the ``recipe``
+    whose settings they are (None for none).
     """
     groups: dict = {}
     for r in records:
@@ -194,6 +195,7 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
         values = [r["metrics"][rule][metric] for r in runs.values() if r.get("metrics")]
         first = next(iter(runs.values()))
         rows.append({**{k: first.get(k) for k in SHOWN_KEYS}, **{k: flat.get(k) for k in varying},
+                     "recipe": next((r["recipe"] for r in runs.values() if r.get("recipe")), None),
                      "status": status, "n": len(values), "seeds": sorted(runs),
                      f"{metric}_mean": statistics.fmean(values) if values else None,
                      f"{metric}_std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None})
@@ -202,7 +204,7 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
 
 def varying_columns(rows: list[dict]) -> list[str]:
     """The columns of :func:`summarize` rows beyond the fixed ones (the settings that differ)."""
-    fixed = set(SHOWN_KEYS) | {"status", "n", "seeds"}
+    fixed = set(SHOWN_KEYS) | {"recipe", "status", "n", "seeds"}
     return [k for k in rows[0] if k not in fixed and not k.endswith(("_mean", "_std"))] if rows else []
 
 

@@ -190,3 +190,14 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     process.stdout.close()  # the reader is gone before anything is written
     assert process.wait(timeout=120) == 141
     assert process.stderr.read() == b""
+
+
+def test_summarize_names_the_recipe_and_orders_numbers_as_numbers(tmp_path, capsys):
+    for ratio in ("100", "10"):
+        assert main(["train", "--dataset", "digits", "--recipe", "ce", "--imbalance-ratio", ratio, "--epochs", "1",
+                     "--no-progress", "--out", str(tmp_path / f"r{ratio}")]) == 0
+    capsys.readouterr()
+    assert main(["summarize", str(tmp_path)]) == 0
+    _, header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:4] == ["dataset", "imbalance_ratio", "method", "recipe"]
+    assert [row.split()[1:4] for row in rows] == [["10", "ce", "ce"], ["100", "ce", "ce"]]  # paths sort 100 first
