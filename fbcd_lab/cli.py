@@ -345,7 +345,13 @@ def method_from_args(args: argparse.Namespace) -> MethodConfig:
         raise ValueError("give --method or --recipe")
     backbone = args.backbone or DEFAULT_BACKBONE[args.dataset]
     fields = {k: getattr(args, k) for k in METHOD_OPTIONS if getattr(args, k) is not None}
-    return recipe(args.recipe, backbone, **fields) if args.recipe else MethodConfig(backbone=backbone, **fields)
+    method = recipe(args.recipe, backbone, **fields) if args.recipe else MethodConfig(backbone=backbone, **fields)
+    unused = method.unused(fields)
+    if unused:  # it would change nothing but the record, and split the run from its recipe's pool
+        named = "; ".join(f"{'--no-weight-l1' if k == 'weight_l1' else '--' + k.replace('_', '-')} (read only by {v})"
+                          for k, v in unused.items())
+        raise ValueError(f"options with no effect on this run: {named}; drop them")
+    return method
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -90,6 +90,28 @@ class MethodConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def unused(self, names) -> dict[str, str]:
+        """Of the fields ``names``, those this configuration never reads, each with what would read
+        it in words (``u``: ``the class-division head: method cdh or fbcd``)."""
+        return {name: USED_BY[name][0] for name in names if name in USED_BY and not USED_BY[name][1](self)}
+
+
+_CDH = ("the class-division head: method cdh or fbcd", lambda m: m.uses_cdh)
+_FBH = ("the feature-balancing head: method fbh or fbcd", lambda m: m.uses_fbh)
+USED_BY = {  # field: (what reads it, in words; whether a configuration does)
+    "u": _CDH, "alpha": _CDH, "cluster": _CDH, "cluster_pca": _CDH,
+    "lam": _FBH, "kernel_size": _FBH, "channels_per_class": _FBH,
+    "focal_gamma": ("loss focal", lambda m: m.loss == "focal"),
+    "la_tau": ("loss la", lambda m: m.loss == "la"),
+    "ldam_max_margin": ("loss ldam", lambda m: m.loss == "ldam"),
+    "ldam_scale": ("loss ldam", lambda m: m.loss == "ldam"),
+    "mixup_alpha": ("augment mixup", lambda m: m.augment == "mixup"),
+    "cb_beta": ("balancing reweight or drw", lambda m: m.balancing in ("reweight", "drw")),
+    "deferred_epoch": ("balancing drw or drs", lambda m: m.balancing in ("drw", "drs")),
+    "weight_l1": ("the feature-balancing head with balancing reweight or drw",
+                  lambda m: m.uses_fbh and m.balancing in ("reweight", "drw")),
+}
+
 
 @dataclass(frozen=True)
 class OptimConfig:

@@ -201,3 +201,14 @@ def test_summarize_names_the_recipe_and_orders_numbers_as_numbers(tmp_path, caps
     _, header, *rows = capsys.readouterr().out.splitlines()
     assert header.split()[:4] == ["dataset", "imbalance_ratio", "method", "recipe"]
     assert [row.split()[1:4] for row in rows] == [["10", "ce", "ce"], ["100", "ce", "ce"]]  # paths sort 100 first
+
+
+def test_options_the_run_would_not_use_are_refused(tmp_path, capsys):
+    """`--recipe ce --u 5` would train plain CE, yet record u 5 and never pool with CE's runs."""
+    for extra, option in ((["--recipe", "ce", "--u", "5"], "--u (read only by the class-division head"),
+                          (["--method", "ce", "--focal-gamma", "2"], "--focal-gamma (read only by loss focal)"),
+                          (["--recipe", "ours", "--deferred-epoch", "3"], "--deferred-epoch (read only by balancing"),
+                          (["--recipe", "ours", "--no-weight-l1"], "--no-weight-l1 (read only by")):
+        assert main(["train", "--dataset", "digits", *extra, "--out", str(tmp_path / "run")]) == 2
+        one_line_error(capsys, "options with no effect on this run:", option)
+        assert not (tmp_path / "run").exists()
