@@ -222,3 +222,12 @@ def test_study_out_inside_a_run_folder_or_under_a_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"afile is a file, not a folder"):
         run_study("table1", "digits", tmp_path / "afile" / "sub", **TINY)
     assert not (run_folder / "study").exists()
+
+
+def test_cells_the_paper_plots_or_adds_as_controls_are_labelled_so(tmp_path):
+    fig4 = run_study("fig4", "digits", tmp_path / "f", ratios=[10], seeds=[0], cells=["cdh-u1"], epochs=1,
+                     progress=False)
+    assert fig4["rows"][0]["paper_row"] == "plotted in Fig. 4 (no number printed)"
+    table4 = run_study("table4", "digits", tmp_path / "t", ratios=[10], seeds=[0], cells=["ce", "ce+neck"],
+                       epochs=1, progress=False)
+    assert [r["paper_row"] for r in table4["rows"]] == ["CE", "a control (not in the paper)"]

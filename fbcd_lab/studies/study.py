@@ -24,7 +24,8 @@ class Study:
     """A named list of cells, made by ``cells(backbone, dataset)``, run at ``ratios`` by default.
 
     ``paper_tables`` maps a paper dataset column to the table holding its numbers; ``note`` says
-    what the table header should add (e.g. a figure that prints no numbers)."""
+    what the table header should add (e.g. a figure that prints no numbers); ``unnumbered`` is the
+    paper-row label of a cell the paper gives no number for."""
 
     name: str
     description: str
@@ -32,6 +33,7 @@ class Study:
     paper_tables: dict[str, int]
     ratios: tuple[float, ...] = (100, 50, 10)
     note: str = ""
+    unnumbered: str = "not in the paper"
 
     def select(self, backbone: str | None, dataset: str, labels: Sequence[str] | None = None) -> list[Cell]:
         """The study's cells, or only those named in ``labels`` (in the study's order)."""

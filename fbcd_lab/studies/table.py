@@ -77,7 +77,7 @@ def build_table(study: Study, cells: Sequence[Cell], ratios: Sequence[float | No
                           "sd": None if s[f"{METRIC}_mean"] is None or s["n"] < 2 else 100 * s[f"{METRIC}_std"]}
                          for s in summary]}
         rows.append({"cell": cell.label, "paper_row": row_name(cell.paper_row, cell.paper_backbone)
-                     if cell.paper_row else "not in the paper", "paper_only": False, "results": results,
+                     if cell.paper_row else study.unnumbered, "paper_only": False, "results": results,
                      "paper": {ratio_name(r): number(cell.paper_row, r, cell.paper_backbone) for r in ratios}})
     for row, backbone in paper_only_rows(table_no, column) if table_no else ():
         rows.append({"cell": None, "paper_row": row_name(row, backbone), "paper_only": True, "results": {},
