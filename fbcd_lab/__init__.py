@@ -5,19 +5,26 @@ head". The subpackages hold the data (``fbcd_lab.data``) and models (``fbcd_lab.
 class division, losses, training and evaluation have a module each.
 """
 
-from fbcd_lab.class_division import ClassDivision, clusters_per_class, divide_classes, soft_label_matrix
-from fbcd_lab.config import MethodConfig, OptimConfig, preset
-from fbcd_lab.data import build_long_tailed, long_tail_counts
-from fbcd_lab.evaluation import evaluate
-from fbcd_lab.losses import fbcd_loss
-from fbcd_lab.models import build_model
-from fbcd_lab.recipes import recipe
-from fbcd_lab.run import Run
-from fbcd_lab.training import fit, start_run, train
+import importlib
 
 __version__ = "0.1.0"
-__all__ = [
-    "ClassDivision", "MethodConfig", "OptimConfig", "Run", "build_long_tailed", "build_model",
-    "clusters_per_class", "divide_classes", "evaluate", "fbcd_loss", "long_tail_counts",
-    "fit", "preset", "recipe", "soft_label_matrix", "start_run", "train",
-]
+# name: module. Imported on first use (PEP 562), so ``python -m fbcd_lab`` starts its Ctrl-C handling
+# before PyTorch loads, and ``from fbcd_lab import train`` still works as before.
+_EXPORTS = {
+    "ClassDivision": "class_division", "clusters_per_class": "class_division", "divide_classes": "class_division",
+    "soft_label_matrix": "class_division", "MethodConfig": "config", "OptimConfig": "config", "preset": "config",
+    "build_long_tailed": "data", "long_tail_counts": "data", "evaluate": "evaluation", "fbcd_loss": "losses",
+    "build_model": "models", "recipe": "recipes", "Run": "run", "fit": "training", "start_run": "training",
+    "train": "training",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fbcd_lab' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"fbcd_lab.{_EXPORTS[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -212,3 +212,11 @@ def test_options_the_run_would_not_use_are_refused(tmp_path, capsys):
         assert main(["train", "--dataset", "digits", *extra, "--out", str(tmp_path / "run")]) == 2
         one_line_error(capsys, "options with no effect on this run:", option)
         assert not (tmp_path / "run").exists()
+
+
+def test_the_package_loads_pytorch_only_when_used():
+    """`python -m fbcd_lab` catches Ctrl-C from the moment PyTorch starts loading (a traceback of
+    50 lines before), because importing the package itself loads nothing heavy."""
+    code = "import sys, fbcd_lab; print('torch' in sys.modules); from fbcd_lab import train; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.split() == ["False", "True"]
