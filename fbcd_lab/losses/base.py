@@ -19,8 +19,8 @@ class LossSpec:
     """A named loss: ``make(cluster_counts, method)`` builds its function for one run.
 
     ``normalized_classifier``: the loss expects scaled cosine logits (s cos, s = ``ldam_scale``) from
-    a weight- and feature-normalised linear head (LDAM). ``any_head``: it is defined on the K-cluster soft targets of the
-    class-division head; the others need the plain C-way head."""
+    a weight- and feature-normalised linear head (LDAM). ``any_head``: it is defined on the K-cluster
+    soft targets of the class-division head; the others need the plain C-way head."""
 
     name: str
     make: Callable[[np.ndarray, object], LossFn]

@@ -33,7 +33,7 @@ class TwoHeadModel(nn.Module):
 
     ``class_of_cluster`` (length K) maps each main-head output to its class; the identity
     (K = C) turns the class-division head into the plain classifier. ``normalized_classifier``
-    makes the main head a cosine classifier (for LDAM).
+    makes the main head a cosine classifier (for LDAM) whose logits are ``classifier_scale`` x cosine.
 
     ``neck`` (see :data:`NECKS`): where D is not a multiple of C a balanced neck gives every class
     g channels. ``shared`` (default): the neck is added with FBH and both heads read it;
@@ -79,7 +79,8 @@ class TwoHeadModel(nn.Module):
         d = raw if neck == "fbh_only" else self.balanced_channels
         self.feature_channels = d
         self.precision = "auto"  # the trainer's choice (bf16 or fp32), so evaluation matches training
-        self.classifier = NormedLinear(d, len(mapping), classifier_scale) if normalized_classifier else nn.Linear(d, len(mapping))
+        self.classifier = (NormedLinear(d, len(mapping), classifier_scale) if normalized_classifier
+                           else nn.Linear(d, len(mapping)))
         self.register_buffer("class_of_cluster", torch.as_tensor(mapping, dtype=torch.long))
 
     @property
