@@ -31,14 +31,14 @@ from fbcd_lab.data.sources import IMAGENET_MEAN, IMAGENET_STD
 from fbcd_lab.runtime import cpu_has_amx_bf16, library_versions
 
 ROOT = Path(__file__).resolve().parents[1]
-# name: (backbone, classes, image size, full training-set counts, preset, batch timed here)
+TINY_COUNTS = long_tail_counts(500, 200, 100)
+# name: (backbone, classes, image size, label profile, training images, preset, batch timed here)
 SETTINGS = {
-    "Tiny-ImageNet-LT r100": ("resnet18", 200, 64, long_tail_counts(500, 200, 100), "paper_tiny_imagenet", 64),
-    # ImageNet-LT's counts run from 1280 to 5 (115,846 images); an exponential profile with those
-    # ends stands in for its list here (the total is what sets the epoch time, taken from the list)
-    "ImageNet-LT": ("resnext50", 1000, 224, long_tail_counts(1280, 1000, 256), "paper_imagenet_lt", 16),
+    "Tiny-ImageNet-LT r100": ("resnet18", 200, 64, TINY_COUNTS, sum(TINY_COUNTS), "paper_tiny_imagenet", 64),
+    # ImageNet-LT's counts run from 1280 to 5 (115,846 images, from its list); an exponential
+    # profile with those ends stands in for the list's labels here
+    "ImageNet-LT": ("resnext50", 1000, 224, long_tail_counts(1280, 1000, 256), 115_846, "paper_imagenet_lt", 16),
 }
-IMAGENET_LT_TRAIN = 115_846
 
 
 def synthetic_data(classes: int, size: int, counts: list[int], n: int, seed: int = 0):
@@ -63,9 +63,8 @@ def main() -> None:
     precision = "bf16" if cpu_has_amx_bf16() else "fp32"
     rows = []
     print(f"{'setting':<24} {'method':<6} {'batch':>5} {'images/s':>9} {'epoch h':>8} {'run h':>8}  ({precision})")
-    for name, (backbone, classes, size, counts, preset_name, batch) in SETTINGS.items():
+    for name, (backbone, classes, size, counts, train_images, preset_name, batch) in SETTINGS.items():
         data = synthetic_data(classes, size, counts, max(2 * classes, batch * (args.steps + 3)))
-        train_images = IMAGENET_LT_TRAIN if name == "ImageNet-LT" else sum(counts)
         epochs = PRESETS[preset_name].epochs
         for method in ("ce", "fbcd"):
             rate = ours_epoch(data, MethodConfig(method=method, backbone=backbone), precision, args.steps, batch)

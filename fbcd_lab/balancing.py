@@ -20,6 +20,7 @@ from fbcd_lab.checks import check_counts
 
 BALANCING = ("none", "reweight", "drw", "resample", "drs")
 DEFERRED = ("drw", "drs")  # the rules that switch on at a deferred epoch
+WEIGHTED = ("reweight", "drw")  # the rules that weight the loss by class
 DEFERRED_SHARE = 0.8
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from fbcd_lab.balancing import BALANCING, DEFERRED
+from fbcd_lab.balancing import BALANCING, DEFERRED, WEIGHTED
 from fbcd_lab.checks import Rule, check, check_choice, check_optional
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.losses import LOSSES
@@ -106,10 +106,10 @@ USED_BY = {  # field: (what reads it, in words; whether a configuration does)
     "ldam_max_margin": ("loss ldam", lambda m: m.loss == "ldam"),
     "ldam_scale": ("loss ldam", lambda m: m.loss == "ldam"),
     "mixup_alpha": ("augment mixup", lambda m: m.augment == "mixup"),
-    "cb_beta": ("balancing reweight or drw", lambda m: m.balancing in ("reweight", "drw")),
+    "cb_beta": ("balancing reweight or drw", lambda m: m.balancing in WEIGHTED),
     "deferred_epoch": ("balancing drw or drs", lambda m: m.balancing in DEFERRED),
     "weight_l1": ("the feature-balancing head with balancing reweight or drw",
-                  lambda m: m.uses_fbh and m.balancing in ("reweight", "drw")),
+                  lambda m: m.uses_fbh and m.balancing in WEIGHTED),
 }
 
 
