@@ -9,7 +9,7 @@ The rule (see the README, "More than one GPU"): the batch size is the *global* b
 process draws the same seeded epoch order and augmentation and takes its part of each global
 batch (:func:`fbcd_lab.data.batches.shard_slice`), so the N parts together are the one-process
 batch; the learning rate stays the one set for that global batch. Each process scales its loss so
-that DDP's gradient average is the gradient of the global batch's mean loss
+that DDP's gradient average is the gradient of the global batch's loss
 (:func:`fbcd_lab.training.fit`). BatchNorm normalises each process's part unless ``sync_bn``
 converts it (:func:`convert_sync_batchnorm`) to statistics of the whole global batch.
 """

@@ -34,7 +34,7 @@ from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.data.mixup import Mixing, draw_mixing
 from fbcd_lab.data.images import FileImages, TensorImages
 from fbcd_lab.evaluation import evaluate
-from fbcd_lab.losses import LOSSES, LossFn, fbcd_loss
+from fbcd_lab.losses import LOSSES, LossFn, TermScales, fbcd_loss
 from fbcd_lab.models.two_head import TwoHeadModel
 from fbcd_lab.run import Run, model_and_optimizer
 from fbcd_lab.runtime import (
@@ -267,13 +267,18 @@ class ShardMixing(NamedTuple):
             return values[self.part]
         return self.weight * values[self.part] + (1.0 - self.weight) * values[self.perm[self.part]]
 
+    def pair(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's rows of the global batch's ``values`` and of their partners' (see
+        :meth:`fbcd_lab.data.mixup.Mixing.pair`)."""
+        return values[self.part], values[self.perm[self.part]]
+
 
 def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoch: int,
                        should_stop: Callable[[], bool] | None, bar, num_workers: int,
                        step_model: torch.nn.Module) -> dict | None:
     """``_train_epoch`` for one of several processes: the same schedule, order and draws as one
-    process; this process's part of every global batch; the loss scaled so that DDP's gradient
-    average is the gradient of the global batch's mean loss; the epoch's sums added over processes.
+    process; this process's part of every global batch; the loss's terms scaled so that DDP's gradient
+    average is the gradient of the global batch's loss; the epoch's sums added over processes.
 
     Mixup pairs over the whole global batch for in-memory sets (every process then augments the
     whole batch and mixes its part: exactly one process's Mixup) and within the part for streamed
@@ -288,6 +293,7 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
     weights = _class_weights(balancing, epoch, device)
     mixup = method.augment == "mixup"
     whole_batches = mixup and isinstance(train_set, TensorImages)  # Mixup pairs over the global batch
+    l2_by_weights = LOSSES[method.loss].divides_by_weights
     model.train()
     sums = torch.zeros(3, device=device)
     for step, (x, y, idx) in enumerate(iterate_batches(
@@ -312,12 +318,11 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
         count = len(x)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
             outputs = step_model(x.contiguous(memory_format=torch.channels_last))
-        scales = _loss_scales(size, count, processes, y, weights, method.weight_l1, mixing, device)
+        scales = _loss_scales(size, count, processes, y, weights, mixing, l2_by_weights=l2_by_weights,
+                              l1_by_weights=method.weight_l1)
         if count:
-            parts = fbcd_loss(outputs, y, clusters, soft, lam, main_loss=main_loss, class_weights=weights,
-                              weight_l1=method.weight_l1, mixing=mixing)
-            l2, l1 = parts.l2 * scales[0], parts.l1 * scales[1]
-            total = l2 + lam * l1
+            total, l2, l1 = fbcd_loss(outputs, y, clusters, soft, lam, main_loss=main_loss, class_weights=weights,
+                                      weight_l1=method.weight_l1, mixing=mixing, scales=scales)
         else:  # an empty part: a zero loss that still reaches every weight, as DDP needs
             total = l2 = l1 = sum(o.sum() for o in outputs if o is not None) * 0.0
         run.optimizer.zero_grad(set_to_none=True)
@@ -332,19 +337,24 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
 
 
 def _loss_scales(size: int, count: int, processes: int, labels: torch.Tensor, weights: torch.Tensor | None,
-                 weight_l1: bool, mixing, device: torch.device) -> tuple:
-    """The factors (for L2, L1) turning this process's mean loss over its ``count`` samples into
-    its share of the global batch's: P * (this part's denominator) / (the global batch's), the
-    denominators being sample counts, or with class weights the summed (mixed) sample weights,
-    added over the processes. DDP's average over the P processes is then the global batch's mean."""
-    if weights is None:
+                 mixing, *, l2_by_weights: bool, l1_by_weights: bool) -> TermScales:
+    """The factors on this process's loss terms (means over its ``count`` samples) that make them its
+    share of the global batch's: P * (this part's denominator) / (the global batch's, added over
+    the processes). DDP's average over the P processes is then the global batch's loss.
+
+    A term's denominator is its sample count, or, where its loss divides by summed sample weights
+    (L2 with ``l2_by_weights``: the main loss is PyTorch's weighted mean, not focal's plain mean; L1
+    with ``l1_by_weights``), the summed class weights of the samples whose targets it takes: their
+    own, and in weighted Mixup's second term their partners'."""
+    if weights is None or not (l2_by_weights or l1_by_weights):
         scale = processes * count / size
-        return scale, scale
+        return TermScales(scale, scale, scale, scale)
     own = weights[labels]
-    if mixing is not None:
-        own = mixing.mix(own)
-    denominators = torch.stack([own.sum(), own.sum() if weight_l1 else own.new_tensor(float(count))])
-    return tuple(processes * denominators / distributed.all_reduce_sum(denominators.clone()))
+    pair = (own, own) if mixing is None else mixing.pair(own)
+    counted = own.new_tensor(float(count))
+    denominators = torch.stack([w.sum() if by_weights else counted
+                                for by_weights in (l2_by_weights, l1_by_weights) for w in pair])
+    return TermScales(*(processes * denominators / distributed.all_reduce_sum(denominators.clone())))
 
 
 _FLOPS_CACHE: dict[tuple, float] = {}

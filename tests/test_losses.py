@@ -141,3 +141,102 @@ def test_unsupported_combinations_are_refused_naming_both():
                 MethodConfig(method=head, loss=loss)
     for head in ("ce", "fbh", "cdh", "fbcd"):  # balancing and Mixup compose with every head
         MethodConfig(method=head, balancing="drw", augment="mixup")
+
+
+def ldam_drw_focal(logits, labels, weight, gamma):
+    """LDAM-DRW's losses.py written out: focal_loss(F.cross_entropy(input, target, reduction='none',
+    weight=self.weight), self.gamma), i.e. the batch mean of (1 - exp(-v))^gamma v, v = w_y CE."""
+    values = F.cross_entropy(logits, labels, reduction="none", weight=weight)
+    return ((1 - torch.exp(-values)) ** gamma * values).mean()
+
+
+def weighted_soft_ce(logits, targets, weights):
+    """PyTorch's weighted mean of the soft cross-entropies: sum(w v) / sum(w)."""
+    values = -(targets * logits.log_softmax(1)).sum(1)
+    return (weights * values).sum() / weights.sum()
+
+
+def mixing_case(seed=0):
+    """Eight samples of three classes split into clusters (u = 3), both heads' logits, class weights
+    and a hand-made Mixup pairing with weight 0.3."""
+    from fbcd_lab.data.mixup import Mixing
+
+    torch.manual_seed(seed)
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 2])
+    div = divide_classes(labels.numpy(), 3, 3)
+    q = torch.as_tensor(soft_label_matrix(div, 0.6), dtype=torch.float32)
+    clusters = torch.as_tensor(div.cluster_of_sample)
+    out = HeadOutputs(torch.randn(8, div.num_clusters), torch.randn(8, 3))
+    return labels, clusters, q, out, torch.tensor([0.25, 1.0, 4.0]), Mixing(0.3, torch.tensor([7, 5, 4, 6, 0, 2, 3, 1]))
+
+
+@pytest.mark.parametrize("gamma", [1.0, 2.0])
+def test_weighted_focal_is_ldam_drws_mean_of_focal_weighted_cross_entropies(gamma):
+    logits, labels, onehot = batch(n=8)
+    w = torch.tensor([0.2, 1.0, 3.0])
+    focal = make_loss("focal", focal_gamma=gamma)
+    v = w[labels] * -logits.log_softmax(1)[torch.arange(8), labels]
+    expected = ((1 - torch.exp(-v)) ** gamma * v).mean()
+    assert torch.allclose(ldam_drw_focal(logits, labels, w, gamma), expected)
+    assert torch.allclose(focal(logits, onehot, w[labels]), expected)
+    soft = 0.3 * onehot + 0.7 * onehot.flip(0)  # v_i = w_i * soft cross-entropy of sample i
+    v_soft = w[labels] * -(soft * logits.log_softmax(1)).sum(1)
+    assert torch.allclose(focal(logits, soft, w[labels]), ((1 - torch.exp(-v_soft)) ** gamma * v_soft).mean())
+    assert torch.allclose(focal(logits, onehot, torch.ones(8)), focal(logits, onehot))
+
+
+@pytest.mark.parametrize("loss", ["ce", "focal"])
+def test_weighted_mixup_is_the_two_term_loss_of_the_mixup_code(loss):
+    """lam * L_w(logits, y_a) + (1 - lam) * L_w(logits, y_b), each term weighted by its own labels."""
+    labels, _, _, out, w, mixing = mixing_case()
+    logits = out.fbh_logits
+    q = torch.eye(3)  # identity division: the plain C-way head
+    main_loss = make_loss(loss, focal_gamma=1.0)
+    if loss == "ce":
+        terms = [F.cross_entropy(logits, y, weight=w) for y in (labels, labels[mixing.perm])]
+    else:
+        terms = [ldam_drw_focal(logits, y, w, 1.0) for y in (labels, labels[mixing.perm])]
+    parts = fbcd_loss(HeadOutputs(logits, None), labels, labels, q, 1.5, main_loss=main_loss, class_weights=w,
+                      mixing=mixing)
+    assert torch.allclose(parts.l2, 0.3 * terms[0] + 0.7 * terms[1])
+
+
+@pytest.mark.parametrize("weight_l1", [True, False])
+def test_weighted_mixup_on_cluster_soft_targets_is_two_terms_in_l2_and_l1(weight_l1):
+    labels, clusters, q, out, w, mixing = mixing_case()
+    perm = mixing.perm
+    targets_a, targets_b = q[clusters], q[clusters][perm]
+    l2 = 0.3 * weighted_soft_ce(out.cluster_logits, targets_a, w[labels]) + \
+        0.7 * weighted_soft_ce(out.cluster_logits, targets_b, w[labels[perm]])
+    onehot = F.one_hot(labels, 3).float()
+    if weight_l1:
+        l1 = 0.3 * weighted_soft_ce(out.fbh_logits, onehot, w[labels]) + \
+            0.7 * weighted_soft_ce(out.fbh_logits, onehot[perm], w[labels[perm]])
+    else:  # L1 unweighted: the loss on the mixed labels, as without class weights
+        l1 = -((0.3 * onehot + 0.7 * onehot[perm]) * out.fbh_logits.log_softmax(1)).sum(1).mean()
+    parts = fbcd_loss(out, labels, clusters, q, 1.5, class_weights=w, weight_l1=weight_l1, mixing=mixing)
+    assert torch.allclose(parts.l2, l2) and torch.allclose(parts.l1, l1)
+    assert torch.allclose(parts.total, l2 + 1.5 * l1)
+
+
+def test_unweighted_focal_and_mixup_are_unchanged():
+    """Without class weights: focal is the batch mean of -sum_k q_k (1 - p_k)^gamma log p_k and Mixup
+    takes the loss on the mixed targets (for these losses, linear in q, the two-term loss)."""
+    labels, clusters, q, out, _, mixing = mixing_case()
+    focal = make_loss("focal", focal_gamma=2.0)
+
+    def old_focal(logits, targets):
+        log_p = logits.log_softmax(1)
+        return -(targets * (1 - log_p.exp()) ** 2 * log_p).sum(1).mean()
+
+    onehot = F.one_hot(labels, 3).float()
+    mixed_onehot = 0.3 * onehot + 0.7 * onehot[mixing.perm]
+    for targets in (onehot, mixed_onehot):
+        assert torch.allclose(focal(out.fbh_logits, targets), old_focal(out.fbh_logits, targets), rtol=1e-6)
+    parts = fbcd_loss(HeadOutputs(out.fbh_logits, None), labels, labels, torch.eye(3), 1.5, main_loss=focal,
+                      mixing=mixing)
+    assert torch.allclose(parts.l2, old_focal(out.fbh_logits, mixed_onehot), rtol=1e-6)
+    mixed_q = 0.3 * q[clusters] + 0.7 * q[clusters][mixing.perm]
+    parts = fbcd_loss(out, labels, clusters, q, 1.5, mixing=mixing)
+    assert torch.allclose(parts.l2, -(mixed_q * out.cluster_logits.log_softmax(1)).sum(1).mean(), rtol=1e-6)
+    assert torch.allclose(parts.l1, -(mixed_onehot * out.fbh_logits.log_softmax(1)).sum(1).mean(), rtol=1e-6)

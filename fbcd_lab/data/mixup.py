@@ -28,6 +28,11 @@ class Mixing(NamedTuple):
             return values
         return self.weight * values + (1.0 - self.weight) * values[self.perm]
 
+    def pair(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each sample's own ``values`` and its partner's, for losses taken on each separately
+        (Mixup's two-term loss ``weight`` * L(own) + (1 - ``weight``) * L(partner's))."""
+        return values, values[self.perm]
+
 
 def draw_mixing(batch_size: int, alpha: float, generator: torch.Generator, device: torch.device) -> Mixing:
     """A mixing weight from Beta(alpha, alpha) and a random pairing, drawn from ``generator``."""

@@ -6,10 +6,10 @@ trainer, the configuration checks and the command line pick it up from this tabl
 
 from fbcd_lab.losses import balanced_softmax, cross_entropy, focal, ldam, logit_adjusted
 from fbcd_lab.losses.base import LossFn, LossSpec, log_prior, soft_cross_entropy, weighted_mean
-from fbcd_lab.losses.two_head import LossParts, fbcd_loss, feature_balancing_loss
+from fbcd_lab.losses.two_head import LossParts, TermScales, fbcd_loss, feature_balancing_loss
 
 LOSSES: dict[str, LossSpec] = {m.SPEC.name: m.SPEC for m in (cross_entropy, focal, ldam, logit_adjusted,
                                                              balanced_softmax)}
 
-__all__ = ["LOSSES", "LossFn", "LossParts", "LossSpec", "fbcd_loss", "feature_balancing_loss", "log_prior",
-           "soft_cross_entropy", "weighted_mean"]
+__all__ = ["LOSSES", "LossFn", "LossParts", "LossSpec", "TermScales", "fbcd_loss", "feature_balancing_loss",
+           "log_prior", "soft_cross_entropy", "weighted_mean"]

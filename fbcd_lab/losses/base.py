@@ -20,17 +20,22 @@ class LossSpec:
 
     ``normalized_classifier``: the loss expects scaled cosine logits (s cos, s = ``ldam_scale``) from
     a weight- and feature-normalised linear head (LDAM). ``any_head``: it is defined on the K-cluster
-    soft targets of the class-division head; the others need the plain C-way head."""
+    soft targets of the class-division head; the others need the plain C-way head.
+    ``divides_by_weights``: with sample weights the loss is :func:`weighted_mean`'s sum(w v) / sum(w);
+    False: it is a plain mean over the batch (focal, as LDAM-DRW's). Distributed training scales
+    each process's loss by the matching denominator."""
 
     name: str
     make: Callable[[np.ndarray, object], LossFn]
     normalized_classifier: bool = False
     any_head: bool = False
+    divides_by_weights: bool = True
 
 
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """Mean of per-sample ``values``; with ``weights``, sum(w * v) / sum(w), PyTorch's
-    ``cross_entropy(weight=...)`` convention (and LDAM-DRW's)."""
+    ``cross_entropy(weight=...)`` convention, so LDAM-DRW's for its cross-entropy and LDAM losses
+    (not for its focal loss: see :mod:`fbcd_lab.losses.focal`)."""
     if weights is None:
         return values.mean()
     return (weights * values).sum() / weights.sum()
