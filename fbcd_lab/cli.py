@@ -292,7 +292,8 @@ def run_study(args: argparse.Namespace) -> int:
         run(args.name, args.dataset, args.out, ratios=args.ratios, seeds=args.seeds, cells=args.cells,
             preset_name=args.preset, epochs=args.epochs, backbone=args.backbone, data_root=args.data_root,
             download=args.download, n_max=args.n_max, image_size=args.image_size, device=args.device,
-            paper_column=args.paper_column, progress=not args.no_progress, workers=args.workers)
+            paper_column=args.paper_column, progress=not args.no_progress, workers=args.workers,
+            precision=args.precision)
     except KeyboardInterrupt:
         print("python -m fbcd_lab study: interrupted; the finished runs and the current run's last checkpoint "
               "are kept: run the same command again to continue", file=sys.stderr)
@@ -483,6 +484,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="auto (default): CUDA when present, else the CPU")
     st.add_argument("--workers", type=checked("workers"),
                     help="DataLoader processes decoding streamed images (default as for train)")
+    st.add_argument("--precision", default="auto", choices=PRECISIONS,
+                    help="auto (default): bf16 autocast on CUDA and AMX CPUs, else fp32; resolved once, named in "
+                         "the table's header and part of the study's protocol: runs trained in another precision "
+                         "are not continued")
     st.add_argument("--no-progress", action="store_true", help="no progress bar")
     st.set_defaults(run=run_study)
     return parser

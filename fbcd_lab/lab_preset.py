@@ -4,19 +4,29 @@
 machines: every notebook in a few minutes on a laptop; the default of ``lab --headless``) or
 ``full`` (the default of a notebook opened on your own machine). Every notebook reads
 :func:`lab_preset`; ``python -m fbcd_lab lab --preset NAME`` sets it for JupyterLab's kernels.
+
+Two more variables change every notebook's runs: ``FBCD_PRECISION`` (default ``fp32``: the
+notebooks' models are tiny, and bf16 autocast changes their numbers while buying little; ``bf16``
+or ``auto`` as for ``train --precision``) and ``FBCD_SEED``, the first training seed (default 0),
+to see the same notebook under other seeds.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from fbcd_lab.checks import PARAMETERS, check, check_choice
+from fbcd_lab.runtime import PRECISIONS
 
 ENV_VAR = "FBCD_PRESET"
+PRECISION_VAR = "FBCD_PRECISION"
+SEED_VAR = "FBCD_SEED"
 
 
 @dataclass(frozen=True)
 class LabPreset:
-    """Sizes of the notebooks' runs (all on the embedded digits)."""
+    """Sizes of the notebooks' runs (all on the embedded digits), their precision and first seed."""
 
     name: str
     epochs: int
@@ -24,6 +34,13 @@ class LabPreset:
     u_values: tuple[int, ...]
     lab_epochs: int
     tsne: bool
+    precision: str = "fp32"
+    first_seed: int = 0
+
+    @property
+    def training_seeds(self) -> list[int]:
+        """The ``seeds`` training seeds from ``first_seed`` on."""
+        return list(range(self.first_seed, self.first_seed + self.seeds))
 
 
 LAB_PRESETS = {
@@ -40,8 +57,11 @@ SUMMARY = {"ci": "seconds per notebook", "binder": "small CPU machines", "full":
 
 
 def lab_preset(name: str | None = None, default: str = DEFAULT) -> LabPreset:
-    """The preset named by ``name``, else by $FBCD_PRESET, else ``default`` (``full``)."""
-    name = name or os.environ.get(ENV_VAR) or default
-    if name not in LAB_PRESETS:
-        raise ValueError(f"{ENV_VAR} must be one of {tuple(LAB_PRESETS)}, got {name!r}")
-    return LAB_PRESETS[name]
+    """The preset named by ``name``, else by $FBCD_PRESET, else ``default`` (``full``), with the
+    precision of $FBCD_PRECISION (default fp32) and the first seed of $FBCD_SEED (default 0)."""
+    name = check_choice(ENV_VAR, name or os.environ.get(ENV_VAR) or default, tuple(LAB_PRESETS))
+    precision = check_choice(PRECISION_VAR, os.environ.get(PRECISION_VAR) or "fp32", PRECISIONS)
+    seed = os.environ.get(SEED_VAR) or "0"
+    if not seed.isdigit():
+        raise ValueError(f"{SEED_VAR} must be an integer >= 0, got {seed!r}")
+    return replace(LAB_PRESETS[name], precision=precision, first_seed=check(SEED_VAR, int(seed), PARAMETERS["seed"]))

@@ -36,6 +36,17 @@ def cpu_has_amx_bf16() -> bool:
         return False
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else the platform's processor string: benchmarks name their machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def bf16_supported(device: torch.device) -> bool:
     """Whether bf16 autocast pays on ``device``: a GPU with native bf16 (Ampere and newer), or a
     CPU with AMX bf16 tiles."""

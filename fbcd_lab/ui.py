@@ -33,6 +33,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from fbcd_lab.checks import check_choice
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.config import DEFAULT_BACKBONE, METHODS, MethodConfig
 from fbcd_lab.config import preset as optim_preset
@@ -40,6 +41,7 @@ from fbcd_lab.data.datasets import LongTailData, build_long_tailed
 from fbcd_lab.models.predict import RULES
 from fbcd_lab.records import evaluate_run
 from fbcd_lab.run import Run
+from fbcd_lab.runtime import PRECISIONS
 from fbcd_lab.training import EpochCallback, fit, start_run
 
 IMBALANCE_RATIOS = (1, 10, 20, 50, 100)
@@ -114,15 +116,18 @@ class TrainingPanel:
     run and its metrics under every rule, ``datasets[ratio]`` the data it trained on (subset seed 0).
     ``val_per_class`` None takes :data:`DIGITS_SPLIT` (n_max too, unless given) on the digits and
     no split elsewhere; ``n_max`` None is otherwise the dataset's own. Without a split the curve
-    is test recall every ``eval_every`` epochs.
+    is test recall every ``eval_every`` epochs. Runs train in ``precision``, fp32 by default: the
+    lab's models are small, and bf16 autocast would change their numbers for little speed.
     """
 
     def __init__(self, dataset: str = "digits", preset: str = "digits", data_root: str | Path | None = None,
-                 eval_every: int = 1, n_max: int | None = None, val_per_class: int | None = None) -> None:
+                 eval_every: int = 1, n_max: int | None = None, val_per_class: int | None = None,
+                 precision: str = "fp32") -> None:
         if dataset not in DEFAULT_BACKBONE:
             raise ValueError(f"dataset must be one of {tuple(DEFAULT_BACKBONE)}, got {dataset!r}")
         split = DIGITS_SPLIT if dataset == "digits" and val_per_class is None else (None, val_per_class or 0)
         self.dataset, self.preset, self.data_root, self.eval_every = dataset, preset, data_root, eval_every
+        self.precision = check_choice("precision", precision, PRECISIONS)
         self.n_max, self.val_per_class = split[0] if n_max is None else n_max, split[1]
         self.curve = "val_mean_recall" if self.val_per_class else "test_mean_recall"
         self.controls = make_controls(optim_preset(preset).epochs)
@@ -209,7 +214,7 @@ class TrainingPanel:
                                   u=settings["u"], lam=settings["lam"], alpha=settings["alpha"],
                                   cluster=settings["cluster"])
             optim = optim_preset(self.preset, epochs=settings["epochs"])
-            run = start_run(data, method, optim, seed=settings["seed"])
+            run = start_run(data, method, optim, seed=settings["seed"], precision=self.precision)
             eval_every = 0 if data.val is not None else self.eval_every  # the trainer scores val every epoch
             fit(run, data, eval_every=eval_every, progress=False, callbacks=[self._plotter(traces)],
                 should_stop=lambda: self._stop_event.is_set())

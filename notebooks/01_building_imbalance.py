@@ -34,6 +34,8 @@ for ratio in (10, 50, 100):
     c10, c100 = long_tail_counts(5000, 10, ratio), long_tail_counts(500, 100, ratio)
     print(f"ratio {ratio:>3}: CIFAR-10-LT {sum(c10):>6} images ({c10[0]} .. {c10[-1]}),"
           f" CIFAR-100-LT {sum(c100):>6} images ({c100[0]} .. {c100[-1]})")
+
+# %% jupyter={"source_hidden": true}
 assert sum(long_tail_counts(5000, 10, 100)) == 12_406
 
 # %% [markdown]
@@ -54,6 +56,8 @@ data = build_long_tailed("digits", 100, seed=0)
 print("training counts:", list(data.counts))
 print("training images:", len(data.train), "| test images:", len(data.test))
 print("fingerprint:", data.fingerprint.indices_sha256[:16], "| convention:", data.fingerprint.convention)
+
+# %% jupyter={"source_hidden": true}
 assert data.counts == (144, 86, 51, 31, 18, 11, 6, 4, 2, 1)
 
 # %%
@@ -90,8 +94,7 @@ for thresholds in ((100, 20), (40, 10)):
 # n_max / β). The chart updates in place; the cell after it moves
 # the menu from code and prints the chart's numbers.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 ratio_slider = widgets.SelectionSlider(options=[1, 2, 5, 10, 20, 50, 100], value=100, description="ratio β")
 profile_menu = widgets.ToggleButtons(options=["exp", "step"], value="exp", description="profile")
 live = go.FigureWidget(plots.class_counts_figure({"train": data.counts}, title="training counts"))
@@ -110,8 +113,10 @@ widgets.VBox([widgets.HBox([ratio_slider, profile_menu]), live])
 
 # %%
 profile_menu.value = "step"
-assert list(live.data[0].y) == [144] * 5 + [1] * 5
 print(plots.describe(live))
+
+# %% jupyter={"source_hidden": true}
+assert list(live.data[0].y) == [144] * 5 + [1] * 5
 
 # %% [markdown]
 # ## What you should have seen

@@ -57,8 +57,7 @@ plots.show(plots.division_figure(data.counts, division.clusters_per_class))
 # u = 1 is the plain classifier; larger u cuts the head into more, smaller clusters. The
 # imbalance after division stops falling once the head's clusters are as small as the tail.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 u_slider = widgets.IntSlider(value=10, min=1, max=20, description="u")
 live = go.FigureWidget(plots.division_figure(data.counts, division.clusters_per_class))
 
@@ -119,8 +118,7 @@ print("u_c with u = 4:", small.clusters_per_class, "| rows sum to 1:", bool(np.a
 print("row of cluster 0:", np.round(q[0, :6], 3).tolist())
 plots.show(plots.soft_label_figure(q, small.class_of_cluster))
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 alpha_slider = widgets.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="α")
 heat = go.FigureWidget(plots.soft_label_figure(q, small.class_of_cluster))
 alpha_slider.observe(lambda change: setattr(heat.data[0], "z", soft_label_matrix(small, change["new"])),

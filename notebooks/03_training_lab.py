@@ -28,14 +28,16 @@
 
 # %%
 from fbcd_lab import plots
+from fbcd_lab.claims import claim
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.ui import TrainingPanel
 
 plots.setup_notebook()
 preset = lab_preset()
-panel = TrainingPanel(dataset="digits", preset="digits")
+panel = TrainingPanel(dataset="digits", preset="digits", precision=preset.precision)
 panel.controls["epochs"].value = preset.lab_epochs
-print(f"preset {preset.name}: {preset.lab_epochs} epochs per run by default")
+panel.controls["seed"].value = preset.first_seed
+print(f"preset {preset.name}: {preset.lab_epochs} epochs per run by default, precision {preset.precision}")
 
 # %% [markdown]
 # **The panel appears below once the notebook runs: Run ▸ Run All Cells** (or restart the kernel
@@ -43,8 +45,7 @@ print(f"preset {preset.name}: {preset.lab_epochs} epochs per run by default")
 # widgets need a running kernel. A copy of the plot and the table that needs no kernel follows the
 # first run further down, and is what an exported (HTML) notebook shows.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 panel.widget
 
 # %% [markdown]
@@ -54,7 +55,7 @@ panel.widget
 # its defaults (u = 10, λ = 1.5, random division) and waits for it; the row it returns is the
 # table's new row (test metrics rounded here to three decimals).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 row = panel.train(block=True)
 {key: round(row[key], 3) if isinstance(row[key], float) else row[key]
  for key in ("method", "u", "lam", "epochs_done", "best_val_epoch", "mean_recall", "many", "medium", "few")}
@@ -64,17 +65,18 @@ row = panel.train(block=True)
 # plot (the loss, and the validation mean recall per epoch): unlike the panel, it stays in a saved
 # or exported notebook. Rerun this cell to copy later runs.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 import plotly.graph_objects as go
 from IPython.display import HTML, display
 
 plots.show(go.Figure(panel.figure))
 display(HTML(panel.table.value))
 
-# %%
+# %% jupyter={"source_hidden": true}
 assert row["method"] == "fbcd" and row["u"] == 10 and row["epochs_done"] == preset.lab_epochs
-assert len(panel.figure.data) == 2 and len(panel.figure.data[1].x) == preset.lab_epochs
-print("runs in the table:", len(panel.runs))
+assert len(panel.runs) == 1 and len(panel.figure.data) == 2 and len(panel.figure.data[1].x) == preset.lab_epochs
+claim("mean recall (chance is 0.1)", row["mean_recall"], above=0.3)
+claim("training loss, last epoch / first", panel.figure.data[0].y[-1] / panel.figure.data[0].y[0], below=0.6)
 
 # %% [markdown]
 # ## Things to try

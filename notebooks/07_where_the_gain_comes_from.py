@@ -33,6 +33,7 @@ import pandas as pd
 from sklearn.manifold import TSNE
 
 from fbcd_lab import analysis, plots
+from fbcd_lab.claims import claim
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.lab_preset import lab_preset
@@ -43,11 +44,12 @@ started = time.perf_counter()
 sizes = lab_preset()
 data = build_long_tailed("digits", 100, seed=0)
 optim = preset("digits", epochs=sizes.epochs)
-seeds = list(range(sizes.seeds))
+seeds = sizes.training_seeds
 taus = list(analysis.DEFAULT_TAUS)
 TAU = 1.0  # the tau of "post-hoc logit adjustment" in the waterfall, as in the run records
 METHODS = {"ce": "CE", "fbcd": "FBH + CDH"}
-print(f"preset {sizes.name}: {optim.epochs} epochs, training seeds {seeds}; counts {list(data.counts)} "
+print(f"preset {sizes.name}: {optim.epochs} epochs, training seeds {seeds}, precision {sizes.precision}; "
+      f"counts {list(data.counts)} "
       f"(built with ratio 100; largest / smallest class {max(data.counts) / min(data.counts):g}), "
       f"{len(data.test)} test images")
 print("taus swept:", " ".join(f"{t:g}" for t in taus))
@@ -71,12 +73,12 @@ def points(values) -> str:
 # Same data, same small CNN, same schedule, one run per training seed and method; only the heads
 # differ.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 runs = {m: [] for m in METHODS}
 for m in METHODS:
     for seed in seeds:
-        runs[m].append(train(data, MethodConfig(method=m, backbone="small_cnn"), optim, seed=seed, progress=False))
+        runs[m].append(train(data, MethodConfig(method=m, backbone="small_cnn"), optim, seed=seed,
+                             precision=sizes.precision, progress=False))
         print(f"{m:>5} seed {seed}: trained in {runs[m][-1].wall_time_s:.1f} s")
 
 # %%
@@ -94,7 +96,7 @@ for m in METHODS:
 # the classic post-hoc correction of Menon et al. (2021). The best tau is read off the test set
 # here, so treat it as an upper bound, not a tuned result.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 logits = {m: [analysis.run_logits(run, data) for run in runs[m]] for m in METHODS}
 sweeps = {m: [analysis.rule_sweep_from_logits(lg, taus) for lg in logits[m]] for m in METHODS}
 curve = {m: [mean_sd([s["logit_adjusted"][i]["mean_recall"] for s in sweeps[m]]) for i in range(len(taus))]
@@ -104,7 +106,7 @@ levels = {m: {rule: mean_sd([s[rule]["mean_recall"] for s in sweeps[m]]) for rul
 plots.show(plots.rule_sweep_figure(taus, {m: [v for v, _ in curve[m]] for m in METHODS},
                                    {m: [s for _, s in curve[m]] for m in METHODS}, levels))
 
-# %%
+# %% tags=["nbval-ignore-output"]
 at_tau = taus.index(TAU)
 best_tau = {m: taus[int(np.argmax([v for v, _ in curve[m]]))] for m in METHODS}
 rules_table = pd.DataFrame({
@@ -119,6 +121,12 @@ rules_table = pd.DataFrame({
 print("test mean recall, points (mean ± sd over seeds)")
 print(rules_table.to_string())
 
+# %% jupyter={"source_hidden": true}
+top = {m: levels[m]["top_cluster"][0] for m in METHODS}
+claim("ce: logit_adjusted (tau 1) minus top_cluster", curve["ce"][at_tau][0] - top["ce"], above=0.05)
+claim("top_cluster: fbcd minus ce", top["fbcd"] - top["ce"], above=0.03)
+claim("fbcd: top_cluster minus sum_clusters", top["fbcd"] - levels["fbcd"]["sum_clusters"][0], above=0.03)
+
 # %% [markdown]
 # ## 2. Classifier vs features: linear probes
 #
@@ -128,7 +136,7 @@ print(rules_table.to_string())
 # asks how separable the classes are in the features, whatever the head did; comparing it across
 # models compares the feature extractors alone.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 features = {m: [analysis.run_features(run, data) for run in runs[m]] for m in METHODS}
 probes = {m: {kind: [analysis.probe_from_features(f, data.counts, balanced=kind == "balanced probe")
                      for f in features[m]]
@@ -143,12 +151,17 @@ for m in METHODS:
 plots.show(plots.sweep_figure(["mean", "many", "medium", "few"], means, stds, "recall of",
                               "Own head vs fresh linear probes on the frozen features"))
 
-# %%
+# %% tags=["nbval-ignore-output"]
 probe_table = pd.DataFrame({METHODS[m]: {kind: points([s["mean_recall"] for s in summaries])
                                          for kind, summaries in scores[m].items()} for m in METHODS})
 print("test mean recall, points (mean ± sd over seeds)")
 print(probe_table.to_string())
 print("every probe converged:", all(p["converged"] for m in METHODS for kind in probes[m] for p in probes[m][kind]))
+
+# %% jupyter={"source_hidden": true}
+probe_mean = {m: np.mean([s["mean_recall"] for s in probes[m]["balanced probe"]]) for m in METHODS}
+claim("ce: balanced probe minus own head", probe_mean["ce"] - top["ce"], above=0.08)
+claim("balanced probe: fbcd minus ce", probe_mean["fbcd"] - probe_mean["ce"], above=0.0)
 
 # %% [markdown]
 # ## 3. What FBH does to the features
@@ -161,13 +174,13 @@ print("every probe converged:", all(p["converged"] for m in METHODS for kind in 
 # class-c images fire group c. For CE compare the *matched* diagonal as well (the best one-to-one
 # pairing of groups with classes), the fair baseline for groups that carry no class.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 energies = {m: [analysis.group_energy(run.model, data) for run in runs[m]] for m in METHODS}
 plots.show(plots.group_energy_figure({"CE, channels split into C groups, seed 0": energies["ce"][0],
                                       "FBH + CDH, each class's FBH group, seed 0": energies["fbcd"][0]},
                                      data.classes))
 
-# %%
+# %% tags=["nbval-ignore-output"]
 dominance = {m: [analysis.diagonal_dominance(e, data.counts) for e in energies[m]] for m in METHODS}
 dominance_table = pd.DataFrame({METHODS[m]: {
     "mean diagonal": np.mean([d["mean_diagonal"] for d in dominance[m]]),
@@ -178,17 +191,26 @@ dominance_table = pd.DataFrame({METHODS[m]: {
 print(f"diagonal dominance, mean over seeds (chance {dominance['ce'][0]['chance']:.2f})")
 print(dominance_table.round(3).to_string())
 
+# %% jupyter={"source_hidden": true}
+own_largest = dominance_table.loc["own group is largest (share of classes)"]
+claim("own group is largest, share of classes: fbcd minus ce", own_largest["FBH + CDH"] - own_largest["CE"], above=0.2)
+claim("fbcd: mean diagonal over chance", dominance_table.loc["mean diagonal", "FBH + CDH"]
+      / dominance["ce"][0]["chance"], above=1.5)
+
 # %% [markdown]
 # The FBH kernels: one per class, reading that class's channel group. A cross-entropy classifier
 # gives head classes larger weights (notebook 4); the kernel norms show whether the FBH branch does
 # the same.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 kernel_norms = [analysis.fbh_kernel_norms(run.model) for run in runs["fbcd"]]
 plots.show(plots.kernel_norms_figure(data.counts, {f"seed {s}": n for s, n in zip(seeds, kernel_norms)}))
 head, tail = int(np.argmax(data.counts)), int(np.argmin(data.counts))
 print(f"kernel norm of the largest class / the smallest: "
       f"{np.mean([n[head] / n[tail] for n in kernel_norms]):.2f} (mean over seeds)")
+
+# %% jupyter={"source_hidden": true}
+claim("FBH kernel norm, largest class / smallest", np.mean([n[head] / n[tail] for n in kernel_norms]), above=1.5)
 
 # %% [markdown]
 # ## 4. What CDH does
@@ -199,12 +221,12 @@ print(f"kernel norm of the largest class / the smallest: "
 # probability mass goes (seed 0): on the true class's best cluster, on its siblings, or on other
 # classes, for images the rule gets right and wrong.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 confusion = analysis.cluster_confusion_from_logits(logits["fbcd"][0].logits, logits["fbcd"][0].labels,
                                                    logits["fbcd"][0].class_of_cluster)
 plots.show(plots.cluster_mass_figure(confusion))
 
-# %%
+# %% tags=["nbval-ignore-output"]
 def share(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -216,6 +238,10 @@ for name, block in (("right", confusion["right"]), ("wrong", confusion["wrong"])
     print(f"{name:>22}: {block['images']:>3} images; runner-up of the true class "
           f"{share(block['runner_up']['true_class'])}; right under sum_clusters "
           f"{share(block['correct_under_sum_clusters'])}")
+
+# %% jupyter={"source_hidden": true}
+claim("right images: share whose runner-up cluster is of the true class", confusion["right"]["runner_up"]["true_class"],
+      above=0.5)
 
 # %% [markdown]
 # The division itself (seed 0; a random division, the paper's default): how many clusters, how
@@ -238,7 +264,7 @@ print(f"imbalance: classes {division['imbalance_before']:.1f}, clusters {divisio
 # draws CE's log prior, the top-cluster rule's (analytic and measured) and the straight line
 # (1 - tau) x CE's log prior at the measured equivalent tau, fitted to the measured one.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 shifts = [analysis.prior_shift(run, data) for run in runs["fbcd"]]
 ce_prior = np.asarray(shifts[0]["ce_log_prior"])
 measured = ce_prior + np.mean([s["measured_shift"] for s in shifts], axis=0)
@@ -251,7 +277,7 @@ plots.show(plots.effective_prior_figure(data.counts, {
     "CE's prior x (1 - equivalent tau), fitted": fit + (measured - fit).mean(),
 }))
 
-# %%
+# %% tags=["nbval-ignore-output"]
 equivalent = {kind: mean_sd([s["equivalent_tau"][kind] for s in shifts]) for kind in ("analytic", "measured")}
 for kind, (mean, sd) in equivalent.items():
     print(f"equivalent tau of the top-cluster rule, {kind}: {mean:.2f} ± {sd:.2f}")
@@ -259,6 +285,11 @@ print(f"log-prior range (largest - smallest): CE {shifts[0]['log_prior_range']['
       f"top_cluster analytic {shifts[0]['log_prior_range']['analytic']:.2f}, "
       f"measured {np.mean([s['log_prior_range']['measured'] for s in shifts]):.2f}")
 print(f"best tau for CE on the test set: {best_tau['ce']:g}; for FBH + CDH (prior over clusters): {best_tau['fbcd']:g}")
+
+# %% jupyter={"source_hidden": true}
+claim("equivalent tau of the top-cluster rule, measured", equivalent["measured"][0], above=0.1, below=0.9)
+claim("equivalent tau, analytic minus measured", equivalent["analytic"][0] - equivalent["measured"][0], above=-0.2,
+      below=0.3)
 
 # %% [markdown]
 # ## 5. Calibration
@@ -269,17 +300,22 @@ print(f"best tau for CE on the test set: {best_tau['ce']:g}; for FBH + CDH (prio
 # seeds. Confidence is the predicted class's summed cluster probability, after tau x the prior is
 # removed for `logit_adjusted` (tau as in the waterfall).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 RULES = ("top_cluster", "sum_clusters", "logit_adjusted")
 reliabilities = {m: [{rule: analysis.reliability_from_logits(lg, rule, TAU, bins=10) for rule in RULES}
                      for lg in logits[m]] for m in METHODS}
 plots.show(plots.reliability_figure({m: reliabilities[m][0] for m in METHODS}))
 
-# %%
+# %% tags=["nbval-ignore-output"]
 ece_table = pd.DataFrame({METHODS[m]: {rule: np.mean([r[rule]["ece"] for r in reliabilities[m]]) for rule in RULES}
                           for m in METHODS})
 print("ECE (10 bins), mean over seeds")
 print(ece_table.round(3).to_string())
+
+# %% jupyter={"source_hidden": true}
+for m in METHODS:
+    for rule in RULES:
+        claim(f"ECE, {m} {rule}", ece_table.loc[rule, METHODS[m]], above=0.0, below=0.25)
 
 # %% [markdown]
 # ## 6. t-SNE of the features
@@ -309,7 +345,7 @@ else:
 # gains less than the two separate effects predict. Bars are means over seeds; hover for the
 # spread and each seed's value.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 per_seed = {"ce_top": [s["top_cluster"]["mean_recall"] for s in sweeps["ce"]],
             "ce_la": [s["logit_adjusted"][at_tau]["mean_recall"] for s in sweeps["ce"]],
             "ce_probe": [p["mean_recall"] for p in probes["ce"]["balanced probe"]],
@@ -319,6 +355,12 @@ per_seed = {"ce_top": [s["top_cluster"]["mean_recall"] for s in sweeps["ce"]],
 gain = analysis.waterfall(**per_seed, seeds=seeds)  # the numbers decompose_gain computes, from the passes above
 plots.show(plots.waterfall_figure(gain, "top_cluster"))
 
+# %% jupyter={"source_hidden": true}
+total = gain["levels"]["fbcd_top_cluster"]["mean"] - gain["levels"]["ce_top_cluster"]["mean"]
+assert abs(sum(gain["steps"][k]["mean"] for k in ("prior_correction", "better_features", "residual_top_cluster"))
+           - total) < 1e-9, "the waterfall's steps must add up to the gain"
+claim("waterfall: prior correction, points", gain["steps"]["prior_correction"]["mean"], above=5)
+
 # %% [markdown]
 # ## Findings
 #
@@ -327,7 +369,7 @@ plots.show(plots.waterfall_figure(gain, "top_cluster"))
 # other only when its mean over seeds exceeds its own sd over seeds (paired by seed); otherwise it
 # is called level.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 gain_levels, steps = gain["levels"], gain["steps"]
 
 
@@ -355,7 +397,7 @@ print(f"  {'equivalent tau (measured)':<28} {equivalent['measured'][0]:.2f}; bes
 print(f"  {'group energy mean diagonal':<28} FBH + CDH {dominance_table.loc['mean diagonal', 'FBH + CDH']:.2f}, "
       f"CE matched {dominance_table.loc['matched mean diagonal', 'CE']:.2f}")
 
-# %%
+# %% tags=["nbval-ignore-output"]
 # prior_correction - total gain = CE logit-adjusted - FBH + CDH top-cluster, seed by seed: one comparison for both
 ce_la_vs_fbcd, gap1 = compare(per_seed["ce_la"], per_seed["fbcd_top"])
 features_verdict, gap3 = compare(per_seed["fbcd_probe"], per_seed["ce_probe"])
@@ -375,8 +417,7 @@ print(f"4. The top-cluster rule acts like logit adjustment with tau {tau_eq:.2f}
       f"{'negative' if steps['residual_top_cluster']['mean'] < 0 else 'not negative'} "
       f"({steps['residual_top_cluster']['mean']:+.1f} points).")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(f"the whole notebook took {time.perf_counter() - started:.0f} s")
 
 # %% [markdown]

@@ -1,17 +1,21 @@
-"""nbval settings for the notebooks: the CI preset, no progress bars, no user results, and plotly
-payloads skipped.
+"""nbval settings for the notebooks: the CI preset, no progress bars, no user results or seeds, and
+plotly payloads skipped.
 
 The kernel that nbval starts inherits this process's environment, so the variables set here size
-every notebook, whatever the user's shell says: the committed outputs are those of the CI preset,
-and notebook 5 must not read the user's own runs (``FBCD_RESULTS``). Plotly figures carry random
-trace uids in their JSON and HTML, so those two payloads are not compared; the rounded summary
-that :func:`fbcd_lab.plots.show` prints under each figure, and every other output, still is.
+every notebook, whatever the user's shell says: the committed outputs are those of the CI preset
+and the first training seed 0, and notebook 5 must not read the user's own runs (``FBCD_RESULTS``).
+``FBCD_PRECISION`` is left as it is: CI sets it to check the notebooks in bf16 too, and training
+outputs are not compared (cells tagged ``nbval-ignore-output``; collapsed cells assert the claims
+instead, :mod:`fbcd_lab.claims`). Plotly figures carry random trace uids in their JSON and HTML,
+so those two payloads are not compared; the rounded summary that :func:`fbcd_lab.plots.show`
+prints under each figure, and every other output, still is.
 """
 
 import os
 
 os.environ.update({"FBCD_PRESET": "ci", "TQDM_DISABLE": "1"})
-os.environ.pop("FBCD_RESULTS", None)
+for name in ("FBCD_RESULTS", "FBCD_SEED", "FBCD_CLAIMS_LOG"):
+    os.environ.pop(name, None)
 
 PLOTLY_PAYLOADS = ("application/vnd.plotly.v1+json", "text/html")
 

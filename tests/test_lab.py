@@ -21,6 +21,23 @@ def test_preset_from_environment(monkeypatch):
         lab_preset()
 
 
+def test_notebook_precision_and_first_seed_from_environment(monkeypatch):
+    """The notebooks train in fp32 unless FBCD_PRECISION says otherwise; FBCD_SEED moves their seeds."""
+    for name in ("FBCD_PRECISION", "FBCD_SEED"):
+        monkeypatch.delenv(name, raising=False)
+    assert (lab_preset("ci").precision, lab_preset("ci").training_seeds) == ("fp32", [0, 1])
+    monkeypatch.setenv("FBCD_PRECISION", "bf16")
+    monkeypatch.setenv("FBCD_SEED", "4")
+    assert (lab_preset("ci").precision, lab_preset("binder").training_seeds) == ("bf16", [4, 5, 6])
+    for name, value, message in (("FBCD_PRECISION", "fp16", "FBCD_PRECISION must be one of"),
+                                 ("FBCD_SEED", "-1", "FBCD_SEED must be an integer >= 0, got '-1'"),
+                                 ("FBCD_SEED", str(2**32), r"FBCD_SEED must be an integer in \[0, 2\*\*32\)")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValueError, match=message):
+            lab_preset("ci")
+        monkeypatch.delenv(name)
+
+
 def test_headless_execution_writes_html_that_works_offline(tmp_path):
     from plotly.offline import get_plotlyjs
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from fbcd_lab import paper_results as paper
+from fbcd_lab import runtime
 from fbcd_lab.cli import main
 from fbcd_lab.config import METHODS
 from fbcd_lab.recipes import RECIPES
@@ -13,7 +14,10 @@ from fbcd_lab.studies import runner
 from fbcd_lab.studies.runner import run_study
 from fbcd_lab.studies.table import table_markdown
 
-TINY = {"ratios": [100], "seeds": [0, 1], "cells": ["ce", "ours"], "epochs": 1, "progress": False}
+TINY = {"ratios": [100], "seeds": [0, 1], "cells": ["ce", "ours"], "epochs": 1, "progress": False,
+        "precision": "fp32"}
+TINY_ARGV = ["study", "table1", "--dataset", "digits", "--ratios", "100", "--seeds", "0", "1", "--cells", "ce", "ours",
+             "--epochs", "1", "--paper-column", "cifar10", "--no-progress"]
 
 
 def test_paper_tables_hold_the_printed_numbers():
@@ -86,7 +90,7 @@ def test_registry_holds_the_papers_studies():
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    """table1 on the digits: cells ce and ours, ratio 100, seeds 0 and 1, one epoch, against CIFAR-10."""
+    """table1 on the digits: cells ce and ours, ratio 100, seeds 0 and 1, one epoch in fp32, against CIFAR-10."""
     out = tmp_path_factory.mktemp("study")
     table = run_study("table1", "digits", out, paper_column="cifar10", **TINY)
     return out, table
@@ -108,13 +112,14 @@ def test_table_shows_mean_sd_n_beside_the_paper(tiny_study):
     text = (out / "table1" / "table.md").read_text()
     assert text == table_markdown(table)
     assert "CIFAR-10 of Table 1: Performance (top-1 accuracy, %)" in text and "column chosen with --paper-column" in text
-    assert "seeds 0 1" in text and "backbone small_cnn" in text
+    assert "seeds 0 1" in text and "backbone small_cnn" in text and "1 epochs; precision fp32; seeds" in text
     rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| ")}
     assert " ± " in rows["CE"] and "(2) | 70.36 |" in rows["CE"] and "(2) | 78.79 |" in rows["Ours"]
     assert "| – | 79.82 |" in rows["BBN (paper only: not implemented here)"]
     saved = json.loads((out / "table1" / "table.json").read_text())
     ce = saved["rows"][0]
     assert ce["cell"] == "ce" and ce["paper"] == {"100": 70.36} and saved["paper"]["table"] == 1
+    assert saved["precision"] == "fp32"
     run = ce["results"]["100"]["runs"][0]
     assert run["n"] == 2 and run["seeds"] == [0, 1] and run["sd"] >= 0 and 0 <= run["mean"] <= 100
     assert [r["paper_row"] for r in saved["rows"] if r["paper_only"]] == [
@@ -136,6 +141,51 @@ def test_runs_of_other_settings_are_refused_before_training(tiny_study):
     out, _ = tiny_study
     with pytest.raises(ValueError, match=r"seed0 holds a run with other settings \(optim.epochs: saved 1, asked 2"):
         run_study("table1", "digits", out, **{**TINY, "epochs": 2})
+
+
+def _files(folder):
+    """Every file under ``folder`` with its modification time and bytes."""
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(("precision", "amx", "now"), [
+    ("bf16", False, "--precision bf16 was given"),
+    ("auto", True, "--precision auto resolves to bf16 on this machine"),
+], ids=["bf16", "auto-on-an-amx-cpu"])
+def test_cli_study_in_another_precision_is_refused_before_training(tiny_study, capsys, monkeypatch, precision, amx,
+                                                                   now):
+    out, _ = tiny_study
+    before = _files(out)
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: amx)
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: pytest.fail("trained before refusing"))
+    assert main([*TINY_ARGV, "--out", str(out), "--precision", precision]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"python -m fbcd_lab study: error: {out / 'table1' / 'r100' / 'ce' / 'seed0'} was trained in fp32 "
+                   f"but {now}: pass --precision fp32 to continue this study (or choose another --out)\n")
+    assert _files(out) == before
+
+
+def test_fp32_study_continues_on_a_bf16_machine_with_precision_fp32(tiny_study, capsys, monkeypatch):
+    out, table = tiny_study
+    monkeypatch.setattr(runtime, "cpu_has_amx_bf16", lambda: True)  # auto would resolve to bf16
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    assert main([*TINY_ARGV, "--out", str(out), "--precision", "fp32"]) == 0
+    printed = capsys.readouterr().out
+    assert "4 done, 0 to resume, 0 to start" in printed and "precision fp32;" in printed
+    assert json.loads((out / "table1" / "table.json").read_text())["rows"] == table["rows"]
+
+
+def test_bf16_study_names_its_precision_and_refuses_fp32(tmp_path):
+    settings = {"ratios": [10], "seeds": [0], "cells": ["ce"], "epochs": 1, "progress": False}
+    with pytest.raises(ValueError, match=r"precision must be one of \('auto', 'bf16', 'fp32'\), got 'fp16'"):
+        run_study("table4", "digits", tmp_path, precision="fp16", **settings)
+    assert not any(tmp_path.iterdir())
+    table = run_study("table4", "digits", tmp_path, precision="bf16", **settings)
+    assert table["precision"] == "bf16" and "precision bf16;" in (tmp_path / "table4" / "table.md").read_text()
+    assert json.loads((tmp_path / "table4" / "table.json").read_text())["precision"] == "bf16"
+    with pytest.raises(ValueError, match=r"seed0 was trained in bf16 but --precision fp32 was given: pass "
+                                         r"--precision bf16 to continue"):
+        run_study("table4", "digits", tmp_path, precision="fp32", **settings)
 
 
 def test_interrupted_study_resumes_and_matches_an_uninterrupted_one(tmp_path, capsys):
@@ -198,6 +248,7 @@ def test_cli_study_continues_after_ctrl_c(tmp_path, capsys, monkeypatch):
     (["table1", "--ratios", "0.5"], "--ratios"),
     (["table1", "--seeds", "-1"], "--seeds"),
     (["table1", "--paper-column", "svhn"], "--paper-column"),
+    (["table1", "--precision", "fp16"], "--precision"),
 ])
 def test_bad_study_options_are_one_line_errors(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -164,3 +164,17 @@ def test_a_diverged_run_is_shown_as_such(monkeypatch):
     with pytest.raises(ValueError, match="diverged in epoch 1"):
         panel.train(block=True)
     assert "diverged in epoch 1" in panel.error.value and not panel.runs
+
+
+def test_the_lab_trains_in_fp32_unless_asked(monkeypatch):
+    """bf16 autocast would change the lab's small runs for little speed: fp32 even where auto picks bf16."""
+    monkeypatch.setattr("fbcd_lab.runtime.cpu_has_amx_bf16", lambda: True)  # an AMX CPU: auto means bf16
+    runs = {}
+    for precision in (None, "bf16"):
+        panel = TrainingPanel() if precision is None else TrainingPanel(precision=precision)
+        set_controls(panel, method="ce", epochs=1)
+        panel.train(block=True)
+        runs[precision] = panel.results[1][0]
+    assert (runs[None].precision, runs["bf16"].precision) == ("fp32", "bf16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainingPanel(precision="fp16")

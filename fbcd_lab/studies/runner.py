@@ -3,6 +3,8 @@
 A stopped study continues where it stopped: runs already finished with the same settings are
 skipped, unfinished ones resume from their checkpoint, the rest start. One progress bar counts the
 epochs still to do. The long-tailed subset keeps seed 0, so the spread over seeds is training variance.
+The precision is resolved once per study and is part of its protocol: its table names it, and a run
+folder trained in another precision is refused (``auto`` resolves differently on other machines).
 """
 
 from __future__ import annotations
@@ -49,16 +51,19 @@ def run_study(
     epochs: int | None = None, backbone: str | None = None, data_root: str | Path | None = None,
     download: bool = False, n_max: int | None = None, image_size: int | None = None, device: str = "auto",
     paper_column: str | None = None, progress: bool = True, callbacks: Sequence[EpochCallback] = (),
-    workers: int | None = None,
+    workers: int | None = None, precision: str = "auto",
 ) -> dict:
     """Run study ``name`` on ``dataset`` at ``ratios`` (default: the study's; None: the training set as
     counted, ``natural``) x ``seeds`` (default 0 1 2) for the ``cells`` named (default all), print its
     table and save it as ``out/<name>/table.md`` and ``table.json``. ``workers`` DataLoader processes
-    decode streamed images (default :func:`~fbcd_lab.data.datasets.default_workers`).
+    decode streamed images (default :func:`~fbcd_lab.data.datasets.default_workers`). ``precision``
+    (``auto``, ``bf16``, ``fp32``; see :func:`~fbcd_lab.runtime.resolve_precision`) is resolved once,
+    used for every run and named in the table's header.
 
     Settings are checked and every run folder inspected before any training; a folder holding a run of
-    other settings is refused. ``callbacks`` get every epoch's record. A KeyboardInterrupt keeps the
-    finished runs and the current run's last checkpoint (its record marked stopped) and propagates.
+    other settings (another precision included) is refused. ``callbacks`` get every epoch's record. A
+    KeyboardInterrupt keeps the finished runs and the current run's last checkpoint (its record marked
+    stopped) and propagates.
     """
     check_study_folder(out)
     study = get_study(name)
@@ -69,12 +74,13 @@ def run_study(
     workers = check_optional("workers", workers)
     optim = preset(preset_name or DEFAULT_PRESET[dataset], **({} if epochs is None else {"epochs": epochs}))
     dev = resolve_device(device)
-    precision = resolve_precision("auto", dev)
+    resolved = resolve_precision(precision, dev)
     data = {r: build_long_tailed(dataset, r, n_max=n_max, root=data_root, download=download, image_size=image_size)
             for r in ratios}
     paper = paper_reference(study, dataset, data[ratios[0]].num_classes, paper_column)
     folder = Path(out) / study.name
-    plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision)
+    plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision,
+                      resolved)
             for s in seeds for r in ratios for cell in chosen]  # seed-major: a first table of every cell soonest
     counts = {a: sum(p.action == a for p in plan) for a in ("done", "resume", "start")}
     tqdm.write(f"study {study.name} on {dataset}: {len(plan)} runs ({len(chosen)} cells x {len(ratios)} ratios x "
@@ -84,7 +90,7 @@ def run_study(
         for planned in plan:
             if planned.action != "done":
                 bar.set_postfix_str(f"ratio {ratio_name(planned.ratio)} {planned.cell.label} seed {planned.seed}")
-                _train(planned, data[planned.ratio], optim, dev, precision, [lambda _: bar.update(1), *callbacks],
+                _train(planned, data[planned.ratio], optim, dev, resolved, [lambda _: bar.update(1), *callbacks],
                        default_workers(data[planned.ratio]) if workers is None else workers)
     finally:
         bar.close()
@@ -94,7 +100,8 @@ def run_study(
     header = {"study": study.name, "description": study.description, "dataset": data[ratios[0]].name,
               "classes": data[ratios[0]].num_classes, "subset_seed": data[ratios[0]].fingerprint.seed,
               "backbones": list(dict.fromkeys(c.method.backbone for c in chosen)),
-              "preset": preset_name or DEFAULT_PRESET[dataset], "epochs": optim.epochs, "seeds": seeds}
+              "preset": preset_name or DEFAULT_PRESET[dataset], "epochs": optim.epochs, "seeds": seeds,
+              "precision": resolved}
     table = build_table(study, chosen, ratios, records, header, paper)
     print(table_markdown(table))
     for path in save_table(table, folder):
@@ -111,15 +118,18 @@ def _ratio_folder(ratio: float | None) -> str:
 
 
 def _plan_run(ratio: float | None, cell: Cell, seed: int, folder: Path, data: LongTailData, optim: OptimConfig,
-              precision: str) -> PlannedRun:
+              asked_precision: str, precision: str) -> PlannedRun:
     """What is left of the run in ``folder``: nothing if its record is final, else the epochs after its
-    checkpoint, else all; a run of other settings (a longer one included) is refused."""
+    checkpoint, else all; a run of other settings (a longer one included) is refused, one that differs
+    only in ``precision`` (resolved from ``--precision asked_precision``) with the option that continues it."""
     record, checkpoint = _final_record(folder / RECORD_NAME), folder / CHECKPOINT_NAME
 
     def refuse_other_settings(saved: dict) -> None:
         differences = setting_differences(saved, data, cell.method, optim, seed, precision, False)
         if optim.epochs > saved["optim"]["epochs"]:  # resume_run would extend the run; a study keeps its settings
             differences.insert(0, f"optim.epochs: saved {saved['optim']['epochs']}, asked {optim.epochs}")
+        if len(differences) == 1 and saved["precision"] != precision:  # the precision alone differs
+            raise ValueError(_other_precision(folder, saved["precision"], asked_precision, precision))
         if differences:
             raise ValueError(f"{folder} holds a run with other settings ({'; '.join(differences)}); choose "
                              f"another --out or move that folder away")
@@ -132,6 +142,15 @@ def _plan_run(ratio: float | None, cell: Cell, seed: int, folder: Path, data: Lo
         refuse_other_settings(state)
         return PlannedRun(ratio, cell, seed, folder, "resume", optim.epochs - len(state["history"]))
     return PlannedRun(ratio, cell, seed, folder, "start", optim.epochs)
+
+
+def _other_precision(folder: Path, trained: str, asked: str, resolved: str) -> str:
+    """Why ``folder``, trained in ``trained``, is not continued in ``resolved`` (from ``--precision asked``),
+    and the option that continues it: the precision is part of a study's protocol."""
+    now = (f"--precision auto resolves to {resolved} on this machine" if asked == "auto" else
+           f"--precision {asked} was given")
+    return (f"{folder} was trained in {trained} but {now}: pass --precision {trained} to continue this study "
+            f"(or choose another --out)")
 
 
 def _final_record(path: Path) -> dict | None:

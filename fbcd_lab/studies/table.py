@@ -86,13 +86,14 @@ def build_table(study: Study, cells: Sequence[Cell], ratios: Sequence[float | No
 
 
 def table_markdown(table: dict) -> str:
-    """The table as Markdown: a header naming the study, data, settings and paper column, then the rows."""
+    """The table as Markdown: a header naming the study, data, settings (the precision too: part of the
+    protocol; tables from before it was recorded say so) and paper column, then the rows."""
     fmt = paper_table(table["paper"]["table"]).format if table["paper"]["table"] else lambda v: "–"
     columns = [c for r in table["ratios"] for c in (f"ratio {r}", "paper")]
     lines = [f"## Study {table['study']}: {table['description']}", "",
              f"- data: {table['dataset']} ({table['classes']} classes, subset seed {table['subset_seed']}); "
              f"backbone {', '.join(table['backbones'])}; preset {table['preset']}, {table['epochs']} epochs; "
-             f"seeds {' '.join(map(str, table['seeds']))}",
+             f"precision {table.get('precision', 'not recorded')}; seeds {' '.join(map(str, table['seeds']))}",
              f"- ours: {table['measure']}",
              f"- paper: {table['paper']['text']}", "",
              "| cell | paper row | " + " | ".join(columns) + " |",
