@@ -1,4 +1,5 @@
-"""Shared fixtures: digits, a tiny ImageNet-LT tree, and the path to the real CIFAR-10 JPEG copy."""
+"""Shared fixtures: digits, a tiny ImageNet-LT tree, and the path to the real CIFAR-10 JPEG copy; the
+notebooks' runs in other numeric environments started early (``test_notebooks_elsewhere``)."""
 
 from pathlib import Path
 
@@ -7,6 +8,26 @@ import pytest
 from PIL import Image
 
 from fbcd_lab.data import build_long_tailed
+
+
+def pytest_collection_modifyitems(config, items):
+    """When the notebooks' runs in other numeric environments are selected, start them now, beside
+    the rest of the suite, and move their test to the end, where it waits for them."""
+    import test_notebooks_elsewhere as elsewhere
+
+    chosen = [item for item in items if item.name == elsewhere.TEST_NAME]
+    if chosen:
+        items.remove(chosen[0])
+        items.append(chosen[0])
+        if not config.option.collectonly:
+            elsewhere.start_runs()
+
+
+def pytest_sessionfinish():
+    import test_notebooks_elsewhere as elsewhere
+
+    elsewhere.stop_runs()
+
 
 CIFAR10_JPEG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg"
 

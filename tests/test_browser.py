@@ -52,8 +52,11 @@ LAB_SETTINGS = {
 
 # --- what the page shows, read in the notebook that is open --------------------------------------
 NOTEBOOK = "document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)')"
+# The prompts of the code cells whose source shows: a collapsed cell (the notebooks' checks) has an
+# empty prompt; if its check fails, its error output and the unnumbered cells after it still tell.
 PROMPTS_JS = f"""() => {{ const nb = {NOTEBOOK}; if (!nb) return null;
-  return [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim()); }}"""
+  return [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim())
+    .filter(t => t !== ''); }}"""
 KERNEL_IDLE_JS = f"""() => {{ const nb = {NOTEBOOK};
   const s = nb && nb.querySelector('.jp-Notebook-ExecutionIndicator');
   return !!s && s.getAttribute('data-status') === 'idle'; }}"""

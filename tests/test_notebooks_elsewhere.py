@@ -1,20 +1,24 @@
 """The notebook checks hold on other machines, not only on the one that made the committed outputs.
 
-nbval runs every notebook twice more, at the same time (their small models train on one thread
-each), in two other numeric environments:
+nbval runs every notebook twice more, in two other numeric environments:
 - another CPU: ATen and oneDNN held to AVX2 kernels, as on a CPU without AVX-512 or AMX (float
   results then differ in their last bits, and training amplifies them into visible digits);
 - bf16: ``FBCD_PRECISION=bf16``, what ``precision="auto"`` picks on a CPU with AMX.
 Training outputs are not compared (``nbval-ignore-output``); the claims asserted in their place
 must hold. The two are apart because together they make oneDNN's bf16 convolutions 5x slower
-(4.0 s against 0.6-0.8 s for a 5-epoch digits run, `bench/precision_kernels.py`), past CI's time budget;
-``bench/notebook_claims.py`` measures the claims under both at once.
+(4.0 s against 0.6-0.8 s for a 5-epoch digits run, ``bench/precision_kernels.py``), past CI's time
+budget; ``bench/notebook_claims.py`` measures the claims under both at once.
+
+The notebooks' small models train on one thread, so most of the suite leaves a core idle: when the
+test is selected, ``tests/conftest.py`` starts both runs as the session starts (at low priority,
+beside the rest of the suite) and runs the test last, when it only waits for them.
 """
 
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,9 +26,35 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = {"another CPU": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
                 "bf16": {"FBCD_PRECISION": "bf16"}}
+TEST_NAME = "test_notebook_checks_pass_on_another_cpu_and_in_bf16"
+NOT_X86 = platform.machine() not in ("x86_64", "AMD64")
+_running: dict[str, tuple[subprocess.Popen, Path]] = {}
 
-pytestmark = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
-                                reason="the AVX2 kernels stand for another x86 CPU; this is not an x86 machine")
+pytestmark = pytest.mark.skipif(NOT_X86, reason="the AVX2 kernels stand for another x86 CPU; this is not an x86 "
+                                                "machine")
+
+
+def start_runs() -> None:
+    """Start nbval over the notebooks in each environment, niced, output to a temporary file (once)."""
+    if _running or NOT_X86:
+        return
+    command = [sys.executable, "-m", "pytest", "notebooks", "-q", "--no-header", "-p", "no:cacheprovider"]
+    for name, variables in ENVIRONMENTS.items():
+        log = Path(tempfile.mkstemp(prefix="fbcd-nbval-", suffix=".log")[1])
+        with log.open("w") as out:
+            process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **variables}, stdout=out,
+                                       stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(5))
+        _running[name] = (process, log)
+
+
+def stop_runs() -> None:
+    """Kill runs still going (an interrupted or failed session) and remove their logs."""
+    for process, log in _running.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.unlink(missing_ok=True)
+    _running.clear()
 
 
 def test_the_variables_change_the_kernels_and_the_precision():
@@ -39,13 +69,10 @@ def test_the_variables_change_the_kernels_and_the_precision():
 
 @pytest.mark.slow
 def test_notebook_checks_pass_on_another_cpu_and_in_bf16():
-    command = [sys.executable, "-m", "pytest", "notebooks", "-q", "--no-header", "-p", "no:cacheprovider"]
-    running = {name: subprocess.Popen(command, cwd=ROOT, env={**os.environ, **variables}, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True)
-               for name, variables in ENVIRONMENTS.items()}
+    start_runs()  # already started with the session when the whole suite runs
     failed = {}
-    for name, process in running.items():
-        output, _ = process.communicate(timeout=1800)
+    for name, (process, log) in _running.items():
+        process.wait(timeout=1800)
         if process.returncode != 0:
-            failed[name] = f"nbval with {ENVIRONMENTS[name]} (status {process.returncode}):\n{output[-6000:]}"
+            failed[name] = f"nbval with {ENVIRONMENTS[name]} (status {process.returncode}):\n{log.read_text()[-6000:]}"
     assert not failed, "\n\n".join(failed.values())
