@@ -21,7 +21,7 @@ from fbcd_lab.evaluation import collect_logits, metrics_from_logits
 from fbcd_lab.models.predict import RULES, log_prior
 from fbcd_lab.models.two_head import class_weight_norms
 from fbcd_lab.recipes import recipe_of
-from fbcd_lab.runtime import library_versions
+from fbcd_lab.runtime import code_version, library_versions
 from fbcd_lab.run import Run
 from fbcd_lab.training import selected_model, train
 
@@ -83,8 +83,8 @@ def run_record(run: Run, data: LongTailData, metrics: dict | None, protocol: str
                    "extensions": run.extensions, "data_spec": data.spec},
         "data": data.record(), "counts": list(data.counts), "classes": list(data.classes),
         "division": run.division.record(), "history": run.history, "best_val": run.best,
-        "metrics": metrics, "wall_time_s": run.wall_time_s, "device": device_name(run),
-        "versions": library_versions(),
+        "metrics": metrics, "wall_time_s": run.wall_time_s, "device": device_name(run), "precision": run.precision,
+        "versions": library_versions(), "code": code_version(),
     }
 
 

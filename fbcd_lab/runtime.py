@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import platform
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,6 +87,28 @@ def deterministic_mode(deterministic: bool, device: torch.device) -> Iterator[No
     finally:
         torch.use_deterministic_algorithms(before[0])
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[1:]
+
+
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.lru_cache(maxsize=None)
+def code_version(root: Path = SOURCE_ROOT) -> dict:
+    """The code that made a run: the package version, the git commit of ``root`` (None outside a
+    git checkout, e.g. an installed wheel) and whether tracked files differed from it (None when
+    unknown), so a record says which code trained it."""
+    from fbcd_lab import __version__
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD") if (root / ".git").exists() else None
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"fbcd_lab": __version__, "commit": commit, "modified": None if status is None else bool(status)}
 
 
 def library_versions() -> dict[str, str]:

@@ -39,6 +39,7 @@ def test_record_has_every_field(digits_val, tmp_path):
     assert sum(map(sum, top["confusion_matrix"])) == 300
     assert record["division"]["K"] == run.division.num_clusters and len(record["history"]) == 3
     assert record["versions"]["torch"] and record["config"]["data_spec"]["val_per_class"] == 5
+    assert record["precision"] == run.precision == record["config"]["precision"]
     assert "final epoch (3)" in protocol and all("val_mean_recall" in h for h in record["history"])
     best_metrics, best_protocol = evaluate_run(run, digits_val, "best_val")
     assert f"epoch {run.best['epoch']} chosen by mean recall on a validation split" in best_protocol
@@ -105,3 +106,28 @@ def test_bad_records_are_skipped_with_a_warning(tmp_path):
     with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
         save_record({"loss": float("nan")}, tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_records_name_the_code_that_made_them(tmp_path):
+    """The package version, the git commit of the checkout and whether tracked files were changed;
+    outside a git checkout (an installed wheel) the commit and the change are unknown."""
+    import subprocess
+
+    from fbcd_lab.runtime import code_version
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "a"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert code_version(repo) == {"fbcd_lab": code_version()["fbcd_lab"], "commit": head, "modified": False}
+    (repo / "b.py").write_text("untracked\n")
+    code_version.cache_clear()
+    assert code_version(repo)["modified"] is False  # an untracked file is not the code that ran
+    (repo / "a.py").write_text("x = 2\n")
+    code_version.cache_clear()
+    assert code_version(repo)["modified"] is True
+    assert code_version(tmp_path)["commit"] is None and code_version(tmp_path)["modified"] is None
