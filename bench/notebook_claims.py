@@ -26,10 +26,10 @@ from pathlib import Path
 from fbcd_lab.claims import LOG_VAR
 from fbcd_lab.lab_preset import PRECISION_VAR, SEED_VAR
 from fbcd_lab.notebooks import execute, notebook_sources
-from fbcd_lab.runtime import cpu_has_amx_bf16, cpu_model, library_versions
+from fbcd_lab.runtime import AVX2_KERNELS, cpu_has_amx_bf16, cpu_model, library_versions
 
 ROOT = Path(__file__).resolve().parents[1]
-ISAS = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+ISAS = {"native": {}, "avx2": AVX2_KERNELS}
 TRAINING_NOTEBOOKS = ("03", "04", "05", "06", "07", "08")
 
 
@@ -37,15 +37,8 @@ def measure(notebook: Path, seed: int, precision: str, isa: str) -> dict:
     """Execute ``notebook`` under the CI preset with this configuration; its claims and wall time."""
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "claims.jsonl"
-        settings = {**ISAS[isa], PRECISION_VAR: precision, SEED_VAR: str(seed), LOG_VAR: str(log)}
-        saved = {key: os.environ.get(key) for key in settings}
-        os.environ.update(settings)
         start = time.perf_counter()
-        try:
-            execute(notebook, "ci")
-        finally:
-            for key, value in saved.items():
-                os.environ.pop(key) if value is None else os.environ.update({key: value})
+        execute(notebook, "ci", env={**ISAS[isa], PRECISION_VAR: precision, SEED_VAR: str(seed), LOG_VAR: str(log)})
         claims = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
     return {"seconds": round(time.perf_counter() - start, 1), "claims": claims}
 

@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from fbcd_lab.runtime import cpu_has_amx_bf16, cpu_model, library_versions
+from fbcd_lab.runtime import AVX2_KERNELS, cpu_has_amx_bf16, cpu_model, library_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = {"native": {}, "ATen AVX2": {"ATEN_CPU_CAPABILITY": "avx2"}, "oneDNN AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
-           "both AVX2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+           "both AVX2": AVX2_KERNELS}
 ONE_RUN = """
 import json, sys, time, torch
 from fbcd_lab.config import MethodConfig, preset

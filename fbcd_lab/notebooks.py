@@ -49,17 +49,19 @@ def notebook_sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sources
 
 
-def execute(py: Path, preset: str, timeout: int = CELL_TIMEOUT_S):
-    """Execute the notebook paired with ``py`` under ``FBCD_PRESET=preset``, each cell within
-    ``timeout`` seconds; returns the notebook with outputs and execution counts, widget state
-    stripped. A failing cell raises nbclient's error (:func:`run_headless` turns it into one line)."""
+def execute(py: Path, preset: str, timeout: int = CELL_TIMEOUT_S, env: dict[str, str] | None = None):
+    """Execute the notebook paired with ``py`` under ``FBCD_PRESET=preset`` and the variables ``env``,
+    each cell within ``timeout`` seconds; returns the notebook with outputs and execution counts,
+    widget state stripped. A failing cell raises nbclient's error (:func:`run_headless` turns it
+    into one line)."""
     import jupytext
     from nbclient import NotebookClient
 
     notebook = jupytext.read(py)
     notebook.metadata["kernelspec"] = KERNELSPEC
-    saved = {k: os.environ.get(k) for k in ("FBCD_PRESET", "TQDM_DISABLE")}
-    os.environ.update({"FBCD_PRESET": preset, "TQDM_DISABLE": "1"})
+    settings = {**(env or {}), "FBCD_PRESET": preset, "TQDM_DISABLE": "1"}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
     try:
         NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(py.parent)}}).execute()

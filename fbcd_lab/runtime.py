@@ -16,6 +16,9 @@ import torch
 from fbcd_lab.checks import check_choice
 
 PRECISIONS = ("auto", "bf16", "fp32")
+# Environment variables that make ATen and oneDNN pick AVX2 kernels, as on an x86 CPU without
+# AVX-512 or AMX: how the notebook checks and their benchmarks stand in for another CPU.
+AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from fbcd_lab.runtime import AVX2_KERNELS
+
 ROOT = Path(__file__).resolve().parents[1]
-ENVIRONMENTS = {"another CPU": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
-                "bf16": {"FBCD_PRECISION": "bf16"}}
+ENVIRONMENTS = {"another CPU": AVX2_KERNELS, "bf16": {"FBCD_PRECISION": "bf16"}}
 TEST_NAME = "test_notebook_checks_pass_on_another_cpu_and_in_bf16"
 NOT_X86 = platform.machine() not in ("x86_64", "AMD64")
 _running: dict[str, tuple[subprocess.Popen, Path]] = {}
