@@ -6,8 +6,13 @@ epoch by epoch.
 - ``drw``: the same weights from the deferred epoch on (LDAM-DRW's deferred re-weighting).
 - ``resample``: class-balanced sampling from the start.
 - ``drs``: class-balanced sampling from the deferred epoch on (deferred re-sampling).
-The deferred epoch is 160 of 200 in LDAM-DRW; by default it scales with the run (0.8 x epochs,
-at most the last epoch).
+In LDAM-DRW the deferred rules switch on at epoch 160 of 200, together with the learning rate's
+decay there, with 20 % of training left. The rule here keeps that beat on every schedule (see
+:func:`deferred_epoch`): the switch is a learning-rate decay, the one nearest 80 % of the epochs.
+
+``ours_full`` may weight the K-cluster head by the effective numbers of its clusters
+(``l2_weights="cluster"``) rather than of the classes: the division has already cut that head's
+imbalance, and class weights on it would correct twice.
 """
 
 from __future__ import annotations
@@ -32,44 +37,85 @@ def effective_number_weights(counts, beta: float = 0.9999) -> np.ndarray:
     return weights / weights.sum() * len(counts)
 
 
-def deferred_epoch(epochs: int, deferred: int | None = None) -> int:
-    """The epoch (from 0) at which DRW and DRS switch on: ``deferred``, else round(0.8 x epochs),
-    kept below the last epoch so a short run still switches (at epoch 0 for a 1-epoch run)."""
+def deferred_epoch(optim, deferred: int | None = None) -> int:
+    """The epoch (from 0) at which DRW and DRS switch on under ``optim`` (an
+    :class:`~fbcd_lab.config.OptimConfig`): ``deferred`` if given; else, on a step schedule, the
+    learning-rate milestone nearest 0.8 x epochs (the later one on a tie): 160 of 200 for
+    paper_cifar and ldam_cifar, 25 of 30 for cpu_short and digits; else (cosine, or no milestone
+    left) round(0.8 x epochs), kept below the last epoch so a short run still switches."""
+    if deferred is not None:
+        return deferred
+    target = DEFERRED_SHARE * optim.epochs
+    if optim.schedule == "step" and optim.milestones:
+        return min(reversed(optim.milestones), key=lambda m: abs(m - target))
+    return min(round(target), optim.epochs - 1)
+
+
+def switch_epoch(rule: str, optim, deferred: int | None = None) -> int | None:
+    """The epoch (from 0) at which a deferred rule (DRW, DRS) switches on under ``optim``; None for
+    the others."""
+    return deferred_epoch(optim, deferred) if rule in DEFERRED else None
+
+
+def saved_switch_epoch(state: dict) -> int | None:
+    """The switch epoch a saved run (a checkpoint or a record's ``config``) trained with: the one it
+    saved, or, for runs saved before the switch followed the learning-rate decays,
+    round(0.8 x epochs) below the last epoch (or its ``deferred_epoch``), the rule of that time."""
+    if "balancing_switch_epoch" in state:
+        return state["balancing_switch_epoch"]
+    method, epochs = state["method"], state["optim"]["epochs"]
+    if method.get("balancing", "none") not in DEFERRED:
+        return None
+    deferred = method.get("deferred_epoch")
     return min(round(DEFERRED_SHARE * epochs), epochs - 1) if deferred is None else deferred
-
-
-def switch_epoch(rule: str, epochs: int, deferred: int | None = None) -> int | None:
-    """The epoch (from 0) at which a deferred rule (DRW, DRS) switches on; None for the others."""
-    return deferred_epoch(epochs, deferred) if rule in DEFERRED else None
 
 
 @dataclass(frozen=True)
 class Balancing:
-    """Class weights from epoch ``weights_from`` on, re-sampling from ``resample_from`` on (None: never)."""
+    """Class weights from epoch ``weights_from`` on, re-sampling from ``resample_from`` on (None:
+    never); ``cluster_weights`` (K,), when given, replace the class weights on the main head."""
 
     rule: str
     weights: np.ndarray | None
     weights_from: int | None
     resample_from: int | None
+    cluster_weights: np.ndarray | None = None
 
     def class_weights(self, epoch: int) -> np.ndarray | None:
         """The class weights of ``epoch`` (None: all ones)."""
-        return self.weights if self.weights_from is not None and epoch >= self.weights_from else None
+        return self.weights if self.weighting(epoch) else None
+
+    def main_head_weights(self, epoch: int) -> np.ndarray | None:
+        """The weights of the main head's outputs in ``epoch``: the cluster weights if any, else
+        the class weights (None: all ones)."""
+        if self.cluster_weights is None or not self.weighting(epoch):
+            return self.class_weights(epoch)
+        return self.cluster_weights
+
+    def weighting(self, epoch: int) -> bool:
+        """Whether ``epoch`` weights the loss."""
+        return self.weights_from is not None and epoch >= self.weights_from
+
+    def switched(self, epoch: int) -> bool:
+        """Whether a deferred rule has switched on by ``epoch`` (always False for the others)."""
+        return self.rule in DEFERRED and (self.weighting(epoch) or self.resample(epoch))
 
     def resample(self, epoch: int) -> bool:
         """Whether ``epoch`` draws class-balanced batches."""
         return self.resample_from is not None and epoch >= self.resample_from
 
 
-def make_balancing(rule: str, class_counts, epochs: int, beta: float = 0.9999,
-                   deferred: int | None = None) -> Balancing:
-    """The rule named ``rule`` (one of :data:`BALANCING`) for a run of ``epochs`` on these counts."""
-    at = deferred_epoch(epochs, deferred)
+def make_balancing(rule: str, class_counts, optim, beta: float = 0.9999, deferred: int | None = None,
+                   cluster_counts=None) -> Balancing:
+    """The rule named ``rule`` (one of :data:`BALANCING`) for a run under ``optim`` on these counts;
+    with ``cluster_counts`` the weighted rules weight the main head by its clusters' effective numbers."""
+    at = deferred_epoch(optim, deferred)
     weights = effective_number_weights(class_counts, beta)
+    clusters = None if cluster_counts is None else effective_number_weights(cluster_counts, beta)
     return {
         "none": Balancing(rule, None, None, None),
-        "reweight": Balancing(rule, weights, 0, None),
-        "drw": Balancing(rule, weights, at, None),
+        "reweight": Balancing(rule, weights, 0, None, clusters),
+        "drw": Balancing(rule, weights, at, None, clusters),
         "resample": Balancing(rule, None, None, 0),
         "drs": Balancing(rule, None, None, at),
     }[rule]

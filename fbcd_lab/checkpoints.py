@@ -117,6 +117,7 @@ def save_checkpoint(run: Run, data: LongTailData, path: str | Path) -> None:
         "format": FORMAT,
         "method": run.method.to_dict(),
         "optim": run.optim.to_dict(),
+        "balancing_switch_epoch": run.switch_epoch,
         "seed": run.seed,
         "precision": run.precision,
         "model": run.model.state_dict(),

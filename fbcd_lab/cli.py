@@ -21,8 +21,10 @@ from pathlib import Path
 
 from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
-from fbcd_lab.balancing import BALANCING, switch_epoch
-from fbcd_lab.config import AUGMENTATIONS, DEFAULT_BACKBONE, DEFAULT_PRESET, METHODS, PRESETS, MethodConfig, preset
+from fbcd_lab.balancing import BALANCING
+from fbcd_lab.config import (
+    AUGMENTATIONS, DEFAULT_BACKBONE, DEFAULT_PRESET, L2_WEIGHTS, METHODS, PRESETS, MethodConfig, preset,
+)
 from fbcd_lab.data.datasets import build_long_tailed, default_workers
 from fbcd_lab.data.long_tail import PROFILES
 from fbcd_lab.data.sources import SOURCES
@@ -178,7 +180,7 @@ def run_train(args: argparse.Namespace) -> int:
             run = start_run(data, method, optim, **settings)
     for removed in clear_run(args.out) if args.overwrite and not args.resume and distributed.is_main() else ():
         print(f"--overwrite: removed {removed}")
-    switch = switch_epoch(run.method.balancing, run.optim.epochs, run.method.deferred_epoch)
+    switch = run.switch_epoch
     deferred = "" if switch is None else f"; {run.method.balancing} on from epoch {switch + 1} of {run.optim.epochs}"
     print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; {describe_method(run.method)}"
           f"{deferred}; K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
@@ -302,7 +304,7 @@ def run_study(args: argparse.Namespace) -> int:
 
 
 METHOD_OPTIONS = ("method", "u", "lam", "alpha", "cluster", "kernel_size", "loss", "balancing", "augment",
-                  "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1", "neck")
+                  "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1", "l2_weights", "neck")
 
 
 def add_method_options(parser: argparse.ArgumentParser) -> None:
@@ -323,7 +325,8 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss", choices=tuple(LOSSES), help="main head's loss (default ce)")
     parser.add_argument("--balancing", choices=BALANCING,
                         help="class balancing: none (default), reweight, drw, resample, drs")
-    parser.add_argument("--augment", choices=AUGMENTATIONS, help="none (default) or mixup")
+    parser.add_argument("--augment", choices=AUGMENTATIONS,
+                        help="none (default), mixup, or mixup_until_switch (Mixup until drw / drs switch on)")
     parser.add_argument("--mixup-alpha", type=checked("mixup_alpha"),
                         help=f"Mixup's Beta(alpha, alpha) (default {default.mixup_alpha})")
     parser.add_argument("--focal-gamma", type=checked("focal_gamma"), help=f"default {default.focal_gamma}")
@@ -331,9 +334,13 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cb-beta", type=checked("cb_beta"),
                         help=f"class-balanced weights' beta (default {default.cb_beta})")
     parser.add_argument("--deferred-epoch", type=checked("deferred_epoch"),
-                        help="epoch (from 0) at which drw / drs switch on (default 0.8 x epochs)")
+                        help="epoch (from 0) at which drw / drs switch on (default: the learning-rate decay "
+                             "nearest 80 %% of the epochs)")
     parser.add_argument("--weight-l1", action=argparse.BooleanOptionalAction,
                         help="class weights apply to L1 as well as L2 (default yes)")
+    parser.add_argument("--l2-weights", choices=L2_WEIGHTS,
+                        help="with the class-division head and reweight / drw: weight L2 by each sample's class "
+                             "(default) or by its cluster")
     parser.add_argument("--neck", choices=NECKS,
                         help="where D is not a multiple of C: shared (default: FBH adds a balanced neck both heads "
                              "read), always (the neck without FBH too: the control for its extra layer), fbh_only "

@@ -16,7 +16,8 @@ from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.models.two_head import NECKS
 
 METHODS = ("ce", "fbh", "cdh", "fbcd")
-AUGMENTATIONS = ("none", "mixup")
+AUGMENTATIONS = ("none", "mixup", "mixup_until_switch")
+L2_WEIGHTS = ("class", "cluster")
 SCHEDULES = ("step", "cosine")
 
 
@@ -28,10 +29,14 @@ class MethodConfig:
     main head; ``fbcd`` both (the paper's "Ours"). u, alpha and the clustering only matter with
     CDH; lambda and the kernel only with FBH. Paper defaults: u = 10, lambda = 1.5, random division.
     ``loss``: the main head's loss (:data:`fbcd_lab.losses.LOSSES`); ``balancing`` (see
-    :mod:`fbcd_lab.balancing`) with ``cb_beta`` and ``deferred_epoch`` (None: 0.8 x epochs);
-    ``augment``: ``none`` or ``mixup`` (Beta(``mixup_alpha``, ``mixup_alpha``)).
-    ``weight_l1``: class weights apply to L1 as well as to L2. ``neck``: which heads read the
-    balanced neck where D is not a multiple of C (see :class:`fbcd_lab.models.TwoHeadModel`).
+    :mod:`fbcd_lab.balancing`) with ``cb_beta`` and ``deferred_epoch`` (None: the learning-rate
+    decay nearest 80 % of the epochs, :func:`fbcd_lab.balancing.deferred_epoch`);
+    ``augment``: ``none``, ``mixup`` (Beta(``mixup_alpha``, ``mixup_alpha``)) or ``mixup_until_switch``
+    (Mixup until a deferred rule, drw or drs, switches on; then none: a two-stage run as MiSLAS's).
+    ``weight_l1``: class weights apply to L1 as well as to L2. ``l2_weights``: with CDH and a
+    weighted rule, the main head's samples are weighted by their ``class``'s effective number or
+    by their ``cluster``'s. ``neck``: which heads read the balanced neck where D is not a multiple
+    of C (see :class:`fbcd_lab.models.TwoHeadModel`).
     """
 
     method: str = "fbcd"
@@ -54,6 +59,7 @@ class MethodConfig:
     cb_beta: float = 0.9999
     deferred_epoch: int | None = None
     weight_l1: bool = True
+    l2_weights: str = "class"
     neck: str = "shared"
 
     def __post_init__(self) -> None:
@@ -64,6 +70,10 @@ class MethodConfig:
         check_choice("balancing", self.balancing, BALANCING)
         check_choice("augment", self.augment, AUGMENTATIONS)
         check_choice("neck", self.neck, NECKS)
+        check_choice("l2_weights", self.l2_weights, L2_WEIGHTS)
+        if self.augment == "mixup_until_switch" and self.balancing not in DEFERRED:
+            raise ValueError(f"augment 'mixup_until_switch' stops Mixup when a deferred rule switches on: it needs "
+                             f"balancing {' or '.join(map(repr, DEFERRED))}, got {self.balancing!r}")
         for name in ("u", "lam", "alpha", "kernel_size", "cluster_pca", "mixup_alpha", "focal_gamma", "la_tau",
                      "ldam_max_margin", "ldam_scale", "cb_beta"):
             object.__setattr__(self, name, check(name, getattr(self, name)))
@@ -78,6 +88,10 @@ class MethodConfig:
     @property
     def uses_normalized_classifier(self) -> bool:
         return LOSSES[self.loss].normalized_classifier
+
+    @property
+    def uses_mixup(self) -> bool:
+        return self.augment in ("mixup", "mixup_until_switch")
 
     @property
     def uses_fbh(self) -> bool:
@@ -105,11 +119,13 @@ USED_BY = {  # field: (what reads it, in words; whether a configuration does)
     "la_tau": ("loss la", lambda m: m.loss == "la"),
     "ldam_max_margin": ("loss ldam", lambda m: m.loss == "ldam"),
     "ldam_scale": ("loss ldam", lambda m: m.loss == "ldam"),
-    "mixup_alpha": ("augment mixup", lambda m: m.augment == "mixup"),
+    "mixup_alpha": ("augment mixup or mixup_until_switch", lambda m: m.uses_mixup),
     "cb_beta": ("balancing reweight or drw", lambda m: m.balancing in WEIGHTED),
     "deferred_epoch": ("balancing drw or drs", lambda m: m.balancing in DEFERRED),
     "weight_l1": ("the feature-balancing head with balancing reweight or drw",
                   lambda m: m.uses_fbh and m.balancing in WEIGHTED),
+    "l2_weights": ("the class-division head with balancing reweight or drw",
+                   lambda m: m.uses_cdh and m.balancing in WEIGHTED),
 }
 
 
@@ -166,6 +182,11 @@ class OptimConfig:
 # The paper: "initial learning rate 0.1, decayed by 0.01 at the 120th and 160th epoch". We read
 # this as the usual x0.1 at each milestone, so the rate *is* 0.01 after epoch 120 (and 0.001 after
 # 160); LDAM-DRW's schedule (x0.01 after 160, x0.0001 after 180) is offered beside it.
+# DRW and DRS switch on at a decay, as in LDAM-DRW (the rate drops and the re-weighting starts at
+# epoch 160 of 200): the milestone nearest 80 % of the epochs, the later one on a tie, so at 160 in
+# paper_cifar, ldam_cifar and paper_tiny_imagenet, at 25 of 30 in cpu_short and digits, and at the
+# scaled milestone when epochs are changed; without milestones (paper_imagenet_lt's cosine) at
+# round(0.8 x epochs), 72 of 90 (:func:`fbcd_lab.balancing.deferred_epoch`).
 PRESETS: dict[str, OptimConfig] = {
     "paper_cifar": OptimConfig(),
     "ldam_cifar": OptimConfig(milestones=(160, 180), factors=(0.01, 0.0001)),

@@ -1,16 +1,25 @@
-"""The rows of the paper's Table 1 (and two prior-correcting controls) as named recipes.
+"""The rows of the paper's Table 1, two prior-correcting controls, the neck control and the
+readings of Ours-Full, as named recipes.
 
 Each recipe is a head x loss x class balancing x augmentation with the hyper-parameters the
 original papers use on CIFAR-LT, as LDAM-DRW and MiSLAS set them: focal gamma 1; class-balanced
 weights with beta 0.9999; LDAM margin 0.5 at the smallest class and scale 30; DRW and DRS switched on
-at 80 % of the epochs (160 of 200); Mixup alpha 1. The paper's own method is ``ours`` (u = 10,
-lambda = 1.5, random division) and ``ours_full``.
+at the learning-rate decay nearest 80 % of the epochs (160 of 200, with the decay there, as in
+LDAM-DRW; see :mod:`fbcd_lab.config`); Mixup alpha 1. The paper's own method is ``ours`` (u = 10,
+lambda = 1.5, random division) and ``ours_full``. ``ce_neck`` is CE with the balanced neck that
+Ours's feature-balancing head adds where D is not a multiple of C (64 -> 70 channels on the CIFAR
+ResNets): the control for that extra layer, which no other baseline has.
 
 ``ours_full`` rests on one sentence of the paper: "our approach also combines with Mixup and class
-re-weighting [11] (in Table 1, last row) as used in MiSLAS [19]". We read it as Mixup throughout
-plus deferred class-balanced re-weighting (DRW, the weights of [11] from 80 % of the epochs on),
-applied to both L2 and L1. The alternatives are a flag away: ``weight_l1=False`` weights L2 only,
-``balancing="reweight"`` weights from the start.
+re-weighting [11] (in Table 1, last row) as used in MiSLAS [19]". Three readings:
+- ``ours_full`` (the default): Mixup throughout plus deferred re-weighting (DRW) with effective-
+  number weights of what each head sees: the K clusters' counts on the main head (L2), the
+  classes' on the feature-balancing head (L1). The class division has already cut the main head's
+  imbalance (about 100 to 10 on CIFAR-10-LT), so class weights there would correct it twice.
+- ``ours_full_class``: the same with class weights on both heads (this kit's reading before).
+- ``ours_full_two_stage``: MiSLAS-like, Mixup until the deferred switch, then class-balanced
+  re-sampling (DRS) without Mixup and without weights. MiSLAS's stage 2 retrains the classifier
+  alone for 10 epochs with label-aware smoothing; here the whole network goes on, as DRS does.
 """
 
 from __future__ import annotations
@@ -30,10 +39,17 @@ RECIPES: dict[str, dict] = {
     "cb_focal": {"method": "ce", "loss": "focal", "focal_gamma": 1.0, "balancing": "reweight"},
     "drs": {"method": "ce", "balancing": "drs"},
     "ldam_drw": {"method": "ce", "loss": "ldam", "balancing": "drw"},
-    "ours_full": {"method": "fbcd", "augment": "mixup", "mixup_alpha": 1.0, "balancing": "drw", "weight_l1": True},
+    "ours_full": {"method": "fbcd", "augment": "mixup", "mixup_alpha": 1.0, "balancing": "drw", "weight_l1": True,
+                  "l2_weights": "cluster"},
     "la_loss": {"method": "ce", "loss": "la", "la_tau": 1.0},
     "balanced_softmax": {"method": "ce", "loss": "balanced_softmax"},
+    "ce_neck": {"method": "ce", "neck": "always"},
+    "ours_full_class": {"method": "fbcd", "augment": "mixup", "mixup_alpha": 1.0, "balancing": "drw",
+                        "weight_l1": True, "l2_weights": "class"},
+    "ours_full_two_stage": {"method": "fbcd", "augment": "mixup_until_switch", "mixup_alpha": 1.0, "balancing": "drs"},
 }
+OURS_FULL_READINGS = ("ours_full", "ours_full_class", "ours_full_two_stage")
+TABLE1_RECIPES = tuple(name for name in RECIPES if name not in OURS_FULL_READINGS[1:])
 
 
 def recipe(name: str, backbone: str = "resnet32", **overrides) -> MethodConfig:

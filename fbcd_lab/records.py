@@ -13,7 +13,7 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fbcd_lab.balancing import switch_epoch
+from fbcd_lab.balancing import saved_switch_epoch
 from fbcd_lab.checkpoints import atomic_write
 from fbcd_lab.config import MethodConfig, OptimConfig, with_defaults
 from fbcd_lab.data.datasets import LongTailData
@@ -74,10 +74,11 @@ def run_record(run: Run, data: LongTailData, metrics: dict | None, protocol: str
         "u": run.method.u,
         "lam": run.method.lam, "alpha": run.method.alpha, "cluster": run.method.cluster,
         "seed": run.seed, "subset_seed": data.fingerprint.seed, "epochs": run.optim.epochs,
-        "balancing_switch_epoch": switch_epoch(run.method.balancing, run.optim.epochs, run.method.deferred_epoch),
+        "balancing_switch_epoch": run.switch_epoch,
         "epochs_done": run.epochs_done, "status": run.status, "stopped": run.stopped, "diverged": run.diverged,
         "protocol": protocol, "selection": selection,
-        "config": {"method": run.method.to_dict(), "optim": run.optim.to_dict(), "seed": run.seed,
+        "config": {"method": run.method.to_dict(), "optim": run.optim.to_dict(),
+                   "balancing_switch_epoch": run.switch_epoch, "seed": run.seed,
                    "precision": run.precision, "deterministic": run.deterministic,
                    "world_size": run.world_size, "sync_bn": run.sync_bn,
                    "extensions": run.extensions, "data_spec": data.spec},
@@ -148,7 +149,7 @@ def setting(record: dict) -> dict:
     """Everything that defines a run but its training seed, flattened to dotted names."""
     config = record["config"]
     return _flatten({"method": with_defaults(MethodConfig, config["method"]), "optim": config["optim"],
-                     "precision": config["precision"],
+                     "balancing_switch_epoch": saved_switch_epoch(config), "precision": config["precision"],
                      "data": config["data_spec"], "selection": record["selection"],
                      "deterministic": config.get("deterministic", False),
                      "world_size": config.get("world_size", 1), "sync_bn": config.get("sync_bn", False),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from fbcd_lab.balancing import saved_switch_epoch, switch_epoch
 from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
 from fbcd_lab.config import MethodConfig, OptimConfig, with_defaults
 from fbcd_lab.data.datasets import LongTailData
@@ -34,6 +35,9 @@ def setting_differences(state: dict, data: LongTailData, method: MethodConfig, o
     pairs = [(f"method.{k}", v, saved_method.get(k)) for k, v in method.to_dict().items()]
     pairs += [(f"optim.{k}", v, saved_optim.get(k)) for k, v in asked_optim.items()
               if not (extending and k in SCHEDULED_BY_EPOCHS)]
+    if not extending:
+        pairs.append(("balancing_switch_epoch", switch_epoch(method.balancing, optim, method.deferred_epoch),
+                      saved_switch_epoch(state)))
     pairs += [("seed", seed, state["seed"]), ("precision", precision, state["precision"]),
               ("deterministic", deterministic, state.get("deterministic", False))]
     pairs += [(f"data.{k}", v, state["data_spec"].get(k)) for k, v in data.spec.items()]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fbcd_lab.balancing import switch_epoch
 from fbcd_lab.class_division import ClassDivision
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.datasets import LongTailData
@@ -51,6 +52,11 @@ class Run:
 
     def __post_init__(self) -> None:
         self.model.precision = self.precision
+
+    @property
+    def switch_epoch(self) -> int | None:
+        """The epoch (from 0) at which its deferred class balancing switches on (None: not deferred)."""
+        return switch_epoch(self.method.balancing, self.optim, self.method.deferred_epoch)
 
     @property
     def epochs_done(self) -> int:

@@ -35,6 +35,7 @@ from fbcd_lab.data.mixup import Mixing, draw_mixing
 from fbcd_lab.data.images import FileImages, TensorImages
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.losses import LOSSES, LossFn, TermScales, fbcd_loss
+from fbcd_lab.losses.two_head import main_head_sample_weights
 from fbcd_lab.models.two_head import TwoHeadModel
 from fbcd_lab.run import Run, model_and_optimizer
 from fbcd_lab.runtime import (
@@ -75,7 +76,7 @@ def start_run(
     long-tailed subset has its own seed, chosen when ``data`` was built. In distributed training
     the division is made by the main process only and sent to the others (k-means runs once)."""
     seed = check("seed", seed)
-    switch = switch_epoch(method.balancing, optim.epochs, method.deferred_epoch)
+    switch = switch_epoch(method.balancing, optim, method.deferred_epoch)
     if switch is not None and switch >= optim.epochs:
         raise ValueError(f"deferred_epoch {method.deferred_epoch} must be below epochs ({optim.epochs}) for "
                          f"balancing {method.balancing!r}: the epoch (from 0) at which it switches on")
@@ -197,7 +198,8 @@ def _objective(run: Run, data: LongTailData) -> _Objective:
         torch.as_tensor(soft_label_matrix(run.division, method.alpha), dtype=torch.float32, device=device),
         torch.as_tensor(run.division.cluster_of_sample, device=device),
         LOSSES[method.loss].make(run.division.cluster_sizes, method),
-        make_balancing(method.balancing, data.counts, run.optim.epochs, method.cb_beta, method.deferred_epoch))
+        make_balancing(method.balancing, data.counts, run.optim, method.cb_beta, method.deferred_epoch,
+                       run.division.cluster_sizes if method.uses_cdh and method.l2_weights == "cluster" else None))
 
 
 def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int,
@@ -211,7 +213,8 @@ def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int
     train_set, soft, cluster_of_sample, main_loss, balancing = objective
     steps_per_epoch = -(-len(train_set) // optim.batch_size)
     lam = method.lam if method.uses_fbh else 0.0
-    weights = _class_weights(balancing, epoch, device)
+    weights, cluster_weights = _class_weights(balancing, epoch, device)
+    mixup = _mixes(method, balancing, epoch)
     model.train()
     sums = torch.zeros(3, device=device)
     for step, (x, y, idx) in enumerate(iterate_batches(
@@ -222,13 +225,14 @@ def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int
             raise _StopRequested
         for group in run.optimizer.param_groups:
             group["lr"] = optim.lr * optim.lr_factor(epoch, (step + 1) / steps_per_epoch)
-        mixing = draw_mixing(len(y), method.mixup_alpha, run.generator, device) if method.augment == "mixup" else None
+        mixing = draw_mixing(len(y), method.mixup_alpha, run.generator, device) if mixup else None
         if mixing is not None:
             x = mixing.mix(x)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
             outputs = model(x.contiguous(memory_format=torch.channels_last))
         parts = fbcd_loss(outputs, y, cluster_of_sample[idx.to(device)], soft, lam, main_loss=main_loss,
-                          class_weights=weights, weight_l1=method.weight_l1, mixing=mixing)
+                          class_weights=weights, cluster_weights=cluster_weights, weight_l1=method.weight_l1,
+                          mixing=mixing)
         run.optimizer.zero_grad(set_to_none=True)
         parts.total.backward()
         run.optimizer.step()
@@ -237,10 +241,20 @@ def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int
     return _epoch_record(run, epoch, sums / len(train_set))
 
 
-def _class_weights(balancing: Balancing, epoch: int, device: torch.device) -> torch.Tensor | None:
-    """The balancing rule's class weights for ``epoch`` on ``device`` (None: all ones)."""
+def _class_weights(balancing: Balancing, epoch: int,
+                   device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The balancing rule's class weights and cluster weights for ``epoch`` on ``device`` (None:
+    all ones, or, for the cluster weights, the class weights on the main head too)."""
     weights = balancing.class_weights(epoch)
-    return None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
+    clusters = balancing.cluster_weights if weights is not None else None
+    return tuple(None if w is None else torch.as_tensor(w, dtype=torch.float32, device=device)
+                 for w in (weights, clusters))
+
+
+def _mixes(method: MethodConfig, balancing: Balancing, epoch: int) -> bool:
+    """Whether ``epoch`` trains on Mixup: with ``mixup`` always, with ``mixup_until_switch`` until the
+    deferred rule switches on."""
+    return method.augment == "mixup" or (method.augment == "mixup_until_switch" and not balancing.switched(epoch))
 
 
 def _epoch_record(run: Run, epoch: int, means: torch.Tensor) -> dict | None:
@@ -290,8 +304,8 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
     n, batch_size = len(train_set), optim.batch_size
     steps_per_epoch = -(-n // batch_size)
     lam = method.lam if method.uses_fbh else 0.0
-    weights = _class_weights(balancing, epoch, device)
-    mixup = method.augment == "mixup"
+    weights, cluster_weights = _class_weights(balancing, epoch, device)
+    mixup = _mixes(method, balancing, epoch)
     whole_batches = mixup and isinstance(train_set, TensorImages)  # Mixup pairs over the global batch
     l2_by_weights = LOSSES[method.loss].divides_by_weights
     model.train()
@@ -318,11 +332,12 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
         count = len(x)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.precision == "bf16"):
             outputs = step_model(x.contiguous(memory_format=torch.channels_last))
-        scales = _loss_scales(size, count, processes, y, weights, mixing, l2_by_weights=l2_by_weights,
-                              l1_by_weights=method.weight_l1)
+        scales = _loss_scales(size, count, processes, y, clusters, weights, cluster_weights, mixing,
+                              l2_by_weights=l2_by_weights, l1_by_weights=method.weight_l1)
         if count:
             total, l2, l1 = fbcd_loss(outputs, y, clusters, soft, lam, main_loss=main_loss, class_weights=weights,
-                                      weight_l1=method.weight_l1, mixing=mixing, scales=scales)
+                                      cluster_weights=cluster_weights, weight_l1=method.weight_l1, mixing=mixing,
+                                      scales=scales)
         else:  # an empty part: a zero loss that still reaches every weight, as DDP needs
             total = l2 = l1 = sum(o.sum() for o in outputs if o is not None) * 0.0
         run.optimizer.zero_grad(set_to_none=True)
@@ -336,8 +351,9 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
     return _epoch_record(run, epoch, sums / n)
 
 
-def _loss_scales(size: int, count: int, processes: int, labels: torch.Tensor, weights: torch.Tensor | None,
-                 mixing, *, l2_by_weights: bool, l1_by_weights: bool) -> TermScales:
+def _loss_scales(size: int, count: int, processes: int, labels: torch.Tensor, clusters: torch.Tensor,
+                 weights: torch.Tensor | None, cluster_weights: torch.Tensor | None, mixing, *,
+                 l2_by_weights: bool, l1_by_weights: bool) -> TermScales:
     """The factors on this process's loss terms (means over its ``count`` samples) that make them its
     share of the global batch's: P * (this part's denominator) / (the global batch's, added over
     the processes). DDP's average over the P processes is then the global batch's loss.
@@ -349,11 +365,11 @@ def _loss_scales(size: int, count: int, processes: int, labels: torch.Tensor, we
     if weights is None or not (l2_by_weights or l1_by_weights):
         scale = processes * count / size
         return TermScales(scale, scale, scale, scale)
-    own = weights[labels]
-    pair = (own, own) if mixing is None else mixing.pair(own)
-    counted = own.new_tensor(float(count))
+    own = {"l2": main_head_sample_weights(labels, clusters, weights, cluster_weights), "l1": weights[labels]}
+    counted = weights.new_tensor(float(count))
     denominators = torch.stack([w.sum() if by_weights else counted
-                                for by_weights in (l2_by_weights, l1_by_weights) for w in pair])
+                                for term, by_weights in (("l2", l2_by_weights), ("l1", l1_by_weights))
+                                for w in ((own[term], own[term]) if mixing is None else mixing.pair(own[term]))])
     return TermScales(*(processes * denominators / distributed.all_reduce_sum(denominators.clone())))
 
 

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from fbcd_lab.balancing import effective_number_weights, make_balancing
+from fbcd_lab.balancing import deferred_epoch, effective_number_weights, make_balancing, saved_switch_epoch
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.data.batches import iterate_batches
 from fbcd_lab.recipes import RECIPES, recipe
-from fbcd_lab.training import start_run, train
+from fbcd_lab.training import _mixes, start_run, train
 
 
 def test_effective_number_weights_by_hand():
@@ -21,13 +21,72 @@ def test_effective_number_weights_by_hand():
 
 
 def test_drw_switches_at_exactly_the_deferred_epoch():
-    drw = make_balancing("drw", [100, 10], epochs=200)
+    drw = make_balancing("drw", [100, 10], preset("paper_cifar"))
     assert [drw.class_weights(e) is None for e in (0, 159)] == [True, True]
     assert drw.class_weights(160) is not None and not drw.resample(199)
-    drs = make_balancing("drs", [100, 10], epochs=30, deferred=5)
+    drs = make_balancing("drs", [100, 10], preset("cpu_short"), deferred=5)
     assert [drs.resample(e) for e in (4, 5)] == [False, True] and drs.class_weights(29) is None
-    assert make_balancing("reweight", [100, 10], epochs=3).class_weights(0) is not None
-    assert make_balancing("resample", [100, 10], epochs=3).resample(0)
+    assert [drs.switched(e) for e in (4, 5)] == [False, True]
+    assert make_balancing("reweight", [100, 10], preset("digits", epochs=3)).class_weights(0) is not None
+    assert make_balancing("resample", [100, 10], preset("digits", epochs=3)).resample(0)
+
+
+# preset, epochs (None: the preset's), the switch epoch, the learning-rate decay it falls on
+SWITCHES = [("paper_cifar", None, 160), ("ldam_cifar", None, 160), ("paper_tiny_imagenet", None, 160),
+            ("cpu_short", None, 25), ("digits", None, 25), ("paper_cifar", 10, 8), ("paper_cifar", 50, 40),
+            ("ldam_cifar", 10, 8), ("cpu_short", 10, 8), ("cpu_short", 50, 42), ("digits", 3, 2),
+            ("paper_imagenet_lt", None, 72), ("paper_imagenet_lt", 10, 8), ("paper_cifar", 1, 0)]
+
+
+@pytest.mark.parametrize("name, epochs, expected", SWITCHES)
+def test_deferred_rules_switch_on_at_a_learning_rate_decay(name, epochs, expected):
+    """The switch is the milestone nearest 80 % of the epochs (LDAM-DRW: 160 of 200, with the decay
+    there), never an epoch between two decays; a cosine schedule, or a run too short for a
+    milestone, switches at round(0.8 x epochs) below the last epoch."""
+    optim = preset(name) if epochs is None else preset(name, epochs=epochs)
+    at = deferred_epoch(optim)
+    assert at == expected
+    if optim.schedule == "step" and optim.milestones:
+        assert at in optim.milestones
+        assert optim.lr_factor(at) < optim.lr_factor(at - 1)  # the rate drops in the switch's epoch
+        assert all(abs(m - 0.8 * optim.epochs) >= abs(at - 0.8 * optim.epochs) for m in optim.milestones)
+    assert 0 <= at < optim.epochs and deferred_epoch(optim, deferred=3) == 3
+
+
+def test_nearest_milestone_ties_go_to_the_later_one():
+    optim = preset("cpu_short", epochs=30, milestones=(22, 26), factors=(0.1, 0.01))  # 24 is 2 from both
+    assert deferred_epoch(optim) == 26
+
+
+def test_runs_saved_before_the_rule_keep_the_switch_they_trained_with():
+    """Records and checkpoints without a saved switch epoch were trained at round(0.8 x epochs)
+    (24 of 30): their setting says so, so a study does not take them for runs of the new rule."""
+    method = {"balancing": "drw", "deferred_epoch": None}
+    assert saved_switch_epoch({"method": method, "optim": {"epochs": 30}}) == 24
+    assert saved_switch_epoch({"method": {**method, "deferred_epoch": 5}, "optim": {"epochs": 30}}) == 5
+    assert saved_switch_epoch({"method": {"balancing": "none"}, "optim": {"epochs": 30}}) is None
+    assert saved_switch_epoch({"method": method, "optim": {"epochs": 30}, "balancing_switch_epoch": 25}) == 25
+
+
+def test_cluster_weights_replace_the_class_weights_on_the_main_head_only():
+    counts, clusters = [100, 10], [30, 30, 40, 10]
+    drw = make_balancing("drw", counts, preset("paper_cifar"), cluster_counts=clusters)
+    assert drw.main_head_weights(159) is None and drw.class_weights(159) is None
+    np.testing.assert_allclose(drw.main_head_weights(160), effective_number_weights(clusters))
+    np.testing.assert_allclose(drw.class_weights(160), effective_number_weights(counts))
+    plain = make_balancing("drw", counts, preset("paper_cifar"))
+    np.testing.assert_allclose(plain.main_head_weights(160), plain.class_weights(160))
+
+
+def test_mixup_until_switch_mixes_before_the_switch_only(digits_lt):
+    """The two-stage reading of Ours-Full: Mixup in the epochs before DRS switches on, none after
+    (the epochs after the switch equal a DRS run's of the same state)."""
+    method = recipe("ours_full_two_stage", "small_cnn")
+    balancing = make_balancing(method.balancing, digits_lt.counts, preset("digits", epochs=5))
+    assert [_mixes(method, balancing, e) for e in range(5)] == [True, True, True, True, False]
+    assert [balancing.resample(e) for e in range(5)] == [False] * 4 + [True]
+    with pytest.raises(ValueError, match="mixup_until_switch.*needs balancing 'drw' or 'drs'"):
+        MethodConfig(augment="mixup_until_switch")
 
 
 def test_resampled_class_frequencies_are_uniform():
@@ -51,7 +110,7 @@ def test_deferred_epoch_beyond_the_run_is_refused(digits_lt):
 def test_every_recipe_trains(digits_lt, name):
     run = train(digits_lt, recipe(name, "small_cnn"), preset("digits", epochs=3), progress=False)
     assert run.status == "finished" and all(np.isfinite(h["loss"]) for h in run.history)
-    assert (run.model.fbh is not None) == (name in ("ours", "ours_full"))
+    assert (run.model.fbh is not None) == name.startswith("ours")
 
 
 def test_ldam_logit_adjusted_rule_reads_the_scaled_logits(digits_lt):

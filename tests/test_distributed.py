@@ -101,12 +101,15 @@ def scales_of_every_process(monkeypatch, processes, scales_of):
 
 
 @pytest.mark.parametrize("loss", ["ce", "focal"])
-@pytest.mark.parametrize("weighted, weight_l1", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("weighted, weight_l1, by_cluster", [(True, True, False), (True, False, False),
+                                                             (True, True, True), (False, True, False)])
 @pytest.mark.parametrize("mixup", [True, False])
-def test_scaled_losses_of_the_parts_average_to_the_global_batch_loss(monkeypatch, loss, weighted, weight_l1, mixup):
+def test_scaled_losses_of_the_parts_average_to_the_global_batch_loss(monkeypatch, loss, weighted, weight_l1,
+                                                                     by_cluster, mixup):
     """What DDP averages (each process's loss, its terms scaled) has the gradient of the global
     batch's loss: with class weights, cross-entropy's terms divide by their summed weights and
-    focal's by the sample count (LDAM-DRW's), and weighted Mixup (paired over the global batch) has
+    focal's by the sample count (LDAM-DRW's), L2 with cluster weights by its summed cluster weights,
+    and weighted Mixup (paired over the global batch) has
     two terms, each with its own denominator (the pairing makes them differ in each part). The
     losses work in float32, so the parts' means round differently (measured 1e-6 relative); a
     wrong scale would be off by a factor such as 9/8."""
@@ -118,10 +121,12 @@ def test_scaled_losses_of_the_parts_average_to_the_global_batch_loss(monkeypatch
     clusters = labels * 2 + torch.randint(2, (size,))
     soft = F.one_hot(torch.arange(clusters_n), clusters_n).float() * 0.8 + 0.2 / clusters_n
     class_weights = torch.tensor([0.5, 1.0, 3.0]) if weighted else None
+    cluster_weights = torch.tensor([0.2, 0.6, 1.0, 1.4, 2.0, 0.8]) if by_cluster else None
     main_loss = LOSSES[loss].make(np.ones(clusters_n), MethodConfig(method="ce", loss=loss, focal_gamma=2.0))
     # in the parts of 5 and 4 samples the own weights sum to 5.5 and 8, the partners' to 10.5 and 3
     drawn = Mixing(0.3, torch.tensor([6, 7, 3, 0, 8, 1, 2, 4, 5])) if mixup else None
-    options = dict(main_loss=main_loss, class_weights=class_weights, weight_l1=weight_l1)
+    options = dict(main_loss=main_loss, class_weights=class_weights, cluster_weights=cluster_weights,
+                   weight_l1=weight_l1)
 
     whole = fbcd_loss(HeadOutputs(logits, fbh), labels, clusters, soft, 0.7, mixing=drawn, **options).total
     expected = torch.autograd.grad(whole, (logits, fbh))
@@ -133,8 +138,8 @@ def test_scaled_losses_of_the_parts_average_to_the_global_batch_loss(monkeypatch
         return part, None, labels[part], clusters[part]
 
     def scales_of(rank):
-        part, mixing, y, _ = shard(rank)
-        return _loss_scales(size, part.stop - part.start, processes, y, class_weights, mixing,
+        part, mixing, y, c = shard(rank)
+        return _loss_scales(size, part.stop - part.start, processes, y, c, class_weights, cluster_weights, mixing,
                             l2_by_weights=LOSSES[loss].divides_by_weights, l1_by_weights=weight_l1)
 
     averaged = [torch.zeros_like(logits), torch.zeros_like(fbh)]

@@ -219,6 +219,26 @@ def test_weighted_mixup_on_cluster_soft_targets_is_two_terms_in_l2_and_l1(weight
     assert torch.allclose(parts.total, l2 + 1.5 * l1)
 
 
+@pytest.mark.parametrize("mixup", [False, True])
+def test_cluster_weights_weight_l2_by_cluster_and_l1_by_class(mixup):
+    """Ours-Full's default reading: in L2 each sample (and in Mixup's second term its partner)
+    weighs its cluster's weight; L1 keeps the class weights."""
+    labels, clusters, q, out, w, drawn = mixing_case()
+    wk = torch.linspace(0.5, 2.0, q.shape[0])
+    onehot = F.one_hot(labels, 3).float()
+    perm = drawn.perm if mixup else torch.arange(8)
+    share = 0.3 if mixup else 1.0
+    l2 = share * weighted_soft_ce(out.cluster_logits, q[clusters], wk[clusters]) + \
+        (1 - share) * weighted_soft_ce(out.cluster_logits, q[clusters][perm], wk[clusters[perm]])
+    l1 = share * weighted_soft_ce(out.fbh_logits, onehot, w[labels]) + \
+        (1 - share) * weighted_soft_ce(out.fbh_logits, onehot[perm], w[labels[perm]])
+    parts = fbcd_loss(out, labels, clusters, q, 1.5, class_weights=w, cluster_weights=wk,
+                      mixing=drawn if mixup else None)
+    assert torch.allclose(parts.l2, l2) and torch.allclose(parts.l1, l1)
+    class_only = fbcd_loss(out, labels, clusters, q, 1.5, class_weights=w, mixing=drawn if mixup else None)
+    assert not torch.allclose(class_only.l2, l2)
+
+
 def test_unweighted_focal_and_mixup_are_unchanged():
     """Without class weights: focal is the batch mean of -sum_k q_k (1 - p_k)^gamma log p_k and Mixup
     takes the loss on the mixed targets (for these losses, linear in q, the two-term loss)."""

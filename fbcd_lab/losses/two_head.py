@@ -2,8 +2,8 @@
 
 L2 is the main head's loss (any registered loss) on the soft cluster labels ``soft_labels[cluster]``;
 L1 is cross-entropy of the feature-balancing head's logits on the class labels. Class weights
-(re-weighting, DRW) weight each sample by its class, in L2 and, unless ``weight_l1`` is off, in
-L1.
+(re-weighting, DRW) weight each sample by its class, in L2 (or, with cluster weights, by its
+cluster there) and, unless ``weight_l1`` is off, in L1.
 
 Mixup with mixing weight m pairs sample i with sample j = perm[i]. A head whose loss is weighted
 takes the two-term loss of the Mixup and MiSLAS code, m * L_w(own targets) + (1 - m) *
@@ -88,6 +88,15 @@ def _feature_balancing_head_loss(fbh_logits: torch.Tensor, labels: torch.Tensor,
     return _mixup_terms(mixing, *terms, scales.l1_own, scales.l1_partner)
 
 
+def main_head_sample_weights(labels: torch.Tensor, clusters: torch.Tensor, class_weights: torch.Tensor | None,
+                             cluster_weights: torch.Tensor | None) -> torch.Tensor | None:
+    """Each sample's weight in L2: its cluster's weight if ``cluster_weights`` are given, else its
+    class's (None: no weights)."""
+    if cluster_weights is not None:
+        return cluster_weights[clusters]
+    return None if class_weights is None else class_weights[labels]
+
+
 def fbcd_loss(
     outputs: HeadOutputs,
     labels: torch.Tensor,
@@ -97,16 +106,18 @@ def fbcd_loss(
     *,
     main_loss: LossFn = soft_cross_entropy,
     class_weights: torch.Tensor | None = None,
+    cluster_weights: torch.Tensor | None = None,
     weight_l1: bool = True,
     mixing: Mixing | None = None,
     scales: TermScales = TermScales(),
 ) -> LossParts:
     """L = L2 + lambda * L1, with L2 = ``main_loss`` on the soft labels ``soft_labels[clusters]`` (rows
     of :func:`fbcd_lab.class_division.soft_label_matrix`). ``class_weights`` (C,) weight every
-    sample by its class; ``mixing`` says how the batch's images were mixed (Mixup); ``scales``
-    multiply the terms (distributed training)."""
+    sample by its class, in L2 unless ``cluster_weights`` (K,) weight it there by its cluster;
+    ``mixing`` says how the batch's images were mixed (Mixup); ``scales`` multiply the terms
+    (distributed training)."""
     lam = check("lam", lam)
-    weights = None if class_weights is None else class_weights[labels]
+    weights = main_head_sample_weights(labels, clusters, class_weights, cluster_weights)
     l2 = _main_head_loss(main_loss, outputs.cluster_logits, soft_labels[clusters], weights, mixing, scales)
     if outputs.fbh_logits is None:
         l1 = l2.new_zeros(())

@@ -4,10 +4,10 @@
 """
 
 from fbcd_lab.checks import check_choice
-from fbcd_lab.studies import fig4, table1, table2, table3, table4, table5
+from fbcd_lab.studies import fig4, ours_full, table1, table2, table3, table4, table5
 from fbcd_lab.studies.study import Cell, Study
 
-STUDIES: dict[str, Study] = {m.STUDY.name: m.STUDY for m in (table1, table2, table3, table4, fig4, table5)}
+STUDIES: dict[str, Study] = {m.STUDY.name: m.STUDY for m in (table1, table2, table3, table4, fig4, table5, ours_full)}
 
 
 def get_study(name: str) -> Study:
