@@ -63,10 +63,10 @@ def saved_switch_epoch(state: dict) -> int | None:
     round(0.8 x epochs) below the last epoch (or its ``deferred_epoch``), the rule of that time."""
     if "balancing_switch_epoch" in state:
         return state["balancing_switch_epoch"]
-    method, epochs = state["method"], state["optim"]["epochs"]
+    method = state["method"]
     if method.get("balancing", "none") not in DEFERRED:
         return None
-    deferred = method.get("deferred_epoch")
+    epochs, deferred = state["optim"]["epochs"], method.get("deferred_epoch")
     return min(round(DEFERRED_SHARE * epochs), epochs - 1) if deferred is None else deferred
 
 

@@ -255,11 +255,15 @@ In a container: python -m fbcd_lab lab --ip 0.0.0.0 --no-browser (and publish th
 
 
 def run_summarize(args: argparse.Namespace) -> int:
-    from fbcd_lab.records import SHOWN_KEYS, load_records, summarize, varying_columns
+    from fbcd_lab.records import SHOWN_KEYS, load_records, summarize, tested_imbalance, varying_columns
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rows = summarize(load_records(args.folder), args.metric, args.rule)
+        records = load_records(args.folder)
+        imbalance = tested_imbalance(records, args.rule)
+        metric = args.metric or "mean_recall"
+        beside = {"mean_recall": ("accuracy",), "accuracy": ("mean_recall",)}.get(metric, ()) if imbalance else ()
+        rows = summarize(records, metric, args.rule, also=beside)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     if not rows:
@@ -269,15 +273,32 @@ def run_summarize(args: argparse.Namespace) -> int:
     rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
                                (row[c] for c in cols)])  # numbers in numeric order: ratio 10 before 100
     cells = [{c: _cell(row[c]) for c in cols} for row in rows]
-    numbers = [("-", "-") if row[f"{args.metric}_mean"] is None else
-               (f"{row[f'{args.metric}_mean']:.4f}", f"{row[f'{args.metric}_std']:.4f}" if row["n"] > 1 else "-")
-               for row in rows]
+    shown = (metric, *beside)
+    numbers = [[text for name in shown for text in _mean_sd_text(row, name)] for row in rows]
     width = {c: max(len(c), *(len(cell[c]) for cell in cells)) for c in cols}
-    print(f"{args.metric} under the {args.rule} rule: mean and sample sd over training seeds")
-    print(" ".join(f"{c:>{width[c]}}" for c in cols), f"{'mean':>8} {'sd':>8}  seeds")
-    for cell, (mean, sd), row in zip(cells, numbers, rows):
-        print(" ".join(f"{cell[c]:>{width[c]}}" for c in cols), f"{mean:>8} {sd:>8}  {row['seeds']}")
+    print(f"{' and '.join(shown)} under the {args.rule} rule: mean and sample sd over training seeds")
+    if imbalance is None:
+        print("the test sets are balanced (there top-1 accuracy equals mean recall)")
+    else:
+        print(f"the test sets are imbalanced ({imbalance[0]:,} to {imbalance[1]:,} images a class): rank by "
+              f"mean recall; top-1 accuracy counts every class by its test images and hides the tail")
+    names = [f"{label:>{12 if i % 2 == 0 else 8}}" for name in shown
+             for i, label in enumerate((SHORT_METRIC.get(name, name), "sd"))]
+    print(" ".join(f"{c:>{width[c]}}" for c in cols), *names, " seeds")
+    for cell, texts, row in zip(cells, numbers, rows):
+        values = [f"{t:>{12 if i % 2 == 0 else 8}}" for i, t in enumerate(texts)]
+        print(" ".join(f"{cell[c]:>{width[c]}}" for c in cols), *values, f" {row['seeds']}")
     return 0
+
+
+SHORT_METRIC = {"mean_recall": "mean recall", "accuracy": "top-1"}
+
+
+def _mean_sd_text(row: dict, metric: str) -> tuple[str, str]:
+    """A summary row's mean and sd of ``metric`` to four places ('-' where there is none)."""
+    if row[f"{metric}_mean"] is None:
+        return "-", "-"
+    return f"{row[f'{metric}_mean']:.4f}", f"{row[f'{metric}_std']:.4f}" if row["n"] > 1 else "-"
 
 
 def _cell(value) -> str:
@@ -455,8 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     su = sub.add_parser("summarize", help="mean and spread over seeds of a folder of results.json")
     su.add_argument("folder", type=path_arg, help="folder searched for results.json files (recursively)")
-    su.add_argument("--metric", default="mean_recall", choices=("mean_recall", "accuracy", "ece"),
-                    help="the number tabulated (default mean_recall)")
+    su.add_argument("--metric", choices=("mean_recall", "accuracy", "ece"),
+                    help="the number tabulated (default mean_recall; where the test sets are imbalanced, top-1 "
+                         "accuracy is shown beside mean recall)")
     su.add_argument("--rule", default="top_cluster", choices=RULES, help="prediction rule (default top_cluster)")
     su.set_defaults(run=run_summarize)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import statistics
 import warnings
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -166,8 +167,28 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
-def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top_cluster") -> list[dict]:
-    """Mean, sample standard deviation and count of ``metric`` over training seeds.
+def tested_counts(record: dict, rule: str = "top_cluster") -> list[int] | None:
+    """Test images per class: the row sums of the record's confusion matrix (None without metrics)."""
+    metrics = record.get("metrics")
+    return None if not metrics else [int(sum(row)) for row in metrics[rule]["confusion_matrix"]]
+
+
+def tested_imbalance(records: Sequence[dict], rule: str = "top_cluster") -> tuple[int, int] | None:
+    """(fewest, most) test images of a class when some record's test set is imbalanced, else None.
+
+    On an imbalanced test set top-1 accuracy weights each class by its test images, so it can hide
+    the tail; mean recall (balanced accuracy) weights every class alike. On a balanced one they are
+    equal."""
+    counts = [c for c in (tested_counts(r, rule) for r in records) if c]
+    if not any(min(c) != max(c) for c in counts):
+        return None
+    return min(min(c) for c in counts), max(max(c) for c in counts)
+
+
+def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top_cluster",
+              also: Sequence[str] = ()) -> list[dict]:
+    """Mean, sample standard deviation and count of ``metric`` (and of the metrics in ``also``)
+    over training seeds.
 
     Runs are pooled only when everything but the seed is the same and all finished; stopped and
     diverged runs get rows of their own (``status``). A seed counts once: a second record of the
@@ -193,13 +214,15 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
                      if SHOWN_ALIASES.get(k) not in shown and len({str(f.get(k)) for f in flats}) > 1)
     rows = []
     for (_, status, *_), runs, flat in zip(groups, groups.values(), flats):
-        values = [r["metrics"][rule][metric] for r in runs.values() if r.get("metrics")]
         first = next(iter(runs.values()))
-        rows.append({**{k: first.get(k) for k in SHOWN_KEYS}, **{k: flat.get(k) for k in varying},
-                     "recipe": next((r["recipe"] for r in runs.values() if r.get("recipe")), None),
-                     "status": status, "n": len(values), "seeds": sorted(runs),
-                     f"{metric}_mean": statistics.fmean(values) if values else None,
-                     f"{metric}_std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None})
+        row = {**{k: first.get(k) for k in SHOWN_KEYS}, **{k: flat.get(k) for k in varying},
+               "recipe": next((r["recipe"] for r in runs.values() if r.get("recipe")), None),
+               "status": status, "seeds": sorted(runs)}
+        for name in (metric, *also):
+            values = [r["metrics"][rule][name] for r in runs.values() if r.get("metrics")]
+            row.update({"n": len(values), f"{name}_mean": statistics.fmean(values) if values else None,
+                        f"{name}_std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None})
+        rows.append(row)
     return rows
 
 

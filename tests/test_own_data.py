@@ -31,12 +31,13 @@ def pixels(rng, mode, size=16):
 
 
 def image_folder(root, counts=COUNTS, splits=("train", "test"), mode="RGB", per_class=2):
-    """``split/<class>/<i>.png``: ``counts`` training images per class, ``per_class`` in other splits."""
+    """``split/<class>/<i>.png``: ``counts`` training images per class, ``per_class`` in other splits
+    (a number, or a count per class)."""
     rng = np.random.RandomState(0)
     for split in splits:
         for name, n in counts.items():
             (root / split / name).mkdir(parents=True)
-            for i in range(n if split == "train" else per_class):
+            for i in range(n if split == "train" else per_class[name] if isinstance(per_class, dict) else per_class):
                 pixels(rng, mode).save(root / split / name / f"{i}.png")
     return root
 
@@ -101,6 +102,36 @@ def test_study_over_a_natural_folder(tmp_path, capsys):
     table = json.loads((tmp_path / "out" / "table4" / "table.json").read_text())
     assert table["ratios"] == ["natural"]
     assert (tmp_path / "out" / "table4" / "natural" / "ce" / "seed0" / "results.json").is_file()
+
+
+def test_an_imbalanced_test_set_is_ranked_by_mean_recall_with_top1_beside(tmp_path, capsys):
+    """A naturally long-tailed folder usually has a long-tailed test set: the study's table then ranks
+    by mean recall, shows top-1 beside it and says so; summarize shows both."""
+    root = image_folder(tmp_path / "pets", per_class={"bee": 1, "cat": 8, "dog": 3})
+    out = tmp_path / "out"
+    assert main(["study", "table4", "--dataset", "imagefolder", "--data-root", str(root), "--ratios", "natural",
+                 "--seeds", "0", "--cells", "ce", "fbcd", "--backbone", "small_cnn", "--epochs", "2", "--no-progress",
+                 "--out", str(out)]) == 0
+    table = json.loads((out / "table4" / "table.json").read_text())
+    assert table["ranked_by"] == "mean_recall" and table["test_images_per_class"] == [1, 8]
+    assert table["measure"].startswith("mean recall (%)")
+    text = (out / "table4" / "table.md").read_text()
+    assert "- ranked by: mean recall (the test set is imbalanced, 1 to 8 images a class" in text
+    assert "| cell | paper row | ratio natural | top-1 | paper |" in text
+    for row in table["rows"]:
+        record = json.loads((out / "table4" / "natural" / row["cell"] / "seed0" / "results.json").read_text())
+        rule = record["metrics"]["top_cluster"]
+        run = row["results"]["natural"]["runs"][0]
+        assert run["mean"] == pytest.approx(100 * rule["mean_recall"])
+        assert run["top1_mean"] == pytest.approx(100 * rule["accuracy"])
+        assert f"| {row['cell']} | {row['paper_row']} | {100 * rule['mean_recall']:.2f} ± – (1) | " \
+               f"{100 * rule['accuracy']:.2f} ± – (1) | – |" in text
+    capsys.readouterr()
+    assert main(["summarize", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "mean_recall and accuracy under the top_cluster rule" in printed
+    assert "imbalanced (1 to 8 images a class): rank by mean recall" in printed
+    assert "mean recall" in printed.splitlines()[2] and "top-1" in printed.splitlines()[2]
 
 
 def test_val_folder_is_the_validation_split(tmp_path):

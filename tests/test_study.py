@@ -58,13 +58,18 @@ def test_paper_only_rows_and_columns():
 
 
 def test_registry_holds_the_papers_studies():
-    assert list(STUDIES) == ["table1", "table2", "table3", "table4", "fig4", "table5"]
+    assert list(STUDIES) == ["table1", "table2", "table3", "table4", "fig4", "table5", "ours_full"]
     assert [c.label for c in get_study("table2").cells(None, "tiny_imagenet")] == [
-        "ce", "focal", "mixup", "ldam", "ours", "drs", "ldam_drw", "ours_full", "la_loss", "balanced_softmax"]
+        "ce", "focal", "mixup", "ldam", "ours", "drs", "ldam_drw", "ours_full", "la_loss", "balanced_softmax",
+        "ce_neck"]
     assert {c.label for c in get_study("table3").cells(None, "imagenet_lt")} == {
-        "ce", "focal", "mixup", "ldam", "ours", "drs", "ldam_drw", "ours_full", "la_loss", "balanced_softmax"}
+        "ce", "focal", "mixup", "ldam", "ours", "drs", "ldam_drw", "ours_full", "la_loss", "balanced_softmax",
+        "ce_neck"}
     assert all(c.method.backbone == "resnext50" for c in get_study("table3").cells(None, "imagenet_lt"))
-    assert [c.label for c in get_study("table1").cells(None, "cifar10")] == list(RECIPES)
+    assert [c.label for c in get_study("table1").cells(None, "cifar10")] == [
+        name for name in RECIPES if name not in ("ours_full_class", "ours_full_two_stage")]
+    assert [(c.label, c.paper_row) for c in get_study("ours_full").cells("resnet8", "cifar10")] == [
+        ("ours_full", "ours_full"), ("ours_full_class", "ours_full"), ("ours_full_two_stage", "ours_full")]
     heads = get_study("table4").cells("small_cnn", "digits")
     assert [(c.label, c.method.method, c.method.u, c.method.lam, c.method.backbone) for c in heads[:4]] == [
         (m, m, 10, 1.5, "small_cnn") for m in METHODS]
@@ -113,6 +118,7 @@ def test_table_shows_mean_sd_n_beside_the_paper(tiny_study):
     assert text == table_markdown(table)
     assert "CIFAR-10 of Table 1: Performance (top-1 accuracy, %)" in text and "column chosen with --paper-column" in text
     assert "seeds 0 1" in text and "backbone small_cnn" in text and "1 epochs; precision fp32; seeds" in text
+    assert "- ranked by: top-1 accuracy (the test set is balanced, where it equals mean recall)" in text
     rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| ")}
     assert " ± " in rows["CE"] and "(2) | 70.36 |" in rows["CE"] and "(2) | 78.79 |" in rows["Ours"]
     assert "| – | 79.82 |" in rows["BBN (paper only: not implemented here)"]

@@ -1,5 +1,5 @@
 """Study ``table2``: the recipes of the paper's Table 2 (Tiny-ImageNet-LT, ResNet-18, ratios 100 50 10),
-with the two prior-correcting losses as controls."""
+with the two prior-correcting losses and ce_neck (the layer Ours adds) as controls."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fbcd_lab.paper_results import TABLES
 from fbcd_lab.studies import table1
 from fbcd_lab.studies.study import Cell, Study
 
-CONTROLS = ("la_loss", "balanced_softmax")
+CONTROLS = ("la_loss", "balanced_softmax", "ce_neck")
 
 
 def rows_of(table: int) -> set[str]:
