@@ -85,12 +85,9 @@ class Balancing:
         """The class weights of ``epoch`` (None: all ones)."""
         return self.weights if self.weighting(epoch) else None
 
-    def main_head_weights(self, epoch: int) -> np.ndarray | None:
-        """The weights of the main head's outputs in ``epoch``: the cluster weights if any, else
-        the class weights (None: all ones)."""
-        if self.cluster_weights is None or not self.weighting(epoch):
-            return self.class_weights(epoch)
-        return self.cluster_weights
+    def cluster_weights_of(self, epoch: int) -> np.ndarray | None:
+        """The main head's cluster weights of ``epoch`` (None: the class weights weight it, if any)."""
+        return self.cluster_weights if self.weighting(epoch) else None
 
     def weighting(self, epoch: int) -> bool:
         """Whether ``epoch`` weights the loss."""

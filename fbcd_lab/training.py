@@ -245,10 +245,8 @@ def _class_weights(balancing: Balancing, epoch: int,
                    device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """The balancing rule's class weights and cluster weights for ``epoch`` on ``device`` (None:
     all ones, or, for the cluster weights, the class weights on the main head too)."""
-    weights = balancing.class_weights(epoch)
-    clusters = balancing.cluster_weights if weights is not None else None
     return tuple(None if w is None else torch.as_tensor(w, dtype=torch.float32, device=device)
-                 for w in (weights, clusters))
+                 for w in (balancing.class_weights(epoch), balancing.cluster_weights_of(epoch)))
 
 
 def _mixes(method: MethodConfig, balancing: Balancing, epoch: int) -> bool:

@@ -71,11 +71,10 @@ def test_runs_saved_before_the_rule_keep_the_switch_they_trained_with():
 def test_cluster_weights_replace_the_class_weights_on_the_main_head_only():
     counts, clusters = [100, 10], [30, 30, 40, 10]
     drw = make_balancing("drw", counts, preset("paper_cifar"), cluster_counts=clusters)
-    assert drw.main_head_weights(159) is None and drw.class_weights(159) is None
-    np.testing.assert_allclose(drw.main_head_weights(160), effective_number_weights(clusters))
+    assert drw.cluster_weights_of(159) is None and drw.class_weights(159) is None
+    np.testing.assert_allclose(drw.cluster_weights_of(160), effective_number_weights(clusters))
     np.testing.assert_allclose(drw.class_weights(160), effective_number_weights(counts))
-    plain = make_balancing("drw", counts, preset("paper_cifar"))
-    np.testing.assert_allclose(plain.main_head_weights(160), plain.class_weights(160))
+    assert make_balancing("drw", counts, preset("paper_cifar")).cluster_weights_of(160) is None
 
 
 def test_mixup_until_switch_mixes_before_the_switch_only(digits_lt):

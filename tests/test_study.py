@@ -149,6 +149,26 @@ def test_runs_of_other_settings_are_refused_before_training(tiny_study):
         run_study("table1", "digits", out, **{**TINY, "epochs": 2})
 
 
+def test_runs_of_the_old_switch_rule_are_neither_done_nor_pooled(tmp_path):
+    """A DRS run recorded before the switch followed the learning-rate decays (no saved switch epoch:
+    it switched at round(0.8 x 20) = 16, between the decays at 13 and 17) is another setting than
+    today's (switch at the decay, 17): a study refuses its folder and summarize keeps it apart."""
+    from fbcd_lab.records import read_record, save_record, summarize
+
+    options = {"ratios": [100], "seeds": [0], "cells": ["drs"], "epochs": 20, "progress": False,
+               "precision": "fp32"}
+    run_study("table1", "digits", tmp_path, **options)
+    path = tmp_path / "table1" / "r100" / "drs" / "seed0" / "results.json"
+    new = read_record(path)
+    assert new["balancing_switch_epoch"] == new["config"]["balancing_switch_epoch"] == 17
+    old = json.loads(json.dumps(new))
+    del old["balancing_switch_epoch"], old["config"]["balancing_switch_epoch"]
+    save_record(old, path)
+    with pytest.raises(ValueError, match=r"other settings \(balancing_switch_epoch: saved 16, asked 17\)"):
+        run_study("table1", "digits", tmp_path, **options)
+    assert len(summarize([new, old])) == 2
+
+
 def _files(folder):
     """Every file under ``folder`` with its modification time and bytes."""
     return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*") if p.is_file()}
