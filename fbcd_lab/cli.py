@@ -1,9 +1,10 @@
-"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,summarize,study}``.
+"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,weights,summarize,study}``.
 
 ``lab`` opens the notebooks in JupyterLab (``--headless DIR`` executes them and writes HTML);
 ``demo`` trains CE and FBH + CDH on the embedded digits and prints per-class recall side by side;
 ``train`` runs one experiment and writes ``results.json`` and ``checkpoint.pt`` to ``--out``;
-``eval`` re-evaluates a checkpoint; ``summarize`` tabulates a folder of results over seeds;
+``eval`` re-evaluates a checkpoint; ``weights`` writes a finished run's model-only weights beside
+its record; ``summarize`` tabulates a folder of results over seeds;
 ``study`` runs a named study (cells x ratios x seeds) and tabulates it beside the paper's numbers.
 Bad values exit with status 2 and a one-line message naming the option; no command lists the
 commands and exits with status 2. ``python -m fbcd_lab COMMAND --help`` documents each command.
@@ -254,6 +255,15 @@ As root (as in a container) --allow-root is added, unless --ServerApp.allow_root
 In a container: python -m fbcd_lab lab --ip 0.0.0.0 --no-browser (and publish the port)."""
 
 
+def run_weights(args: argparse.Namespace) -> int:
+    from fbcd_lab.weights import export_weights
+
+    for folder in args.folders:
+        path = export_weights(folder)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
 def run_summarize(args: argparse.Namespace) -> int:
     from fbcd_lab.records import SHOWN_KEYS, load_records, summarize, tested_imbalance, varying_columns
 
@@ -474,6 +484,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--record-name", default="eval.json", help="record written beside the checkpoint")
     ev.set_defaults(run=run_eval)
 
+    we = sub.add_parser("weights", help="write the model-only weights (model.pt, ~0.3 MB for ResNet-8) of finished "
+                                        "runs beside their results.json, from their checkpoints")
+    we.add_argument("folders", nargs="+", type=path_arg, help="run folders holding results.json and checkpoint.pt")
+    we.set_defaults(run=run_weights)
     su = sub.add_parser("summarize", help="mean and spread over seeds of a folder of results.json")
     su.add_argument("folder", type=path_arg, help="folder searched for results.json files (recursively)")
     su.add_argument("--metric", choices=("mean_recall", "accuracy", "ece"),

@@ -17,7 +17,8 @@ from fbcd_lab.checkpoints import remove_stale_temporaries
 
 CHECKPOINT_NAME = "checkpoint.pt"
 RECORD_NAME = "results.json"
-RUN_FILES = (CHECKPOINT_NAME, RECORD_NAME, "eval.json")
+WEIGHTS_NAME = "model.pt"  # model-only weights (fbcd_lab.weights)
+RUN_FILES = (CHECKPOINT_NAME, RECORD_NAME, "eval.json", WEIGHTS_NAME)
 
 
 def prepare_run_folder(out: Path, resume: bool = False, overwrite: bool = False) -> list[Path]:

@@ -85,3 +85,11 @@ def test_packages_the_code_imports_are_declared():
 
 def test_binder_start_sizes_the_notebooks_small():
     assert "FBCD_PRESET=binder" in (ROOT / "binder" / "start").read_text()
+
+
+def test_committed_weights_are_small_and_beside_their_records():
+    """Model-only weights are the one binary the results may hold (checkpoints are ignored by git):
+    3 MB in all at most, each beside the record of the run it comes from."""
+    weights = sorted((ROOT / "results").rglob("model.pt"))
+    assert sum(p.stat().st_size for p in weights) <= 3_000_000
+    assert all(p.with_name("results.json").is_file() for p in weights)
