@@ -11,7 +11,7 @@ of every configuration is measured. JSON is written after every notebook; config
 in it are skipped, so an interrupted run continues.
 
     python bench/notebook_claims.py [--seeds 0 2 4] [--precisions fp32 bf16] [--isas native avx2]
-        [--notebooks 03 04 ...] [--out bench/results/notebook_claims.json]
+        [--notebooks 02 04 ...] [--out bench/results/notebook_claims.json]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from fbcd_lab.runtime import AVX2_KERNELS, cpu_has_amx_bf16, cpu_model, library_
 
 ROOT = Path(__file__).resolve().parents[1]
 ISAS = {"native": {}, "avx2": AVX2_KERNELS}
-TRAINING_NOTEBOOKS = ("03", "04", "05", "06", "07", "08")
+TRAINING_NOTEBOOKS = ("02", "04", "05", "06", "07", "08", "09")
 
 
 def measure(notebook: Path, seed: int, precision: str, isa: str) -> dict:

@@ -187,7 +187,8 @@ def soft_label_figure(q: np.ndarray, class_of_cluster: np.ndarray) -> go.Figure:
 
 
 def per_class_recall_figure(counts: Sequence[int], recalls: dict[str, Sequence[float]],
-                            classes: Sequence[str] | None = None) -> go.Figure:
+                            classes: Sequence[str] | None = None,
+                            title: str = "Per-class recall: the gain is in the tail") -> go.Figure:
     """Per-class test recall, classes by decreasing training size, one line per method, over grey
     bars of the training counts (right axis, log). The paper's Fig. 3, top right."""
     order = _by_size(counts)
@@ -210,7 +211,7 @@ def per_class_recall_figure(counts: Sequence[int], recalls: dict[str, Sequence[f
                 "tickformat": ".0%", "tickmode": "linear", "tick0": 0, "dtick": 0.2},
         legend={"x": 1.1},
     )
-    return _finish(fig, "Per-class recall: the gain is in the tail")
+    return _finish(fig, title)
 
 
 def weight_norms_figure(counts: Sequence[int], norms: dict[str, Sequence[float]]) -> go.Figure:

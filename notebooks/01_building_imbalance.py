@@ -125,4 +125,5 @@ assert list(live.data[0].y) == [144] * 5 + [1] * 5
 # - The test set is balanced and untouched, so its accuracy equals the mean per-class recall.
 # - The many / medium / few split depends on the thresholds, and empty groups say so.
 #
-# Next: notebook 2 divides the large classes into clusters, the paper's class-division idea.
+# Next: notebook 2 shows what cross-entropy learns from such a set, and the paper's first remedy, the
+# feature-balancing head; notebook 3 divides the large classes into clusters, its second.

@@ -3,7 +3,7 @@ plotly payloads skipped.
 
 The kernel that nbval starts inherits this process's environment, so the variables set here size
 every notebook, whatever the user's shell says: the committed outputs are those of the CI preset
-and the first training seed 0, and notebook 5 must not read the user's own runs (``FBCD_RESULTS``).
+and the first training seed 0, and notebook 6 must not read the user's own runs (``FBCD_RESULTS``).
 ``FBCD_PRECISION`` is left as it is: CI sets it to check the notebooks in bf16 too, and training
 outputs are not compared (cells tagged ``nbval-ignore-output``; collapsed cells assert the claims
 instead, :mod:`fbcd_lab.claims`). Plotly figures carry random trace uids in their JSON and HTML,

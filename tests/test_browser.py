@@ -323,7 +323,7 @@ def lab_page(page, lab_server):
 
 
 # --- the tests -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["01_building_imbalance", "02_class_division", "04_per_class_analysis"])
+@pytest.mark.parametrize("name", ["01_building_imbalance", "03_class_division", "05_per_class_analysis"])
 def test_notebook_runs_and_draws_its_figures(lab_page, lab_server, shots, name):
     run_all_cells(lab_page, lab_server, name, shots)
     expected = plotly_outputs(name)
@@ -334,7 +334,7 @@ def test_notebook_runs_and_draws_its_figures(lab_page, lab_server, shots, name):
 
 def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
     page = lab_page
-    run_all_cells(page, lab_server, "03_training_lab", shots)
+    run_all_cells(page, lab_server, "04_training_lab", shots)
     panel = page.locator(".jp-OutputArea-output .widget-vbox", has=page.get_by_role("button", name="Train")).first
     panel.wait_for()
     handle = panel.element_handle()
@@ -396,16 +396,16 @@ def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
     errors = page.evaluate(STDERR_JS)
     assert not errors, "error output in the page:\n" + "\n---\n".join(errors)
 
-    shot = shots / "03_training_lab_panel.png"
+    shot = shots / "04_training_lab_panel.png"
     panel.screenshot(path=str(shot))
     with capsys.disabled():
         print(f"\ntraining lab screenshot: {shot} (stop took {took:.1f} s)")
 
 
-@pytest.mark.parametrize("name", ["01_building_imbalance", "03_training_lab"])
+@pytest.mark.parametrize("name", ["01_building_imbalance", "04_training_lab"])
 def test_exported_html_draws_its_figures_offline(browser, tmp_path, name):
     """The HTML of ``lab --headless`` (from the committed notebook's outputs) with the network cut:
-    every figure is drawn, notebook 3's static copy of the plot and the run table included."""
+    every figure is drawn, notebook 4's static copy of the plot and the run table included."""
     notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     html = write_html(notebook, tmp_path / f"{name}.html")
     context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
@@ -425,7 +425,7 @@ def test_exported_html_draws_its_figures_offline(browser, tmp_path, name):
         expected = plotly_outputs(name)
         states = wait_for_figures(page, expected, ".js-plotly-plot")
         assert len(states) == expected, (states, blocked)
-        if name == "03_training_lab":
+        if name == "04_training_lab":
             assert page.locator("table.dataframe tbody tr").count() >= 1
     finally:
         context.close()

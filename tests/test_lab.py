@@ -126,12 +126,12 @@ def test_lab_headless_defaults_to_binder_and_refuses_jupyterlab_options(monkeypa
 
 def test_lab_headless_failure_is_one_line(monkeypatch, tmp_path, capsys):
     def fail(folder, preset):
-        raise NotebookError("07_where_the_gain_comes_from: a cell ran longer than 900 s under preset full; "
+        raise NotebookError("08_where_the_gain_comes_from: a cell ran longer than 900 s under preset full; "
                             "try --preset ci (seconds per notebook)")
     monkeypatch.setattr(notebooks, "run_headless", fail)
     assert main(["lab", "--headless", str(tmp_path), "--preset", "full"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "07_where_the_gain_comes_from" in err and "--preset ci" in err
+    assert err.count("\n") == 1 and "08_where_the_gain_comes_from" in err and "--preset ci" in err
 
 
 def test_no_command_lists_the_commands_and_help_has_no_markup(capsys):

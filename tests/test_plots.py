@@ -262,7 +262,7 @@ def test_show_displays_the_figure_then_prints_its_description(monkeypatch, capsy
     assert plots.describe(fig).endswith("x: top_cluster logit_adjusted\nce: 0.50 0.62")
 
 
-# ---------------------------------------------------------------- notebook 7: where the gain comes from
+# ---------------------------------------------------------------- notebook 8: where the gain comes from
 
 
 def test_rule_sweep_figure_lines_with_error_bars_and_rule_levels():

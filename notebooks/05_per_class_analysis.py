@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 4. Per-class analysis
+# # 5. Per-class analysis
 #
 # **What this notebook teaches.** Where the gain of the two-head model comes from. The paper's
 # Fig. 3 shows, on CIFAR-100-LT, that the model mostly improves the *tail* classes and that the
@@ -143,5 +143,5 @@ claim("|mean recall: ce logit_adjusted minus fbcd top_cluster|",
 # - Summing cluster probabilities hands the gain back to the head classes. Logit adjustment
 #   lifts plain cross-entropy to about the level of the two heads under the top-cluster rule
 #   (within a few points, above or below: compare the table's `ce` `logit_adjusted` with `fbcd`
-#   `top_cluster`). One seed on 300 test images is noisy: notebook 5 repeats the comparison over
-#   seeds, and notebook 7 takes this question apart.
+#   `top_cluster`). One seed on 300 test images is noisy: notebook 6 repeats the comparison over
+#   seeds, and notebook 8 takes this question apart.

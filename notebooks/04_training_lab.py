@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 3. Training lab
+# # 4. Training lab
 #
 # **What this notebook teaches.** How the two heads change what a network learns on a long
 # tail, by training it yourself. Pick a method — plain cross-entropy (`ce`), the
@@ -90,7 +90,7 @@ claim("training loss, last epoch / first", panel.figure.data[0].y[-1] / panel.fi
 #   noise here. Compare the validation curves, not the test column.
 #
 # `panel.results[run_id]` holds each trained run and its metrics under every rule, for your own
-# analysis; notebook 4 does that analysis systematically.
+# analysis; notebook 5 does that analysis systematically.
 #
 # ## What you should have seen
 #

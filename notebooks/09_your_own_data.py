@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 8. Your own data
+# # 9. Your own data
 #
 # **What this notebook teaches.** How to use the kit on images of your own, as they come: a
 # folder with one sub-folder per class, long-tailed because that is how the images were

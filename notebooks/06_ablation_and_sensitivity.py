@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 5. Ablation and sensitivity
+# # 6. Ablation and sensitivity
 #
 # **What this notebook teaches.** Which part of the method does the work, and how much its
 # settings matter — with the spread over seeds that single numbers hide. It repeats the paper's

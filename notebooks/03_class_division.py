@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 2. Class division
+# # 3. Class division
 #
 # **What this notebook teaches.** The paper's class-division head (Section 2.2) trains its main
 # classifier on *clusters* instead of classes: the largest class is split into u clusters, the
@@ -90,7 +90,7 @@ for u in (1, 2, 5, 10, 20):
 # Digit 0 (144 images) split into 10 clusters, drawn in a 2-D embedding of its pixels
 # (PCA here; t-SNE under the binder and full presets). *Random* cuts ignore the images;
 # *k-means* and *hierarchical* (Ward) clustering on a PCA of the pixels group similar images.
-# The paper found the final accuracy insensitive to this choice (Fig. 4 right; notebook 5 checks).
+# The paper found the final accuracy insensitive to this choice (Fig. 4 right; notebook 6 checks).
 # The lines under the chart give each strategy's cluster sizes (`cluster=images`).
 
 # %%
@@ -139,4 +139,4 @@ print(plots.describe(heat))
 #   unequal.
 # - Soft labels keep the siblings of a class related.
 #
-# Next: notebook 3 trains the two-head model with these settings on sliders.
+# Next: notebook 4 trains the two-head model with these settings on sliders.

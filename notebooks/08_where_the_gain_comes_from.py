@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 7. Where the gain comes from
+# # 8. Where the gain comes from
 #
 # **What this notebook teaches.** How to take a long-tail gain apart. FBH + CDH beats plain
 # cross-entropy (CE) under the top-cluster rule, the rule the paper reports. But much of what a
@@ -199,7 +199,7 @@ claim("fbcd: mean diagonal over chance", dominance_table.loc["mean diagonal", "F
 
 # %% [markdown]
 # The FBH kernels: one per class, reading that class's channel group. A cross-entropy classifier
-# gives head classes larger weights (notebook 4); the kernel norms show whether the FBH branch does
+# gives head classes larger weights (notebook 5); the kernel norms show whether the FBH branch does
 # the same.
 
 # %% tags=["nbval-ignore-output"]

@@ -1,0 +1,312 @@
+# %% [markdown]
+# # 2. Why cross-entropy fails on a long tail, and the feature-balancing head
+#
+# | | |
+# | --- | --- |
+# | **You will learn** | what plain cross-entropy learns from a long tail (per-class recall, the classifier's weight norms, the class prior it has absorbed), and the paper's first remedy: the feature-balancing head (FBH), its two equations, its shapes and its code |
+# | **You need first** | notebook 1 (a long-tailed set and its many / medium / few groups) |
+# | **Time** | about 15 minutes; the three small trainings take well under a minute on two CPU cores |
+#
+# The paper's method has two heads on one feature extractor. This notebook shows the problem both
+# address, then the first head, which works *inside* the network: it makes every class own the same
+# number of feature channels. Notebook 3 adds the second head, class division.
+
+# %%
+import inspect
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from IPython.display import Markdown, display
+from scipy.stats import spearmanr
+
+from fbcd_lab import MethodConfig, plots, train
+from fbcd_lab.analysis.channel_groups import diagonal_dominance, group_energy
+from fbcd_lab.claims import claim
+from fbcd_lab.config import preset
+from fbcd_lab.data import build_long_tailed, shot_groups
+from fbcd_lab.data.long_tail import group_recall
+from fbcd_lab.evaluation import collect_logits, evaluate
+from fbcd_lab.lab_preset import lab_preset
+from fbcd_lab.losses.two_head import feature_balancing_loss
+from fbcd_lab.models.heads import FeatureBalancingHead
+from fbcd_lab.models.two_head import build_model, class_weight_norms
+
+plots.setup_notebook()
+sizes = lab_preset()
+print(f"preset {sizes.name}: {sizes.epochs} epochs, training seed {sizes.first_seed}, precision {sizes.precision}")
+
+# %% [markdown]
+# ## Cross-entropy on a balanced and on a long-tailed set
+#
+# Two training sets of the embedded digits: every class at 144 images (ratio 1), and the same
+# classes cut to a long tail of ratio 100 (144 images of digit 0 down to 1 of digit 9). The test
+# set is the same balanced one for both. A small CNN is trained with plain cross-entropy on each,
+# with the same seed and schedule.
+
+# %%
+balanced, long_tail = build_long_tailed("digits", 1), build_long_tailed("digits", 100)
+schedule = preset("digits", epochs=sizes.epochs)
+ce_model = MethodConfig(method="ce", backbone="small_cnn")
+datasets = {"CE, ratio 1": balanced, "CE, ratio 100": long_tail}
+runs = {name: train(data, ce_model, schedule, seed=sizes.first_seed, precision=sizes.precision, progress=False)
+        for name, data in datasets.items()}
+print("training images per class:", {name: list(data.counts) for name, data in datasets.items()})
+
+# %% [markdown]
+# ### Per-class recall
+#
+# Recall of class c is the share of its test images predicted as c. The mean over classes is the
+# *balanced accuracy*; on a balanced test set it equals top-1 accuracy.
+
+# %% tags=["nbval-ignore-output"]
+metrics = {name: evaluate(run.model, datasets[name]) for name, run in runs.items()}
+plots.show(plots.per_class_recall_figure(long_tail.counts, {name: m["per_class_recall"] for name, m in metrics.items()},
+                                         title="Cross-entropy's recall after balanced and long-tailed training"))
+groups = shot_groups(list(long_tail.counts))
+for name, m in metrics.items():
+    by_group = group_recall(m["per_class_recall"], groups)
+    print(f"{name}: mean recall {m['mean_recall']:.3f}; " + ", ".join(f"{g} {v:.2f}" for g, v in by_group.items()))
+
+# %% jupyter={"source_hidden": true}
+few = {name: group_recall(m["per_class_recall"], groups)["few"] for name, m in metrics.items()}
+claim("ratio 1 minus ratio 100, mean recall",
+      metrics["CE, ratio 1"]["mean_recall"] - metrics["CE, ratio 100"]["mean_recall"], above=0.15)
+claim("ratio 100: few-shot recall", few["CE, ratio 100"], below=0.7)
+claim("ratio 1: few-shot recall", few["CE, ratio 1"], above=0.9)
+
+# %% [markdown]
+# The network trained on the long tail gets the head classes right and loses the tail; trained on
+# the balanced set it recognises every digit. Same architecture, same test images: the training
+# distribution alone made the difference. Where does the bias live?
+#
+# ### The classifier's weight norms
+#
+# The last layer computes one score per class, $s_c = \mathbf{w}_c^\top \mathbf{f} + b_c$. A class
+# whose images dominate training pulls its weight vector $\mathbf{w}_c$ long; the paper (after
+# Zhong et al.'s MiSLAS) names this weight imbalance as the classifier head's bias, and its Fig. 3
+# shows it. `fbcd_lab.models.two_head.class_weight_norms` measures $\lVert \mathbf{w}_c \rVert_2$.
+
+# %% tags=["nbval-ignore-output"]
+norms = {name: class_weight_norms(run.model) for name, run in runs.items()}
+plots.show(plots.weight_norms_figure(long_tail.counts, norms))
+rho = spearmanr(norms["CE, ratio 100"], long_tail.counts).statistic
+print(f"ratio 100: Spearman correlation of weight norm with training images per class {rho:.2f}")
+print("ratio 1: norms from", f"{norms['CE, ratio 1'].min():.2f} to {norms['CE, ratio 1'].max():.2f}")
+
+# %% jupyter={"source_hidden": true}
+claim("ratio 100: rank correlation of weight norms with counts", rho, above=0.6)
+claim("ratio 100: head norm over tail norm", norms["CE, ratio 100"][0] / norms["CE, ratio 100"][-1], above=1.5)
+
+# %% [markdown]
+# ### The prior the classifier has learnt
+#
+# Averaged over a *balanced* test set, the softmax outputs of an unbiased classifier give every
+# class about 1/C = 0.1. The long-tail model's average is its learnt prior: how much it expects each
+# class before it has seen the image, copied from the training frequencies.
+
+# %% tags=["nbval-ignore-output"]
+learnt = {}
+for name, run in runs.items():
+    logits, _ = collect_logits(run.model, datasets[name].test, datasets[name], precision=run.precision)
+    learnt[name] = torch.softmax(logits, dim=1).mean(dim=0).numpy()
+share = np.asarray(long_tail.counts) / sum(long_tail.counts)
+fig = go.Figure([go.Bar(name=f"mean softmax output, {name}", x=long_tail.classes, y=p) for name, p in learnt.items()]
+                + [go.Scatter(name="training share, ratio 100", x=long_tail.classes, y=share, mode="markers+lines")])
+fig.update_layout(title="The prior the classifier has learnt, on the balanced test set", xaxis_title="class",
+                  yaxis_title="mean predicted probability", barmode="group")
+plots.show(fig)
+print(f"ratio 100: the three rarest classes get {learnt['CE, ratio 100'][-3:].sum():.3f} of the probability "
+      f"(their test share is 0.3; their training share {share[-3:].sum():.3f})")
+
+# %% jupyter={"source_hidden": true}
+claim("ratio 100: learnt prior of the three rarest classes", learnt["CE, ratio 100"][-3:].sum(), below=0.2)
+claim("ratio 1: learnt prior of the three rarest classes", learnt["CE, ratio 1"][-3:].sum(), above=0.25)
+
+# %% [markdown]
+# Two places can hold this bias: the **classifier head** (long weights for the head classes, the
+# learnt prior) and the **feature extractor** (features that describe head classes well and tail
+# classes poorly, because the tail supplied a handful of gradients). Re-sampling and re-weighting
+# act on the input or the loss; logit adjustment (notebook 5) subtracts the prior at the output.
+# The paper acts inside the network, once for each place: class division for the head (notebook 3),
+# and, for the features, the head below.
+#
+# ## The feature-balancing head
+#
+# Let $\mathbf{F}_i \in \mathbb{R}^{D \times H \times W}$ be the feature map of image $i$ (D
+# channels). FBH splits its channels into C equal groups of D/C, one per class, convolves group c
+# with its own kernel $\mathbf{K}_c$ and averages over positions (global average pooling):
+#
+# $$z_{ic} = \mathrm{GAP}(\mathbf{F}_{ic} * \mathbf{K}_c) \qquad (1)$$
+#
+# The C numbers $\mathbf{z}_i = (z_{i1}, \ldots, z_{iC})$ are logits; cross-entropy on them is the
+# regulariser $\mathcal{L}_1$, with $g$ the softmax:
+#
+# $$\mathcal{L}_1 = \frac{1}{N} \sum_{i=1}^{N} l_{CE}\big(g(\mathbf{z}_i), y_i\big) \qquad (2)$$
+#
+# To score class c an image can only use group c's channels, so L1 pushes every class, the tail
+# included, to own D/C channels that respond to it: "a small and equivalent number of unique
+# feature channels ... for each class". All C convolutions together are *one grouped convolution*
+# with C groups and one output each. The symbols in the code:
+#
+# | paper | code |
+# | --- | --- |
+# | $\mathbf{F}_i$, D x H x W | `model.features(x)` (after the balanced neck, see below) |
+# | $\mathbf{F}_{ic}$, D/C channels | channels `c*g` to `(c+1)*g - 1`, `g = model.fbh.conv.weight.shape[1]` |
+# | $\mathbf{K}_c$ | `model.fbh.conv.weight[c]` (g x k x k) and `model.fbh.conv.bias[c]` |
+# | $z_{ic}$ | `model(x).fbh_logits[i, c]` |
+# | $\mathcal{L}_1$ | `feature_balancing_loss(fbh_logits, labels)` |
+#
+# The class, in full:
+
+# %%
+print(inspect.getsource(FeatureBalancingHead))
+
+# %% [markdown]
+# ### Shapes, step by step
+#
+# The digits' small CNN ends with D = 80 channels on a 4 x 4 map: 10 classes own 8 channels each.
+# Follow one batch of 5 images through the head.
+
+# %%
+torch.manual_seed(0)
+fbh_model = build_model("small_cnn", num_classes=10, in_channels=1, input_size=8, fbh=True).eval()
+x = long_tail.test.images[:5].float()
+with torch.no_grad():
+    fmap = fbh_model.features(x)
+    z = fbh_model(x).fbh_logits
+g = fbh_model.fbh.conv.weight.shape[1]
+print(f"input x: {tuple(x.shape)}   feature map F: {tuple(fmap.shape)}  (N, D, H, W)")
+print(f"groups: C = {fbh_model.num_classes} of g = D / C = {g} channels; kernels K: "
+      f"{tuple(fbh_model.fbh.conv.weight.shape)}  (C, g, k, k), groups={fbh_model.fbh.conv.groups}")
+print(f"after the grouped convolution: {tuple(fbh_model.fbh.conv(fmap).shape)};  "
+      f"after GAP, z: {tuple(z.shape)}  (N, C)")
+
+# %% [markdown]
+# Eq. 1 by hand, for class c = 3: take its 8 channels, convolve them with its kernel alone, average.
+# The grouped convolution gives the same number.
+
+# %%
+c = 3
+with torch.no_grad():
+    by_hand = torch.nn.functional.conv2d(fmap[:, c * g:(c + 1) * g], fbh_model.fbh.conv.weight[c:c + 1],
+                                         fbh_model.fbh.conv.bias[c:c + 1]).mean(dim=(2, 3)).squeeze(1)
+print("z[:, 3] by hand:     ", by_hand.numpy().round(3))
+print("z[:, 3] from the head:", z[:, c].numpy().round(3))
+
+# %% jupyter={"source_hidden": true}
+torch.testing.assert_close(by_hand, z[:, c])
+
+# %% [markdown]
+# ### When D is not a multiple of C: the balanced neck
+#
+# ResNet-8 and ResNet-32 end with D = 64 channels; CIFAR-10 has 10 classes and 64 / 10 is not an
+# integer (the paper assumes it is, "without loss of generality"). The kit adds a *balanced neck*,
+# a 1 x 1 convolution + BN + ReLU from D to g · C channels with g = ⌈D / C⌉, and both heads read
+# it. That extra layer is something no baseline has: the `ce_neck` recipe of notebook 7 gives plain
+# cross-entropy the same layer, so that the comparison is fair.
+
+# %%
+cifar_model = build_model("resnet8", num_classes=10, in_channels=3, input_size=32, fbh=True)
+print(f"ResNet-8 on CIFAR-10: backbone D = {cifar_model.neck[0].in_channels} channels -> neck -> "
+      f"{cifar_model.balanced_channels} = {cifar_model.balanced_channels // 10} x 10; "
+      f"FBH kernels {tuple(cifar_model.fbh.conv.weight.shape)}")
+
+# %% [markdown]
+# ### The whole objective
+#
+# The class-division head of notebook 3 is the main classifier; its loss is $\mathcal{L}_2$
+# (Eq. 4, there). FBH is an auxiliary head: it is trained together with it and weighs λ = 1.5 in
+#
+# $$\mathcal{L} = \mathcal{L}_2 + \lambda\, \mathcal{L}_1$$
+#
+# and it is not used for prediction. `fbcd_lab.losses.two_head.fbcd_loss` computes both terms
+# (class weights and Mixup aside, which later notebooks use); L1 is this function:
+
+# %%
+print(inspect.getsource(feature_balancing_loss))
+
+# %% [markdown]
+# ## What L1 does to the channel groups
+#
+# If L1 works, the images of class c should light up group c. For every test class c and channel
+# group j, `group_energy` averages the squared activations of group j over the images of class c
+# and normalises each row to sum 1: 1 on the diagonal means a class uses only its own group; 0.1
+# (= 1/C) everywhere means the groups ignore the classes. Cross-entropy's channels have no class
+# assigned, so for it the fair number is the diagonal after the best one-to-one matching of groups
+# to classes (`matched_mean_diagonal`).
+
+# %% tags=["nbval-ignore-output"]
+runs["CE + FBH, ratio 100"] = train(long_tail, MethodConfig(method="fbh", backbone="small_cnn"), schedule,
+                               seed=sizes.first_seed, precision=sizes.precision, progress=False)
+energy = {name: group_energy(runs[name].model, long_tail) for name in ("CE, ratio 100", "CE + FBH, ratio 100")}
+dominance = {name: diagonal_dominance(e, long_tail.counts) for name, e in energy.items()}
+fig = plots.make_subplots(rows=1, cols=2, subplot_titles=list(energy))
+for col, e in enumerate(energy.values(), start=1):
+    fig.add_trace(go.Heatmap(z=e, x=long_tail.classes, y=long_tail.classes, zmin=0, zmax=0.5,
+                             coloraxis="coloraxis"), row=1, col=col)
+    fig.update_xaxes(title_text="channel group j", row=1, col=col)
+    fig.update_yaxes(title_text="test images of class c", autorange="reversed", row=1, col=col)
+fig.update_layout(title="Energy share of channel group j on the images of class c", coloraxis={"colorscale": "Blues"})
+plots.show(fig)
+for name, d in dominance.items():
+    print(f"{name}: mean diagonal {d['mean_diagonal']:.3f}, after the best matching "
+          f"{d['matched_mean_diagonal']:.3f} (chance {d['chance']:.1f})")
+fbh_recall = evaluate(runs["CE + FBH, ratio 100"].model, long_tail)["mean_recall"]
+print(f"mean recall: CE {metrics['CE, ratio 100']['mean_recall']:.3f}, CE + FBH {fbh_recall:.3f}")
+
+# %% jupyter={"source_hidden": true}
+claim("FBH diagonal minus CE's matched diagonal", dominance["CE + FBH, ratio 100"]["mean_diagonal"]
+      - dominance["CE, ratio 100"]["matched_mean_diagonal"], above=0.0)
+
+# %% [markdown]
+# With FBH each class's images put more of their energy into their own group than cross-entropy's
+# best-matched groups do: the channels have been shared out among the classes. On its own that does
+# not fix the classifier: its weights and its prior are still learnt from the long tail, so the
+# mean recall barely moves here. That is the class-division head's job (notebook 3), and notebook 6
+# measures how much each head adds (the paper's Table 4).
+#
+# ## Exercises
+#
+# 1. **Predict, then check.** For the ResNet-8 head above (C = 10 classes, g = 7 channels each,
+#    3 x 3 kernels), how many parameters does the feature-balancing head's convolution have,
+#    biases included? Compute it by hand, then with `sum(p.numel() for p in cifar_model.fbh.parameters())`.
+# 2. Why is L1 taken on the C class labels and not on the K clusters of the class-division head?
+# 3. **Change a setting.** Build the digits model with `kernel_size=1`. What does Eq. 1 compute
+#    then? Check your answer numerically against the group means of the feature map.
+# 4. At ratio 100 the head classes have the longest weight vectors. Which effect of training makes
+#    them long: more gradient steps with a head class as the target, or larger feature values of
+#    head-class images? Which quantity above shows the same bias without any weight norm?
+# 5. The ratio-1 model gives every class a learnt prior near 0.1. By how much does the three rarest
+#    classes' share of the probability fall at ratio 100? Read it from the output above.
+#
+# <details><summary>Answers (click to open)</summary>
+#
+# 1. C · g · 3 · 3 weights + C biases = 10 · 7 · 9 + 10 = **640**. Each kernel sees only its own 7
+#    channels: a full (ungrouped) 3 x 3 convolution from 70 channels to 10 outputs would have
+#    10 · 70 · 9 + 10 = 6,310.
+# 2. FBH's purpose is to give every *class* an equal share of the feature channels; K clusters
+#    would give the head classes u_c groups each and bring the imbalance back into the features.
+#    The clusters are a device of the main classifier only.
+# 3. A 1 x 1 kernel is a weighted sum over the group's channels at each position, and averaging
+#    commutes with it: z_c = Σ_j w_cj · mean(F_cj) + b_c, a linear classifier on the group's
+#    channel means. The check: `build_model("small_cnn", 10, 1, 8, kernel_size=1)`, then compare
+#    `model(x).fbh_logits[:, c]` with `features[:, c*g:(c+1)*g].mean((2, 3)) @ w[c].flatten() + b[c]`.
+# 4. Mostly the first: every image of class 0 pulls w_0 toward its features, and class 0 supplies
+#    144 of the 354 training images, class 9 one. The learnt prior shows the same bias at the
+#    output, with no reference to the weights: the rarest classes get the least probability.
+# 5. From about 0.3 (the ratio-1 model) to the number printed for ratio 100 (its training share is
+#    0.020): the model has absorbed the training frequencies as a prior.
+#
+# </details>
+
+# %% jupyter={"source_hidden": true}
+assert sum(p.numel() for p in cifar_model.fbh.parameters()) == 640
+assert sum(long_tail.counts) == 354 and long_tail.counts[0] == 144
+assert round(share[-3:].sum(), 3) == 0.02
+k1 = build_model("small_cnn", 10, 1, 8, fbh=True, kernel_size=1).eval()
+with torch.no_grad():
+    f1 = k1.features(x)
+    w, b = k1.fbh.conv.weight[c].flatten(), k1.fbh.conv.bias[c]
+    torch.testing.assert_close(k1(x).fbh_logits[:, c], f1[:, c * g:(c + 1) * g].mean((2, 3)) @ w + b)
