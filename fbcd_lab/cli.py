@@ -271,7 +271,7 @@ def run_summarize(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         records = load_records(args.folder)
         imbalance = tested_imbalance(records, args.rule)
-        metric = args.metric or "mean_recall"
+        metric = args.metric
         beside = {"mean_recall": ("accuracy",), "accuracy": ("mean_recall",)}.get(metric, ()) if imbalance else ()
         rows = summarize(records, metric, args.rule, also=beside)
     for warning in caught:
@@ -335,7 +335,8 @@ def run_study(args: argparse.Namespace) -> int:
 
 
 METHOD_OPTIONS = ("method", "u", "lam", "alpha", "cluster", "kernel_size", "loss", "balancing", "augment",
-                  "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1", "l2_weights", "neck")
+                  "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1", "l2_weights",
+                  "neck")
 
 
 def add_method_options(parser: argparse.ArgumentParser) -> None:
@@ -490,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     we.set_defaults(run=run_weights)
     su = sub.add_parser("summarize", help="mean and spread over seeds of a folder of results.json")
     su.add_argument("folder", type=path_arg, help="folder searched for results.json files (recursively)")
-    su.add_argument("--metric", choices=("mean_recall", "accuracy", "ece"),
+    su.add_argument("--metric", default="mean_recall", choices=("mean_recall", "accuracy", "ece"),
                     help="the number tabulated (default mean_recall; where the test sets are imbalanced, top-1 "
                          "accuracy is shown beside mean recall)")
     su.add_argument("--rule", default="top_cluster", choices=RULES, help="prediction rule (default top_cluster)")

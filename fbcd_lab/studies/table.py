@@ -117,7 +117,8 @@ def table_markdown(table: dict) -> str:
     protocol; tables from before it was recorded say so) and paper column, then the rows."""
     fmt = paper_table(table["paper"]["table"]).format if table["paper"]["table"] else lambda v: "–"
     beside = table.get("test_images_per_class") is not None  # top-1 beside mean recall
-    columns = [c for r in table["ratios"] for c in ((f"ratio {r}", "top-1", "paper") if beside else (f"ratio {r}", "paper"))]
+    per_ratio = ("top-1", "paper") if beside else ("paper",)
+    columns = [c for r in table["ratios"] for c in (f"ratio {r}", *per_ratio)]
     lines = [f"## Study {table['study']}: {table['description']}", "",
              f"- data: {table['dataset']} ({table['classes']} classes, subset seed {table['subset_seed']}); "
              f"backbone {', '.join(table['backbones'])}; preset {table['preset']}, {table['epochs']} epochs; "
