@@ -199,7 +199,8 @@ assert record["metrics"]["top_cluster"]["mean_recall"] == recall["fbcd"], "the c
 # - Eq. 3 split the five classes into K = 20 clusters from those counts, whatever their order.
 # - FBH + CDH scored above cross-entropy; per-class recall shows where the two models differ:
 #   read the tail classes on the right.
-#   With three training images a class's recall moves in steps of 10 %; train more seeds (notebook
-#   5) before you trust a difference.
+#   With ten test images a class, a class's recall moves in steps of 10 % (one image); its three
+#   training images make that recall vary from seed to seed: train more seeds (notebook 6) before
+#   you trust a difference.
 # - The command line gives the same run and records it; the README's "Your own data" section has
 #   the commands for Tiny-ImageNet, ImageNet-LT and CIFAR.
