@@ -1,10 +1,15 @@
 # %% [markdown]
 # # 1. Building imbalance
 #
-# **What this notebook teaches.** Long-tailed benchmarks are made, not found: a balanced training
-# set is cut down class by class to an exponential (or step) profile, while the test set is left
-# balanced and untouched. You will build such a set, see its class counts on a log axis, look at
-# its images, and split its classes into the *many / medium / few* groups that papers report.
+# | | |
+# | --- | --- |
+# | **You will learn** | how long-tailed benchmarks are made from balanced data (the exponential and step profiles), what the imbalance ratio means, why the test set stays balanced, and the many / medium / few groups papers report |
+# | **You need first** | Python and a little NumPy; nothing about long tails |
+# | **Time** | about 10 minutes; every cell runs in seconds (no training) |
+#
+# Long-tailed benchmarks are made, not found: a balanced training set is cut down class by class,
+# while the test set is left balanced and untouched. You will build such a set, see its class
+# counts on a log axis, look at its images, and split its classes into the groups papers report.
 #
 # Everything here runs on the embedded scikit-learn digits (8x8 grey images), so it needs no
 # download. The same calls build CIFAR-10-LT, CIFAR-100-LT, Tiny-ImageNet-LT or ImageNet-LT
@@ -25,9 +30,12 @@ print(f"notebook preset: {preset.name}")
 # %% [markdown]
 # ## The exponential profile
 #
-# LDAM-DRW's recipe, copied by nearly every long-tail paper: class *i* of *C* keeps
-# n_i = floor(n_max · β^(−i/(C−1))) images, where β is the imbalance ratio (largest class over the
-# smallest). These are the standard totals; the paper's CIFAR tables use β = 10, 50 and 100.
+# LDAM-DRW's recipe, copied by nearly every long-tail paper: class $i$ of $C$ (counted from 0) keeps
+#
+# $$n_i = \left\lfloor n_{\max} \, \beta^{-i/(C-1)} \right\rfloor$$
+#
+# images, where $\beta$ is the imbalance ratio (largest class over the smallest; `long_tail_counts`
+# computes it). These are the standard totals; the paper's CIFAR tables use β = 10, 50 and 100.
 
 # %%
 for ratio in (10, 50, 100):
@@ -127,3 +135,35 @@ assert list(live.data[0].y) == [144] * 5 + [1] * 5
 #
 # Next: notebook 2 shows what cross-entropy learns from such a set, and the paper's first remedy, the
 # feature-balancing head; notebook 3 divides the large classes into clusters, its second.
+#
+# ## Exercises
+#
+# 1. **Predict, then check.** How many training images does CIFAR-10-LT have at β = 200 (n_max
+#    5000)? Estimate it from the formula, then run `sum(long_tail_counts(5000, 10, 200))`.
+# 2. How many images does class 5 of CIFAR-100-LT keep at β = 100 (n_max 500)?
+# 3. **Change a setting.** Build CIFAR-10's *step* profile at β = 10 with `long_tail_counts(5000,
+#    10, 10, "step")`. How many images does it keep, and why does it hold more than the exponential
+#    profile at the same ratio?
+# 4. In the digits at β = 100, which group (many, medium, few) is digit 1 in under the default
+#    thresholds, and which digits are *few*?
+# 5. Why do papers cut only the training set and keep the test set balanced?
+#
+# <details><summary>Answers (click to open)</summary>
+#
+# 1. **11,203**: 5000, 2775, 1540, 854, 474, 263, 146, 81, 45, 25. Halving the smallest class from
+#    50 (β = 100) to 25 removes only 1,203 images: the tail holds few images whatever the ratio.
+# 2. ⌊500 · 100^(−5/99)⌋ = **396**.
+# 3. **27,500** (five classes of 5000, five of 500), against 20,431 for the exponential profile at
+#    β = 10: the step profile cuts half the classes to n_max / β and leaves the other half whole,
+#    while the exponential one shrinks every class but the first.
+# 4. Digit 1 (86 images) is *medium* (20 to 100); digits 4 to 9 (18 images down to 1) are *few*.
+# 5. So that every class weighs the same in the score: on a balanced test set top-1 accuracy
+#    equals the mean of the per-class recalls, and a model cannot score well by favouring the
+#    head classes. (Notebook 9 shows what to report when your own test set is long-tailed.)
+#
+# </details>
+
+# %% jupyter={"source_hidden": true}
+assert sum(long_tail_counts(5000, 10, 200)) == 11_203 and long_tail_counts(500, 100, 100)[5] == 396
+assert sum(long_tail_counts(5000, 10, 10, "step")) == 27_500 and sum(long_tail_counts(5000, 10, 10)) == 20_431
+assert shot_groups(list(data.counts)) == {"many": [0], "medium": [1, 2, 3], "few": [4, 5, 6, 7, 8, 9]}

@@ -1,13 +1,16 @@
 # %% [markdown]
 # # 3. Class division
 #
-# **What this notebook teaches.** The paper's class-division head (Section 2.2) trains its main
-# classifier on *clusters* instead of classes: the largest class is split into u clusters, the
-# smallest stays whole, and the classes between get
-# u_c = 1 + round((n_c − n_1) / (n_C − n_1) · (u − 1)) clusters (Eq. 3). The K = Σ u_c clusters
-# are far more balanced than the classes were. You will compute u_c, see the imbalance before and
-# after, look at how random, k-means and hierarchical division cut one class, and see the soft
-# labels that tie a cluster to its siblings.
+# | | |
+# | --- | --- |
+# | **You will learn** | the paper's class-division head (Section 2.2): how many clusters each class is cut into (Eq. 3), how balanced the K clusters are, how random, k-means and hierarchical division cut a class, and the soft labels of the main head's loss (Eq. 4) |
+# | **You need first** | notebook 1 (the long-tailed digits and their counts); notebook 2 for the feature-balancing head that the full model adds |
+# | **Time** | about 15 minutes; every cell runs in seconds (no training) |
+#
+# Notebook 2 showed the classifier head's bias: long weight vectors and a learnt prior for the head
+# classes. The class-division head removes its cause: its main classifier is trained on *clusters*
+# instead of classes, the largest class split into u clusters, the smallest kept whole, so the K
+# outputs it learns are far more balanced than the C classes were.
 
 # %%
 import ipywidgets as widgets
@@ -30,6 +33,13 @@ print("counts:", list(data.counts))
 # %% [markdown]
 # ## Eq. 3 on the paper's datasets
 #
+# With the classes sorted by size, $n_1 \le \dots \le n_C$, class $c$ is cut into
+#
+# $$u_c = 1 + \left[\frac{n_c - n_1}{n_C - n_1}\,(u - 1)\right] \qquad (3)$$
+#
+# clusters, $[\cdot]$ rounding: the largest class into $u$, the smallest into one, the others on
+# the straight line between; the main head has $K = \sum_c u_c$ outputs.
+# `fbcd_lab.class_division.clusters_per_class(counts, u)` computes $u_c$ (`counts` in any order).
 # Rounding is half-up (Python's `round` rounds halves to even, which would change K). For
 # CIFAR-10-LT at β = 100 and u = 10 the largest class becomes 10 clusters of 500 images; the
 # largest cluster is now 10 times the smallest class instead of 100 times.
@@ -55,7 +65,9 @@ plots.show(plots.division_figure(data.counts, division.clusters_per_class))
 # ## Try it: u
 #
 # u = 1 is the plain classifier; larger u cuts the head into more, smaller clusters. The
-# imbalance after division stops falling once the head's clusters are as small as the tail.
+# imbalance after division (largest over smallest mean cluster size) falls about as 1/u for as long
+# as the head's clusters are larger than the rarest class; on the digits, whose rarest class has
+# one image, that is the whole slider.
 
 # %% tags=["nbval-ignore-output"]
 u_slider = widgets.IntSlider(value=10, min=1, max=20, description="u")
@@ -107,9 +119,20 @@ plots.show(plots.embeddings_figure(panels))
 # %% [markdown]
 # ## Soft labels
 #
-# A sample of cluster k gets α on k and (1 − α)/(u_c − 1) on each sibling cluster of its class;
-# a class with one cluster keeps a hard label. Rows sum to one. Small α says "these clusters are
-# one class"; α = 1 treats the clusters as unrelated classes.
+# A sample of cluster k of class c gets the soft label
+#
+# $$q_{k'} = \begin{cases} \alpha & k' = k \\ (1-\alpha)/(u_c - 1) & k' \ne k \text{ a sibling cluster of class } c \\ 0 & \text{otherwise} \end{cases}$$
+#
+# and a class with one cluster keeps a hard label; rows sum to one
+# (`fbcd_lab.class_division.soft_label_matrix(division, alpha)`). Small α says "these clusters are
+# one class"; α = 1 treats the clusters as unrelated classes. The main head's loss is the
+# cross-entropy with these targets, with $p_{ik}$ its softmax output for cluster $k$ (Eq. 4;
+# `fbcd_lab.losses.base.soft_cross_entropy`):
+#
+# $$\mathcal{L}_2 = -\frac{1}{N} \sum_{i=1}^{N} \sum_{k=1}^{K} q_{ik} \log p_{ik} \qquad (4)$$
+#
+# At test time the class of the predicted cluster is the prediction (the *top-cluster* rule;
+# notebook 5 compares it with two others).
 
 # %%
 small = divide_classes(data.train.labels, data.num_classes, 4, "random", seed=0)
@@ -140,3 +163,40 @@ print(plots.describe(heat))
 # - Soft labels keep the siblings of a class related.
 #
 # Next: notebook 4 trains the two-head model with these settings on sliders.
+#
+# ## Exercises
+#
+# 1. **Predict, then check.** How many clusters K does Eq. 3 give for CIFAR-10-LT at β = 10 with
+#    u = 10? Work out u_c for a few classes first, then run
+#    `sum(clusters_per_class(long_tail_counts(5000, 10, 10), 10))`.
+# 2. In CIFAR-10-LT at β = 100, class 1 has 2,997 images (n_1 = 50, n_C = 5000). Into how many
+#    clusters does Eq. 3 cut it with u = 10?
+# 3. With u = 4 and α = 0.5, what soft label does a sample of digit 0 give each of its three sibling
+#    clusters? Check it in the row printed above.
+# 4. **Change a setting.** Set α = 1 in `soft_label_matrix`. What does L2 (Eq. 4) become, and
+#    what do the clusters of one class then learn about each other?
+# 5. On the digits, which u would make the imbalance after division about 1, and why would that
+#    be a bad idea?
+#
+# <details><summary>Answers (click to open)</summary>
+#
+# 1. **K = 42**: u_c = 10, 8, 6, 5, 4, 3, 2, 2, 1, 1 for 5000 down to 500 images; at β = 10 the
+#    smallest class is already large (500), so only the head is cut hard.
+# 2. 1 + [(2997 − 50) / (5000 − 50) · 9] = 1 + [5.36] = **6**.
+# 3. (1 − 0.5) / (4 − 1) = **0.167** (digit 0 has u_c = 4 with u = 4).
+# 4. One-hot targets over the K clusters: plain cross-entropy on K classes, which pushes the
+#    clusters of one class apart as if they were different classes; the soft labels (α < 1) tell
+#    the head that siblings are alike.
+# 5. u = 144: every cluster holds one image, like the rarest digit, and K = 354 is the number of
+#    training images. The head would be balanced by making every output as data-starved as the
+#    tail: each cluster learnt from a single image.
+#
+# </details>
+
+# %% jupyter={"source_hidden": true}
+assert sum(clusters_per_class(long_tail_counts(5000, 10, 10), 10)) == 42
+assert clusters_per_class(long_tail_counts(5000, 10, 100), 10)[1] == 6
+assert round(float(soft_label_matrix(small, 0.5)[0, 1]), 3) == 0.167 and small.clusters_per_class[0] == 4
+assert sum(clusters_per_class(cifar10, 10)) == 31
+assert sum(clusters_per_class(long_tail_counts(500, 100, 100), 10)) == 283
+assert round(division.imbalance_after()) == 15 and sum(clusters_per_class(data.counts, 144)) == 354
