@@ -1,12 +1,16 @@
 # %% [markdown]
 # # 4. Training lab
 #
-# **What this notebook teaches.** How the two heads change what a network learns on a long
-# tail, by training it yourself. Pick a method — plain cross-entropy (`ce`), the
-# feature-balancing head alone (`fbh`), the class-division head alone (`cdh`) or both (`fbcd`,
-# the paper's model) — set u, λ, α, the division strategy, the imbalance ratio, the epochs and the
-# training seed, and press **Train**. Every run since you opened the notebook lands in the table
-# below the plot, so you can compare.
+# | | |
+# | --- | --- |
+# | **You will learn** | how the two heads change what a network learns on a long tail, by training it yourself: method, u, λ, α, division, prediction rule, ratio, epochs and seed on sliders, with a validation curve to choose by |
+# | **You need first** | notebooks 2 (the feature-balancing head) and 3 (class division) |
+# | **Time** | 15 minutes or more, as you like; a run on the digits takes seconds |
+#
+# Pick a method (plain cross-entropy `ce`, the feature-balancing head alone `fbh`, the
+# class-division head alone `cdh`, or both, `fbcd`, the paper's model), set its parameters and
+# press **Train**. Every run since you opened the notebook lands in the table below the plot, so
+# you can compare.
 #
 # **What the curves mean.** The left plot is the training loss, the right one the mean recall on
 # a *validation* split, epoch by epoch. The lab sets 10 images per class aside for it, taken from
@@ -77,22 +81,43 @@ display(HTML(panel.table.value))
 # %% jupyter={"source_hidden": true}
 assert row["method"] == "fbcd" and row["u"] == 10 and row["epochs_done"] == preset.lab_epochs
 assert len(panel.runs) == 1 and len(panel.figure.data) == 2 and len(panel.figure.data[1].x) == preset.lab_epochs
+assert panel.results[1][0].division.num_clusters == 31 and list(panel.results[1][0].division.clusters_per_class) == [
+    10, 6, 4, 3, 2, 2, 1, 1, 1, 1]
 claim("mean recall (chance is 0.1)", row["mean_recall"], above=0.3)
 claim("training loss, last epoch / first", panel.figure.data[0].y[-1] / panel.figure.data[0].y[0], below=0.6)
 
 # %% [markdown]
-# ## Things to try
-#
-# - `ce` against `fbcd` at ratio 100, then at ratio 10: where does the gain come from?
-# - u = 1 turns the class-division head into a plain classifier; raise it step by step.
-# - λ = 0 switches off the feature-balancing loss while keeping its channels.
-# - The prediction rule: `sum_clusters` adds up a class's cluster probabilities, which hands the
-#   head classes their training prior back; `logit_adjusted` removes the prior explicitly.
-# - The same settings with another training seed: single-seed differences of a few points are
-#   noise here. Compare the validation curves, not the test column.
-#
 # `panel.results[run_id]` holds each trained run and its metrics under every rule, for your own
 # analysis; notebook 5 does that analysis systematically.
+#
+# ## Exercises
+#
+# 1. **Predict, then check.** The first run above is `fbcd` with u = 10 on the lab's training set
+#    (134, 80, 48, 28, 17, 10, 6, 3, 2, 1 images). How many outputs K does its main head have?
+#    Check with `panel.results[1][0].division.num_clusters`.
+# 2. **Change a setting.** Train `ce`, then `fbcd`, at ratio 100 and again at ratio 10. At which
+#    ratio do the two differ more, and in which column of the table (many, medium, few)?
+# 3. Set u = 1 with method `fbcd`. Which of the paper's two heads is then left doing anything?
+# 4. Set λ = 0. The feature-balancing head is still built: what does it still change, and what
+#    not?
+# 5. Switch the prediction rule to `sum_clusters` after a `fbcd` run. Why does it tend to hand the
+#    head classes back their advantage?
+#
+# <details><summary>Answers (click to open)</summary>
+#
+# 1. **K = 31**: Eq. 3 gives u_c = 10, 6, 4, 3, 2, 2, 1, 1, 1, 1.
+# 2. Usually at ratio 100, in the *few* column: at ratio 10 the tail has enough images for plain
+#    cross-entropy and there is less to correct. One seed is noisy; repeat with two seeds.
+# 3. Only the feature-balancing head: u = 1 makes every class one cluster, so the main head is a
+#    plain C-way classifier trained with hard labels.
+# 4. Without L1 the class groups get no gradient of their own, so FBH no longer shares the
+#    channels out among the classes; its balanced neck (where D is not a multiple of C) still adds
+#    a layer. On the digits' small CNN (D = 80) there is no neck, so λ = 0 trains plain CDH.
+# 5. A class's probability becomes the sum over its u_c clusters: a head class with 10 clusters
+#    collects ten shares where a tail class has one, the training prior again. The top-cluster
+#    rule takes the single best cluster instead.
+#
+# </details>
 #
 # ## What you should have seen
 #
