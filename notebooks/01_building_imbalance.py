@@ -55,9 +55,8 @@ assert sum(long_tail_counts(5000, 10, 100)) == 12_406
 # *fingerprint* (counts, seed, convention and a hash of the chosen images) identifies the subset:
 # unrecorded subset differences move published baseline numbers by several points.
 #
-# Under each chart of these notebooks a few lines repeat its numbers, rounded
-# (`plots.show`, `plots.describe`): the chart is for reading, the lines for checking, and the
-# notebook tests compare them.
+# Under each chart of these notebooks a few lines repeat its numbers, rounded (`plots.show`,
+# `plots.describe`): the chart is for reading, the lines for reading a value without hovering.
 
 # %%
 data = build_long_tailed("digits", 100, seed=0)

@@ -29,7 +29,7 @@
 # The loss is $\mathcal{L} = \mathcal{L}_2 + \lambda \mathcal{L}_1$: $\mathcal{L}_2$ is the soft-label
 # cross-entropy of the K-cluster main head (notebook 3) and $\mathcal{L}_1$ the cross-entropy of the
 # feature-balancing head, where each class owns an equal group of feature channels (notebook 2).
-# A lab run trains on that smaller set and, under the CI preset, for fewer epochs (`lab_epochs`)
+# A lab run trains on that smaller set and, under the `ci` preset, for fewer epochs (`lab_epochs`)
 # than notebook 5's runs, so its recall sits below theirs for the same method.
 
 # %%
