@@ -13,6 +13,7 @@ commands and exits with status 2. ``python -m fbcd_lab COMMAND --help`` document
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -36,7 +37,7 @@ from fbcd_lab.models.predict import RULES
 from fbcd_lab.models.two_head import NECKS
 from fbcd_lab.paper_results import PAPER_DATASETS
 from fbcd_lab.recipes import RECIPES, describe_method, recipe
-from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, RUN_FILES
+from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, RUN_FILES, hold_folder
 from fbcd_lab.runtime import PRECISIONS
 from fbcd_lab.studies import STUDIES
 
@@ -144,10 +145,20 @@ def _report(run, data, selection: str, out: Path, record_name: str) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from fbcd_lab.run_folder import new_folder_removed_on_error, owned_run_folder
+
+    with new_folder_removed_on_error(args.out), contextlib.ExitStack() as owned:
+        # the folder is held by the main process (the others write nothing) until the run is reported
+        return _train_into(args, lambda: owned.enter_context(owned_run_folder(args.out, args.resume, args.overwrite)))
+
+
+def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) -> int:
+    """``train``'s work once ``own_folder`` (called by the main process, after the settings are
+    checked) holds the run folder."""
     from fbcd_lab import distributed
     from fbcd_lab.checkpoints import read_checkpoint
     from fbcd_lab.resume import resume_run
-    from fbcd_lab.run_folder import clear_run, new_folder_removed_on_error, prepare_run_folder
+    from fbcd_lab.run_folder import clear_run
     from fbcd_lab.training import fit, start_run
 
     # Under torchrun (WORLD_SIZE > 1): join its process group and get this process's device
@@ -166,19 +177,18 @@ def run_train(args: argparse.Namespace) -> int:
     # the global batch, divisible by the processes; folder and resume checks: the main process
     # first, its one-line error ending the others quietly (exit status 2)
     distributed.main_first(lambda: distributed.check_global_batch(optim.batch_size))
-    with new_folder_removed_on_error(args.out):
-        for stale in distributed.main_first(lambda: prepare_run_folder(args.out, args.resume, args.overwrite)) or ():
-            print(f"removed {stale}, left by an interrupted write")
-        data = _data_for(args)
-        settings = {"seed": args.seed, "device": device, "precision": args.precision,
-                    "deterministic": args.deterministic}
-        if args.resume:
-            run = distributed.main_first(lambda: resume_run(checkpoint, data, method, optim, **settings),
-                                         everyone=True)
-            extended = "" if optim.epochs == saved_epochs else f", extended from {saved_epochs} to {optim.epochs} epochs"
-            print(f"resuming {checkpoint} after epoch {run.epochs_done} of {saved_epochs}{extended}")
-        else:
-            run = start_run(data, method, optim, **settings)
+    for stale in distributed.main_first(own_folder) or ():
+        print(f"removed {stale}, left by an interrupted write")
+    data = _data_for(args)
+    settings = {"seed": args.seed, "device": device, "precision": args.precision,
+                "deterministic": args.deterministic}
+    if args.resume:
+        run = distributed.main_first(lambda: resume_run(checkpoint, data, method, optim, **settings),
+                                     everyone=True)
+        extended = "" if optim.epochs == saved_epochs else f", extended from {saved_epochs} to {optim.epochs} epochs"
+        print(f"resuming {checkpoint} after epoch {run.epochs_done} of {saved_epochs}{extended}")
+    else:
+        run = start_run(data, method, optim, **settings)
     for removed in clear_run(args.out) if args.overwrite and not args.resume and distributed.is_main() else ():
         print(f"--overwrite: removed {removed}")
     switch = run.switch_epoch
@@ -206,8 +216,9 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"--record-name must be a plain file name other than {RUN_FILES[:2]}, "
                          f"got {args.record_name!r}")
     data = _data_for(args, dict(read_checkpoint(args.checkpoint)["data_spec"]))
-    run = load_checkpoint(args.checkpoint, data, args.device)
-    _report(run, data, args.selection, args.checkpoint.parent, args.record_name)
+    with hold_folder(args.checkpoint.parent):  # not while a run trains there
+        run = load_checkpoint(args.checkpoint, data, args.device)
+        _report(run, data, args.selection, args.checkpoint.parent, args.record_name)
     return 0
 
 

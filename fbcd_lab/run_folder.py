@@ -1,13 +1,18 @@
-"""A run's output folder: checked before any work, never overwritten by accident.
+"""A run's output folder: checked before any work, never overwritten by accident, owned by one process.
 
 A folder holds one run: ``checkpoint.pt`` (rewritten after every epoch) and ``results.json``
 (written at the end). Training into a folder that holds a run needs ``resume`` (continue it) or
 ``overwrite`` (replace it); a folder that cannot be written fails at once, not after an epoch.
+While a process trains into a folder it holds the folder's lock (``.run.lock``, an ``flock`` the
+kernel releases when the process ends, however it ends): a second process is refused in one line
+naming the holder, and a killed run leaves nothing that blocks its ``--resume``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -19,13 +24,17 @@ CHECKPOINT_NAME = "checkpoint.pt"
 RECORD_NAME = "results.json"
 WEIGHTS_NAME = "model.pt"  # model-only weights (fbcd_lab.weights)
 RUN_FILES = (CHECKPOINT_NAME, RECORD_NAME, "eval.json", WEIGHTS_NAME)
+LOCK_NAME = ".run.lock"
 
 
-def prepare_run_folder(out: Path, resume: bool = False, overwrite: bool = False) -> list[Path]:
-    """Make ``out`` ready for a run and return the stale temporary files it removed.
+@contextmanager
+def owned_run_folder(out: Path, resume: bool = False, overwrite: bool = False) -> Iterator[list[Path]]:
+    """Hold ``out`` for this process (see the module docstring), make it ready for a run and give
+    the stale temporary files it removed; the lock is released, and its file removed, on exit.
 
-    Refuses (ValueError, one line naming the folder) a path that is a file or cannot be written,
-    a folder holding a run unless ``resume`` or ``overwrite``, and ``resume`` without a checkpoint.
+    Refuses (ValueError, one line naming the folder) a path that is a file or cannot be written, a
+    folder another process holds, a folder holding a run unless ``resume`` or ``overwrite``, and
+    ``resume`` without a checkpoint.
     """
     out = Path(out)
     if resume and overwrite:
@@ -39,6 +48,45 @@ def prepare_run_folder(out: Path, resume: bool = False, overwrite: bool = False)
         os.unlink(probe)
     except OSError as err:
         raise ValueError(f"--out {out} cannot be written ({err.strerror or err})") from None
+    with hold_folder(out):
+        yield _check_run_folder(out, resume, overwrite)
+
+
+@contextmanager
+def hold_folder(out: Path) -> Iterator[None]:
+    """Hold the existing run folder ``out`` (``flock`` of ``out/.run.lock``, without waiting) for the
+    block; the file names the holder for whoever is refused.
+    A lock file unlinked by its last holder between our open and our lock is not the folder's lock:
+    open again."""
+    path = out / LOCK_NAME
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise ValueError(f"{out} is in use by {holder}: wait for that run to end, or choose another "
+                             f"--out") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)  # closing releases the lock
+
+
+def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> list[Path]:
+    """The checks of :func:`owned_run_folder` that need the lock held; the stale temporaries removed."""
     held = [name for name in RUN_FILES if (out / name).exists()]
     if resume and not (out / CHECKPOINT_NAME).is_file():
         raise ValueError(f"--resume: no {CHECKPOINT_NAME} in {out} to continue; drop --resume to start a new run")

@@ -17,7 +17,7 @@ from fbcd_lab.checkpoints import atomic_write, read_checkpoint
 from fbcd_lab.config import MethodConfig, with_defaults
 from fbcd_lab.models.two_head import TwoHeadModel, build_model
 from fbcd_lab.records import read_record
-from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, WEIGHTS_NAME
+from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, WEIGHTS_NAME, hold_folder
 
 FORMAT = 1
 
@@ -30,13 +30,14 @@ def export_weights(folder: str | Path) -> Path:
     if record["status"] != "finished":
         raise ValueError(f"{folder / RECORD_NAME}: the run is {record['status']}, not finished; export the weights "
                          f"of finished runs only")
-    state = read_checkpoint(folder / CHECKPOINT_NAME)
-    if len(state["history"]) != record["epochs_done"]:
-        raise ValueError(f"{folder / CHECKPOINT_NAME} holds {len(state['history'])} epochs but the record "
-                         f"{record['epochs_done']}: not the checkpoint of this record")
-    weights = {"format": FORMAT, "model": state["model"], "class_of_cluster": state["division"]["class_of_cluster"]}
-    path = folder / WEIGHTS_NAME
-    atomic_write(path, lambda f: torch.save(weights, f))
+    with hold_folder(folder):  # not while a run trains there
+        state = read_checkpoint(folder / CHECKPOINT_NAME)
+        if len(state["history"]) != record["epochs_done"]:
+            raise ValueError(f"{folder / CHECKPOINT_NAME} holds {len(state['history'])} epochs but the record "
+                             f"{record['epochs_done']}: not the checkpoint of this record")
+        weights = {"format": FORMAT, "model": state["model"], "class_of_cluster": state["division"]["class_of_cluster"]}
+        path = folder / WEIGHTS_NAME
+        atomic_write(path, lambda f: torch.save(weights, f))
     return path
 
 

@@ -22,7 +22,7 @@ from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed, default_workers
 from fbcd_lab.records import evaluate_run, read_record, run_record, save_record
 from fbcd_lab.resume import resume_run, setting_differences
-from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, check_study_folder, clear_run, prepare_run_folder
+from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, check_study_folder, clear_run, owned_run_folder
 from fbcd_lab.runtime import resolve_device, resolve_precision
 from fbcd_lab.studies import get_study
 from fbcd_lab.studies.study import Cell
@@ -90,7 +90,8 @@ def run_study(
         for planned in plan:
             if planned.action != "done":
                 bar.set_postfix_str(f"ratio {ratio_name(planned.ratio)} {planned.cell.label} seed {planned.seed}")
-                _train(planned, data[planned.ratio], optim, dev, resolved, [lambda _: bar.update(1), *callbacks],
+                _train(planned, data[planned.ratio], optim, dev, precision, resolved,
+                       [lambda _: bar.update(1), *callbacks],
                        default_workers(data[planned.ratio]) if workers is None else workers)
     finally:
         bar.close()
@@ -162,14 +163,27 @@ def _final_record(path: Path) -> dict | None:
     return record if record is not None and record["status"] in TERMINAL else None
 
 
-def _train(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: torch.device, precision: str,
-           callbacks: Sequence[EpochCallback], workers: int) -> None:
+def _train(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: torch.device, asked_precision: str,
+           precision: str, callbacks: Sequence[EpochCallback], workers: int) -> None:
     """Start or resume one planned run, train it to the end and write its record (as ``train`` does);
-    a run stopped by KeyboardInterrupt is recorded as stopped and the interrupt raised again."""
+    a run stopped by KeyboardInterrupt is recorded as stopped and the interrupt raised again. The
+    run folder is held while it trains, and planned again once held: another process of the same
+    study may have trained it, or part of it, since the study planned it."""
+    with owned_run_folder(planned.folder, overwrite=True) as stale:  # the plan decides what to keep
+        for path in stale:
+            tqdm.write(f"removed {path}, left by an interrupted write")
+        planned = _plan_run(planned.ratio, planned.cell, planned.seed, planned.folder, data, optim, asked_precision,
+                            precision)
+        if planned.action == "done":
+            tqdm.write(f"{planned.folder}: finished by another process meanwhile; kept")
+            return
+        _train_held(planned, data, optim, device, precision, callbacks, workers)
+
+
+def _train_held(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: torch.device, precision: str,
+                callbacks: Sequence[EpochCallback], workers: int) -> None:
     folder, method, seed = planned.folder, planned.cell.method, planned.seed
     resume = planned.action == "resume"
-    for stale in prepare_run_folder(folder, resume=resume, overwrite=not resume):
-        tqdm.write(f"removed {stale}, left by an interrupted write")
     if resume:
         run = resume_run(folder / CHECKPOINT_NAME, data, method, optim, seed=seed, device=device, precision=precision)
         tqdm.write(f"resuming {folder} after epoch {run.epochs_done} of {optim.epochs}")
