@@ -54,9 +54,9 @@ PARAMETERS: dict[str, Rule] = {
     "epochs": Rule(int, 1),
     "batch_size": Rule(int, 1),
     "warmup_epochs": Rule(int, 0),
-    "lr": Rule(float, 0, low_open=True),
+    "lr": Rule(float, 0, 1e30, low_open=True),  # float32 in the optimiser: 1e308 overflowed there
     "momentum": Rule(float, 0, 1, high_open=True),
-    "weight_decay": Rule(float, 0),
+    "weight_decay": Rule(float, 0, 1e30),  # as lr
     "imbalance_ratio": Rule(float, 1),
     "n_max": Rule(int, 1),
     "num_classes": Rule(int, 2),

@@ -170,6 +170,11 @@ def test_refused_runs_leave_no_folder_and_name_the_option(tmp_path, capsys):
     one_line_error(capsys, "argument --out: must not be empty")
     assert train(tmp_path / "never", "--data-root", str(tmp_path)) == 2
     one_line_error(capsys, "data_root (--data-root) is not used by 'digits'")
+    for option in ("--lr", "--weight-decay"):  # 1e308 overflowed float32 in SGD's update: a traceback
+        with pytest.raises(SystemExit):
+            main([*TRAIN, option, "1e308", "--out", str(tmp_path / "never")])
+        one_line_error(capsys, f"argument {option}: ", "must be a finite number in")
+    assert not (tmp_path / "never").exists()
 
 
 def test_short_runs_switch_deferred_balancing_on_before_the_end(tmp_path, capsys):
