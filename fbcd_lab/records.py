@@ -127,7 +127,26 @@ def read_record(path: str | Path) -> dict:
     missing = [k for k in REQUIRED_KEYS if not isinstance(record, dict) or k not in record]
     if missing:
         raise ValueError(f"{path}: not an fbcd_lab results record (missing {', '.join(missing)})")
+    problem = _record_problem(record)
+    if problem:
+        raise ValueError(f"{path}: not a valid results record ({problem})")
     return record
+
+
+def _record_problem(record: dict) -> str | None:
+    """What makes a parsed record unusable (a hand edit, another program's file), or None."""
+    if isinstance(record["seed"], bool) or not isinstance(record["seed"], int):
+        return f"seed {record['seed']!r} is not an integer"
+    config = record["config"]
+    needed = (("method", dict), ("optim", dict), ("precision", str), ("data_spec", dict))
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), kind) for k, kind in needed):
+        return "config needs method, optim, precision and data_spec"
+    metrics = record["metrics"]
+    if metrics is None:
+        return "a finished run without metrics" if record_status(record) == "finished" else None
+    if not isinstance(metrics, dict) or not all(isinstance(v, dict) for v in metrics.values()):
+        return "metrics must map each prediction rule to its numbers"
+    return None
 
 
 def load_records(folder: str | Path) -> list[dict]:
@@ -169,8 +188,8 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 def tested_counts(record: dict, rule: str = "top_cluster") -> list[int] | None:
     """Test images per class: the row sums of the record's confusion matrix (None without metrics)."""
-    metrics = record.get("metrics")
-    return None if not metrics else [int(sum(row)) for row in metrics[rule]["confusion_matrix"]]
+    matrix = ((record.get("metrics") or {}).get(rule) or {}).get("confusion_matrix")
+    return None if matrix is None else [int(sum(row)) for row in matrix]
 
 
 def tested_imbalance(records: Sequence[dict], rule: str = "top_cluster") -> tuple[int, int] | None:
@@ -201,6 +220,9 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
         key = (json.dumps(setting(r), sort_keys=True, default=str), record_status(r))
         if key[1] != "finished":
             key += (r["seed"], r.get("created"))
+        if key[1] == "finished" and not isinstance((r.get("metrics") or {}).get(rule), dict):
+            warnings.warn(f"{r.get('path', 'a record')} has no {rule} metrics; left out", stacklevel=2)
+            continue
         groups.setdefault(key, {})
         if r["seed"] in groups[key]:
             first = groups[key][r["seed"]]

@@ -157,6 +157,28 @@ def test_summarize_skips_bad_records_and_never_pools_unlike_runs(finished, tmp_p
     assert "lam" in header and " - " in next(r for r in rows if r.rstrip().endswith("[0]"))  # one seed: no sd
 
 
+def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, capsys):
+    """A seed that is not a number, an empty config, a rule's metrics removed, a finished run without
+    metrics: each is skipped with a warning naming its file, no traceback, and every seed listed is
+    a seed counted."""
+    record = json.loads((finished / "results.json").read_text())
+    without_rule = {**record, "metrics": {k: v for k, v in record["metrics"].items() if k != "top_cluster"}}
+    edits = {"seed": {**record, "seed": "x"}, "config": {**record, "config": {}}, "rule": without_rule,
+             "null": {**record, "metrics": None}, "good": {**record, "seed": 1}}
+    for name, edited in edits.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(edited))
+    capsys.readouterr()
+    assert main(["summarize", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and err.count("warning:") == 4
+    for name, why in (("seed", "seed 'x' is not an integer"), ("config", "config needs method"),
+                      ("rule", "has no top_cluster metrics"), ("null", "a finished run without metrics")):
+        assert str(tmp_path / name / "results.json") in err and why in err, (name, err)
+    row = out.splitlines()[-1]
+    assert row.split()[-2:] == ["-", "[1]"] and " finished 1 " in row
+
+
 def test_refused_runs_leave_no_folder_and_name_the_option(tmp_path, capsys):
     for extra, needle in ((["--n-max", "100000"], "n_max (--n-max) must be <= 144"),
                           (["--loss", "focal"], "loss (--loss) 'focal' with method 'fbcd' is not supported"),
