@@ -143,6 +143,17 @@ def test_second_invocation_skips_finished_runs(tiny_study, capsys, monkeypatch):
     assert [p.stat().st_mtime_ns for p in results] == stamps
 
 
+def test_a_study_of_some_cells_keeps_the_other_finished_rows_of_its_table(tiny_study, tmp_path):
+    """`--cells ce` after a study of ce and ours rewrites the table with both rows, not with one;
+    a cell whose runs are not all finished, or are of other settings, is left out."""
+    out, table = tiny_study
+    again = run_study("table1", "digits", out, paper_column="cifar10", **{**TINY, "cells": ["ce"]})
+    assert [r["cell"] for r in again["rows"] if not r["paper_only"]] == ["ce", "ours"]
+    assert again["rows"] == table["rows"]
+    fresh = run_study("table1", "digits", tmp_path, **{**TINY, "cells": ["ce"], "seeds": [0]})
+    assert [r["cell"] for r in fresh["rows"] if not r["paper_only"]] == ["ce"]
+
+
 def test_runs_of_other_settings_are_refused_before_training(tiny_study):
     out, _ = tiny_study
     with pytest.raises(ValueError, match=r"seed0 holds a run with other settings \(optim.epochs: saved 1, asked 2"):

@@ -95,19 +95,40 @@ def run_study(
                        default_workers(data[planned.ratio]) if workers is None else workers)
     finally:
         bar.close()
-    records = {(r, cell.label): [] for r in ratios for cell in chosen}
-    for planned in plan:
-        records[planned.ratio, planned.cell.label].append(read_record(planned.folder / RECORD_NAME))
+    shown = _cells_to_show(study.select(backbone, dataset), chosen, ratios, seeds, folder, data, optim, precision,
+                           resolved)
+    records = {(r, cell.label): [] for r in ratios for cell in shown}
+    for r in ratios:
+        for cell in shown:
+            records[r, cell.label] = [read_record(folder / _ratio_folder(r) / cell.label / f"seed{s}" / RECORD_NAME)
+                                      for s in seeds]
     header = {"study": study.name, "description": study.description, "dataset": data[ratios[0]].name,
               "classes": data[ratios[0]].num_classes, "subset_seed": data[ratios[0]].fingerprint.seed,
-              "backbones": list(dict.fromkeys(c.method.backbone for c in chosen)),
+              "backbones": list(dict.fromkeys(c.method.backbone for c in shown)),
               "preset": preset_name or DEFAULT_PRESET[dataset], "epochs": optim.epochs, "seeds": seeds,
               "precision": resolved}
-    table = build_table(study, chosen, ratios, records, header, paper)
+    table = build_table(study, shown, ratios, records, header, paper)
     print(table_markdown(table))
     for path in save_table(table, folder):
         print(f"wrote {path}")
     return table
+
+
+def _cells_to_show(every: Sequence[Cell], chosen: Sequence[Cell], ratios: Sequence[float | None],
+                   seeds: Sequence[int], folder: Path, data: dict, optim: OptimConfig, asked_precision: str,
+                   precision: str) -> list[Cell]:
+    """The cells of the table: those run now, and (``--cells`` ran part of the study) every other cell
+    whose runs of these ratios and seeds are all finished with these settings, so a partial rerun
+    never drops rows from the study's table."""
+    def finished(cell: Cell) -> bool:
+        try:
+            return all(_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim,
+                                 asked_precision, precision).action == "done" for r in ratios for s in seeds)
+        except ValueError:  # a folder of other settings: not this table's
+            return False
+
+    labels = {c.label for c in chosen}
+    return [c for c in every if c.label in labels or finished(c)]
 
 
 def _unique(values) -> list:
