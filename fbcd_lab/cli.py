@@ -212,7 +212,8 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
 def run_eval(args: argparse.Namespace) -> int:
     from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
 
-    if args.record_name in RUN_FILES[:2] or Path(args.record_name).name != args.record_name:
+    if (args.record_name in (*RUN_FILES[:2], "", ".", "..") or Path(args.record_name).name != args.record_name
+            or not args.record_name.isprintable()):
         raise ValueError(f"--record-name must be a plain file name other than {RUN_FILES[:2]}, "
                          f"got {args.record_name!r}")
     data = _data_for(args, dict(read_checkpoint(args.checkpoint)["data_spec"]))

@@ -179,6 +179,14 @@ def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, cap
     assert row.split()[-2:] == ["-", "[1]"] and " finished 1 " in row
 
 
+@pytest.mark.parametrize("name", ["", ".", "..", "results.json", "a/b.json", "line\nbreak.json"])
+def test_eval_refuses_a_record_name_that_is_no_plain_file_name(finished, capsys, name):
+    before = sorted(p.name for p in finished.iterdir())
+    assert main(["eval", "--checkpoint", str(finished / "checkpoint.pt"), "--record-name", name]) == 2
+    one_line_error(capsys, "--record-name must be a plain file name", repr(name))
+    assert sorted(p.name for p in finished.iterdir()) == before
+
+
 def test_refused_runs_leave_no_folder_and_name_the_option(tmp_path, capsys):
     for extra, needle in ((["--n-max", "100000"], "n_max (--n-max) must be <= 144"),
                           (["--loss", "focal"], "loss (--loss) 'focal' with method 'fbcd' is not supported"),
