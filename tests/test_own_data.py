@@ -1,6 +1,7 @@
 """Your own data: natural long tails, a val/ folder, grey images, Tiny-ImageNet's layout, ImageNet-LT's val list."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -132,6 +133,23 @@ def test_an_imbalanced_test_set_is_ranked_by_mean_recall_with_top1_beside(tmp_pa
     assert "mean_recall and accuracy under the top_cluster rule" in printed
     assert "imbalanced (1 to 8 images a class): rank by mean recall" in printed
     assert "mean recall" in printed.splitlines()[2] and "top-1" in printed.splitlines()[2]
+
+
+def test_an_empty_class_and_files_that_are_not_images_are_named(tmp_path):
+    """An empty class folder names its path and the accepted extensions; notes, a .DS_Store-like
+    file and a FIFO named *.jpg (whose read would block forever) are skipped, and said to be."""
+    root = image_folder(tmp_path / "pets")
+    (root / "train" / "cat" / "notes.txt").write_text("not an image")
+    os.mkfifo(root / "train" / "cat" / "pipe.jpg")
+    with pytest.warns(UserWarning, match=r"2 file\(s\) that are not images were skipped.*\.jpg \.jpeg \.png"):
+        data = build_long_tailed("imagefolder", None, root=root)
+    assert list(data.counts) == [3, 12, 6]
+    (root / "test" / "horse").mkdir()
+    (root / "test" / "horse" / "readme.md").write_text("#")
+    empty = (r"'.*test/horse' holds no image file \(images are regular files ending in \.jpg .*\); "
+             r"1 other file\(s\) skipped, e\.g\. 'readme\.md'")
+    with pytest.warns(UserWarning, match="not images"), pytest.raises(FileNotFoundError, match=empty):
+        build_long_tailed("imagefolder", None, root=root)
 
 
 def test_val_folder_is_the_validation_split(tmp_path):

@@ -9,6 +9,7 @@ files are read as one grey channel when every file of the source is grey, else a
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,9 +200,29 @@ def _class_folders(root: Path, split: str) -> tuple[tuple[str, ...], FileImages]
     classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
     if not classes:
         raise FileNotFoundError(f"{str(folder)!r} holds no class folder (hidden folders do not count)")
-    samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)},
-                           is_valid_file=_visible_image_file(str(folder)))
-    return tuple(classes), FileImages(tuple(p for p, _ in samples), np.array([y for _, y in samples], dtype=np.int64))
+    image, skipped = _visible_image_file(str(folder)), []
+
+    def is_valid(path: str) -> bool:  # an image is kept; another visible file is counted and named
+        if image(path):
+            return True
+        if os.sep + "." not in path[len(str(folder)):]:
+            skipped.append(path)
+        return False
+
+    samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, is_valid_file=is_valid,
+                           allow_empty=True)
+    labels = np.array([y for _, y in samples], dtype=np.int64)
+    accepted = " ".join(IMG_EXTENSIONS)
+    others = f"; {len(skipped)} other file(s) skipped, e.g. {Path(skipped[0]).name!r}" if skipped else ""
+    empty = [c for i, c in enumerate(classes) if not (labels == i).any()]
+    if empty:
+        raise FileNotFoundError(f"{str(folder / empty[0])!r} holds no image file (images are regular files ending in "
+                                f"{accepted}){others}" + (f"; {len(empty) - 1} more empty class folder(s)"
+                                                          if len(empty) > 1 else ""))
+    if skipped:
+        warnings.warn(f"{str(folder)!r}: {len(skipped)} file(s) that are not images were skipped, e.g. "
+                      f"{Path(skipped[0]).name!r} (images are regular files ending in {accepted})", stacklevel=2)
+    return tuple(classes), FileImages(tuple(p for p, _ in samples), labels)
 
 
 def _tiny_train_files(root: Path, wnid: str) -> list[str]:
@@ -240,8 +261,11 @@ def _channels(images: dict[str, FileImages]) -> int:
 def _visible_image_file(folder: str) -> Callable[[str], bool]:
     # make_dataset's file test (its walk and sample order stay torchvision's): an image extension
     # and no hidden name below ``folder`` (the data root itself may sit in, say, ~/.cache).
+    # Not a FIFO, socket or device named *.jpg (a FIFO would block its reader forever); a dangling
+    # link stays, to be named as unreadable when the images are decoded or checked.
     def is_valid(path: str) -> bool:
-        return path.lower().endswith(IMG_EXTENSIONS) and os.sep + "." not in path[len(folder):]
+        return (path.lower().endswith(IMG_EXTENSIONS) and os.sep + "." not in path[len(folder):]
+                and (os.path.isfile(path) or not os.path.exists(path)))
     return is_valid
 
 
