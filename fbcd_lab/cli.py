@@ -338,7 +338,7 @@ def run_study(args: argparse.Namespace) -> int:
             preset_name=args.preset, epochs=args.epochs, backbone=args.backbone, data_root=args.data_root,
             download=args.download, n_max=args.n_max, image_size=args.image_size, device=args.device,
             paper_column=args.paper_column, progress=not args.no_progress, workers=args.workers,
-            precision=args.precision)
+            precision=args.precision, table_only=args.table_only)
     except KeyboardInterrupt:
         print("python -m fbcd_lab study: interrupted; the finished runs and the current run's last checkpoint "
               "are kept: run the same command again to continue", file=sys.stderr)
@@ -545,6 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "the table's header and part of the study's protocol: runs trained in another precision "
                          "are not continued")
     st.add_argument("--no-progress", action="store_true", help="no progress bar")
+    st.add_argument("--table-only", action="store_true",
+                    help="train nothing: the table of the runs already finished with these settings, (n) per cell")
     st.set_defaults(run=run_study)
     return parser
 

@@ -154,6 +154,21 @@ def test_a_study_of_some_cells_keeps_the_other_finished_rows_of_its_table(tiny_s
     assert [r["cell"] for r in fresh["rows"] if not r["paper_only"]] == ["ce"]
 
 
+def test_table_only_trains_nothing_and_counts_what_is_finished(tiny_study, monkeypatch, capsys):
+    """--table-only: the table of the finished runs with these settings, (n) per cell; a run of
+    other settings (here more epochs asked) is left out, not refused."""
+    out, table = tiny_study
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: pytest.fail("--table-only trained"))
+    again = run_study("table1", "digits", out, paper_column="cifar10", table_only=True,
+                      **{**TINY, "seeds": [0, 1, 2]})
+    assert [r["results"]["100"]["runs"][0]["n"] for r in again["rows"] if not r["paper_only"]] == [2, 2]
+    assert again["rows"][0]["results"]["100"]["runs"][0]["mean"] == table["rows"][0]["results"]["100"]["runs"][0]["mean"]
+    longer = run_study("table1", "digits", out, table_only=True, **{**TINY, "epochs": 2})
+    assert all(r["results"]["100"]["text"] == "–" for r in longer["rows"] if not r["paper_only"])
+    assert "a run of other settings, left out of the table" in capsys.readouterr().out
+    run_study("table1", "digits", out, paper_column="cifar10", **TINY)  # the fixture's table again
+
+
 def test_runs_of_other_settings_are_refused_before_training(tiny_study):
     out, _ = tiny_study
     with pytest.raises(ValueError, match=r"seed0 holds a run with other settings \(optim.epochs: saved 1, asked 2"):

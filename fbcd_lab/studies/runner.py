@@ -51,7 +51,7 @@ def run_study(
     epochs: int | None = None, backbone: str | None = None, data_root: str | Path | None = None,
     download: bool = False, n_max: int | None = None, image_size: int | None = None, device: str = "auto",
     paper_column: str | None = None, progress: bool = True, callbacks: Sequence[EpochCallback] = (),
-    workers: int | None = None, precision: str = "auto",
+    workers: int | None = None, precision: str = "auto", table_only: bool = False,
 ) -> dict:
     """Run study ``name`` on ``dataset`` at ``ratios`` (default: the study's; None: the training set as
     counted, ``natural``) x ``seeds`` (default 0 1 2) for the ``cells`` named (default all), print its
@@ -61,7 +61,9 @@ def run_study(
     used for every run and named in the table's header.
 
     Settings are checked and every run folder inspected before any training; a folder holding a run of
-    other settings (another precision included) is refused. ``callbacks`` get every epoch's record. A
+    other settings (another precision included) is refused. ``table_only`` trains nothing: the
+    table is made from the runs already finished with these settings, each cell's (n) saying how
+    many (a study under way, or one continued elsewhere). ``callbacks`` get every epoch's record. A
     KeyboardInterrupt keeps the finished runs and the current run's last checkpoint (its record marked
     stopped) and propagates.
     """
@@ -79,6 +81,11 @@ def run_study(
             for r in ratios}
     paper = paper_reference(study, dataset, data[ratios[0]].num_classes, paper_column)
     folder = Path(out) / study.name
+    if table_only:
+        records = {(r, cell.label): _found_records(r, cell, seeds, folder, data[r], optim, precision, resolved)
+                   for r in ratios for cell in chosen}
+        return _save_table(study, chosen, ratios, seeds, records, data, preset_name or DEFAULT_PRESET[dataset],
+                           optim, resolved, paper, folder)
     plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision,
                       resolved)
             for s in seeds for r in ratios for cell in chosen]  # seed-major: a first table of every cell soonest
@@ -97,21 +104,40 @@ def run_study(
         bar.close()
     shown = _cells_to_show(study.select(backbone, dataset), chosen, ratios, seeds, folder, data, optim, precision,
                            resolved)
-    records = {(r, cell.label): [] for r in ratios for cell in shown}
-    for r in ratios:
-        for cell in shown:
-            records[r, cell.label] = [read_record(folder / _ratio_folder(r) / cell.label / f"seed{s}" / RECORD_NAME)
-                                      for s in seeds]
-    header = {"study": study.name, "description": study.description, "dataset": data[ratios[0]].name,
-              "classes": data[ratios[0]].num_classes, "subset_seed": data[ratios[0]].fingerprint.seed,
-              "backbones": list(dict.fromkeys(c.method.backbone for c in shown)),
-              "preset": preset_name or DEFAULT_PRESET[dataset], "epochs": optim.epochs, "seeds": seeds,
-              "precision": resolved}
-    table = build_table(study, shown, ratios, records, header, paper)
+    records = {(r, cell.label): [read_record(folder / _ratio_folder(r) / cell.label / f"seed{s}" / RECORD_NAME)
+                                 for s in seeds] for r in ratios for cell in shown}
+    return _save_table(study, shown, ratios, seeds, records, data, preset_name or DEFAULT_PRESET[dataset], optim,
+                       resolved, paper, folder)
+
+
+def _save_table(study, cells: Sequence[Cell], ratios: Sequence[float | None], seeds: Sequence[int], records: dict,
+                data: dict, preset_name: str, optim: OptimConfig, precision: str, paper: dict, folder: Path) -> dict:
+    """Build, print and save the study's table from ``records[ratio, label]``."""
+    first = data[ratios[0]]
+    header = {"study": study.name, "description": study.description, "dataset": first.name,
+              "classes": first.num_classes, "subset_seed": first.fingerprint.seed,
+              "backbones": list(dict.fromkeys(c.method.backbone for c in cells)),
+              "preset": preset_name, "epochs": optim.epochs, "seeds": list(seeds), "precision": precision}
+    table = build_table(study, cells, ratios, records, header, paper)
     print(table_markdown(table))
     for path in save_table(table, folder):
         print(f"wrote {path}")
     return table
+
+
+def _found_records(ratio: float | None, cell: Cell, seeds: Sequence[int], folder: Path, data: LongTailData,
+                   optim: OptimConfig, asked_precision: str, precision: str) -> list[dict]:
+    """The records of ``cell``'s runs already finished with these settings (for ``table_only``); a
+    folder of other settings counts as absent."""
+    found = []
+    for seed in seeds:
+        run_folder = folder / _ratio_folder(ratio) / cell.label / f"seed{seed}"
+        try:
+            if _plan_run(ratio, cell, seed, run_folder, data, optim, asked_precision, precision).action == "done":
+                found.append(read_record(run_folder / RECORD_NAME))
+        except ValueError:
+            tqdm.write(f"{run_folder}: a run of other settings, left out of the table")
+    return found
 
 
 def _cells_to_show(every: Sequence[Cell], chosen: Sequence[Cell], ratios: Sequence[float | None],
