@@ -86,18 +86,25 @@ def ratio_or_natural(text: str) -> float | None:
 
 
 def recall_table(counts: Sequence[int], classes: Sequence[str], results: dict[str, dict]) -> str:
-    """Per-class recall of several runs as a fixed-width text table, with summary rows."""
+    """Per-class recall of several runs as a fixed-width text table, with summary rows. Column names
+    are shown whole; a class name is shown printable (a newline as \\n) and cut to 24 characters."""
     names = list(results)
-    head = f"{'class':>12} {'n_train':>7} " + " ".join(f"{n:>8}" for n in names)
+    width = {k: max(8, len(k)) for k in names}
+    shown = [n if n.isprintable() else repr(n)[1:-1] for n in classes]
+    shown = [n if len(n) <= 24 else n[:23] + "…" for n in shown]
+    first = max(12, *(len(n) for n in shown))
+    head = f"{'class':>{first}} {'n_train':>7} " + " ".join(f"{k:>{width[k]}}" for k in names)
     rows = [head, "-" * len(head)]
-    for c, (name, n) in enumerate(zip(classes, counts)):
-        cells = " ".join(f"{results[k]['per_class_recall'][c]:>8.3f}" for k in names)
-        rows.append(f"{name[:12]:>12} {n:>7} {cells}")
+    for c, (name, n) in enumerate(zip(shown, counts)):
+        cells = " ".join(f"{results[k]['per_class_recall'][c]:>{width[k]}.3f}" for k in names)
+        rows.append(f"{name:>{first}} {n:>7} {cells}")
     rows.append("-" * len(head))
-    rows.append(f"{'mean recall':>12} {sum(counts):>7} " + " ".join(f"{results[k]['mean_recall']:>8.3f}" for k in names))
+    rows.append(f"{'mean recall':>{first}} {sum(counts):>7} "
+                + " ".join(f"{results[k]['mean_recall']:>{width[k]}.3f}" for k in names))
     for group in ("many", "medium", "few"):
-        cells = [results[k]["group_recall"][group] for k in names]
-        rows.append(f"{group:>12} {'':>7} " + " ".join(f"{'empty':>8}" if v is None else f"{v:>8.3f}" for v in cells))
+        cells = [(k, results[k]["group_recall"][group]) for k in names]
+        rows.append(f"{group:>{first}} {'':>7} "
+                    + " ".join(f"{'empty':>{width[k]}}" if v is None else f"{v:>{width[k]}.3f}" for k, v in cells))
     return "\n".join(rows)
 
 
@@ -138,7 +145,7 @@ def _report(run, data, selection: str, out: Path, record_name: str) -> None:
         raise ValueError(f"training diverged: the loss became {run.diverged['loss']} in epoch "
                          f"{run.diverged['epoch']}; {kept}; {out / record_name} is marked diverged "
                          f"(try a lower --lr)")
-    print(recall_table(data.counts, data.classes, {r.replace("_", " ")[:8]: metrics[r] for r in RULES}))
+    print(recall_table(data.counts, data.classes, {r.replace("_", " "): metrics[r] for r in RULES}))
     print(f"protocol: {protocol}; top-1 {metrics['top_cluster']['accuracy']:.4f}; "
           f"{run.epochs_done} epochs in {run.wall_time_s:.1f} s on {run.device} ({run.precision}); "
           f"wrote {out / record_name}")

@@ -50,3 +50,16 @@ def test_missing_data_is_one_line_error(tmp_path, capsys):
     assert main(["train", "--dataset", "digits", "--method", "ce", "--selection", "best_val",
                  "--out", str(tmp_path / "o")]) == 2
     assert "--val-per-class" in capsys.readouterr().err
+
+
+def test_recall_table_shows_whole_rule_names_and_printable_class_names():
+    """Column heads were cut to 8 characters ("top clus"); a newline in a class name broke the layout."""
+    from fbcd_lab.cli import recall_table
+
+    result = {"per_class_recall": [1.0, 0.5], "mean_recall": 0.75, "group_recall": {"many": 1.0, "medium": None,
+                                                                                     "few": 0.5}}
+    text = recall_table([10, 2], ["cat", "two\nlines"], {"top cluster": result, "logit adjusted": result})
+    lines = text.splitlines()
+    assert lines[0].split()[-4:] == ["top", "cluster", "logit", "adjusted"]
+    assert len({len(line) for line in lines}) == 1  # every row as wide as the head
+    assert "two\\nlines" in text and "empty" in text
