@@ -301,11 +301,12 @@ def run_summarize(args: argparse.Namespace) -> int:
     cols = [*SHOWN_KEYS[:3], "recipe", *SHOWN_KEYS[3:], *varying_columns(rows), "status", "n"]
     rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
                                (row[c] for c in cols)])  # numbers in numeric order: ratio 10 before 100
-    cells = [{c: _cell(row[c]) for c in cols} for row in rows]
+    cells = [{c: "-" if c in _UNUSED_BY.get(row["method"], ()) else _cell(row[c]) for c in cols} for row in rows]
     shown = (metric, *beside)
     numbers = [[text for name in shown for text in _mean_sd_text(row, name)] for row in rows]
     width = {c: max(len(c), *(len(cell[c]) for cell in cells)) for c in cols}
-    print(f"{' and '.join(shown)} under the {args.rule} rule: mean and sample sd over training seeds")
+    print(f"{' and '.join(shown)} (%) under the {args.rule} rule: mean and sample sd over training seeds "
+          f"(u, lam and cluster '-' where the method has no head that reads them)")
     if imbalance is None:
         print("the test sets are balanced (there top-1 accuracy equals mean recall)")
     else:
@@ -320,14 +321,16 @@ def run_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
-SHORT_METRIC = {"mean_recall": "mean recall", "accuracy": "top-1"}
+SHORT_METRIC = {"mean_recall": "mean recall", "accuracy": "top-1", "ece": "ECE"}
+_UNUSED_BY = {"ce": ("u", "lam", "cluster"), "fbh": ("u", "cluster"), "cdh": ("lam",)}  # by the row's head
 
 
 def _mean_sd_text(row: dict, metric: str) -> tuple[str, str]:
-    """A summary row's mean and sd of ``metric`` to four places ('-' where there is none)."""
+    """A summary row's mean and sd of ``metric`` in %, to two places as ``study`` prints them ('-'
+    where there is none)."""
     if row[f"{metric}_mean"] is None:
         return "-", "-"
-    return f"{row[f'{metric}_mean']:.4f}", f"{row[f'{metric}_std']:.4f}" if row["n"] > 1 else "-"
+    return f"{100 * row[f'{metric}_mean']:.2f}", f"{100 * row[f'{metric}_std']:.2f}" if row["n"] > 1 else "-"
 
 
 def _cell(value) -> str:

@@ -151,7 +151,7 @@ def test_summarize_skips_bad_records_and_never_pools_unlike_runs(finished, tmp_p
     out, err = capsys.readouterr()
     assert "warning: skipped" in err and str(tmp_path / "d" / "results.json") in err
     title, balance, header, *rows = [line for line in out.splitlines() if line.strip()]
-    assert title == "mean_recall under the top_cluster rule: mean and sample sd over training seeds"
+    assert title.startswith("mean_recall (%) under the top_cluster rule: mean and sample sd over training seeds")
     assert balance == "the test sets are balanced (there top-1 accuracy equals mean recall)"
     assert len(rows) == 2 and any("[0, 1]" in r for r in rows) and any(r.rstrip().endswith("[0]") for r in rows)
     assert "lam" in header and " - " in next(r for r in rows if r.rstrip().endswith("[0]"))  # one seed: no sd
@@ -239,6 +239,10 @@ def test_summarize_names_the_recipe_and_orders_numbers_as_numbers(tmp_path, caps
     _, _, header, *rows = capsys.readouterr().out.splitlines()
     assert header.split()[:4] == ["dataset", "imbalance_ratio", "method", "recipe"]
     assert [row.split()[1:4] for row in rows] == [["10", "ce", "ce"], ["100", "ce", "ce"]]  # paths sort 100 first
+    assert [row.split()[5:8] for row in rows] == [["-", "-", "-"]] * 2  # CE reads no u, lambda or clustering
+    records = [json.loads((tmp_path / f"r{r}" / "results.json").read_text()) for r in ("10", "100")]
+    assert [row.split()[-3] for row in rows] == [f"{100 * r['metrics']['top_cluster']['mean_recall']:.2f}"
+                                                 for r in records]  # percent, as study prints
 
 
 def test_options_the_run_would_not_use_are_refused(tmp_path, capsys):

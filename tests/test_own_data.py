@@ -130,7 +130,7 @@ def test_an_imbalanced_test_set_is_ranked_by_mean_recall_with_top1_beside(tmp_pa
     capsys.readouterr()
     assert main(["summarize", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "mean_recall and accuracy under the top_cluster rule" in printed
+    assert "mean_recall and accuracy (%) under the top_cluster rule" in printed
     assert "imbalanced (1 to 8 images a class): rank by mean recall" in printed
     assert "mean recall" in printed.splitlines()[2] and "top-1" in printed.splitlines()[2]
 
