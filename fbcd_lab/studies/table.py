@@ -117,7 +117,8 @@ def table_markdown(table: dict) -> str:
     protocol; tables from before it was recorded say so) and paper column, then the rows."""
     fmt = paper_table(table["paper"]["table"]).format if table["paper"]["table"] else lambda v: "–"
     beside = table.get("test_images_per_class") is not None  # top-1 beside mean recall
-    per_ratio = ("top-1", "paper") if beside else ("paper",)
+    paper = table["paper"]["table"] is not None  # no column of dashes where the paper has no numbers
+    per_ratio = ("top-1",) * beside + ("paper",) * paper
     columns = [c for r in table["ratios"] for c in (f"ratio {r}", *per_ratio)]
     lines = [f"## Study {table['study']}: {table['description']}", "",
              f"- data: {table['dataset']} ({table['classes']} classes, subset seed {table['subset_seed']}); "
@@ -129,15 +130,15 @@ def table_markdown(table: dict) -> str:
              "| cell | paper row | " + " | ".join(columns) + " |",
              "| --- | --- | " + " | ".join("---:" for _ in columns) + " |"]
     for row in table["rows"]:
-        cells = [c for r in table["ratios"] for c in _row_cells(row, r, beside, fmt)]
+        cells = [c for r in table["ratios"] for c in _row_cells(row, r, beside, paper, fmt)]
         lines.append(f"| {row['cell'] or '–'} | {row['paper_row']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _row_cells(row: dict, ratio: str, beside: bool, fmt) -> tuple[str, ...]:
+def _row_cells(row: dict, ratio: str, beside: bool, paper: bool, fmt) -> tuple[str, ...]:
     results = row["results"].get(ratio, {})
     ours = (results.get("text", "–"), results.get("top1_text", "–")) if beside else (results.get("text", "–"),)
-    return (*ours, fmt(row["paper"][ratio]))
+    return (*ours, fmt(row["paper"][ratio])) if paper else ours
 
 
 def save_table(table: dict, folder: Path) -> tuple[Path, Path]:
