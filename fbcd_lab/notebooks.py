@@ -63,7 +63,10 @@ def execute(py: Path, preset: str, timeout: int = CELL_TIMEOUT_S, env: dict[str,
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
     try:
+        # the kernel's own log at ERROR: its "running over TCP without encryption" warning (a local
+        # kernel on the loopback) was printed once per notebook
         NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                       extra_arguments=["--IPKernelApp.log_level=ERROR"],
                        resources={"metadata": {"path": str(py.parent)}}).execute()
     finally:
         for key, value in saved.items():
