@@ -203,7 +203,8 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; {describe_method(run.method)}"
           f"{deferred}; K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
     workers = default_workers(data) if args.workers is None else args.workers
-    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers, sync_bn=args.sync_bn)
+    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers, sync_bn=args.sync_bn,
+        callbacks=[_time_estimate(run)] if distributed.is_main() else [])
     if distributed.is_main():
         _report(run, data, args.selection, args.out, RECORD_NAME)
     elif run.diverged is not None:
@@ -214,6 +215,23 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
                   f"command with --resume", file=sys.stderr)
         return 130
     return 0
+
+
+def _time_estimate(run) -> Callable[[dict], None]:
+    """An epoch callback that says, after the first epoch this command trains, how long the run will
+    take in all and how to shorten it, when that is over a minute."""
+    first = run.epochs_done + 1
+    start = run.wall_time_s
+
+    def estimate(record: dict) -> None:
+        if record["epoch"] != first or run.optim.epochs == first:
+            return
+        took = record["time_s"] - start
+        left = took * (run.optim.epochs - first)
+        if left > 60:
+            print(f"epoch {first} of {run.optim.epochs} took {took:.1f} s: about {left / 60:.0f} min to go; "
+                  f"--epochs N (or --preset cpu_short, 30 epochs) makes the run shorter", flush=True)
+    return estimate
 
 
 def run_eval(args: argparse.Namespace) -> int:

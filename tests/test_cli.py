@@ -63,3 +63,21 @@ def test_recall_table_shows_whole_rule_names_and_printable_class_names():
     assert lines[0].split()[-4:] == ["top", "cluster", "logit", "adjusted"]
     assert len({len(line) for line in lines}) == 1  # every row as wide as the head
     assert "two\\nlines" in text and "empty" in text
+
+
+def test_a_long_run_says_after_its_first_epoch_how_long_it_will_take(capsys):
+    """The README's own-data command once ran 10 minutes on 58 images with nothing said: after the
+    first epoch, a run with more than a minute to go says how long and how to shorten it."""
+    from types import SimpleNamespace
+
+    from fbcd_lab.cli import _time_estimate
+
+    run = SimpleNamespace(epochs_done=0, wall_time_s=0.0, optim=SimpleNamespace(epochs=200))
+    estimate = _time_estimate(run)
+    estimate({"epoch": 1, "time_s": 3.1})
+    estimate({"epoch": 2, "time_s": 6.2})
+    assert capsys.readouterr().out == ("epoch 1 of 200 took 3.1 s: about 10 min to go; --epochs N (or --preset "
+                                       "cpu_short, 30 epochs) makes the run shorter\n")
+    resumed = SimpleNamespace(epochs_done=190, wall_time_s=500.0, optim=SimpleNamespace(epochs=200))
+    _time_estimate(resumed)({"epoch": 191, "time_s": 503.0})  # 27 s to go: nothing to say
+    assert capsys.readouterr().out == ""
