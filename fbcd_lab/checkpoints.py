@@ -132,6 +132,7 @@ def save_checkpoint(run: Run, data: LongTailData, path: str | Path) -> None:
         "best": run.best,
         "best_state": run.best_state,
         "deterministic": run.deterministic,
+        "world_size": run.world_size,
         "extensions": run.extensions,
         "classes": list(data.classes),
         "data": data.record(),

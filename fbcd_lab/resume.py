@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from fbcd_lab import distributed
 from fbcd_lab.balancing import saved_switch_epoch, switch_epoch
 from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
 from fbcd_lab.config import MethodConfig, OptimConfig, with_defaults
@@ -25,9 +26,11 @@ SCHEDULED_BY_EPOCHS = ("epochs", "warmup_epochs", "milestones", "factors")
 
 
 def setting_differences(state: dict, data: LongTailData, method: MethodConfig, optim: OptimConfig, seed: int,
-                        precision: str, deterministic: bool) -> list[str]:
+                        precision: str, deterministic: bool, world_size: int = 1) -> list[str]:
     """``name: saved -> asked`` for every setting in which a checkpoint's run differs from the one
-    asked for; epochs (and what scales with them) may only grow."""
+    asked for; epochs (and what scales with them) may only grow. ``world_size``: the processes that
+    would continue it (torchrun's), which must be the run's own (runs saved before the process count
+    was saved count as one process's)."""
     saved_optim = {k: tuple(v) if isinstance(v, list) else v for k, v in state["optim"].items()}
     saved_method = with_defaults(MethodConfig, state["method"])
     asked_optim = optim.to_dict()
@@ -39,6 +42,7 @@ def setting_differences(state: dict, data: LongTailData, method: MethodConfig, o
         pairs.append(("balancing_switch_epoch", switch_epoch(method.balancing, optim, method.deferred_epoch),
                       saved_switch_epoch(state)))
     pairs += [("seed", seed, state["seed"]), ("precision", precision, state["precision"]),
+              ("world_size", world_size, state.get("world_size", 1)),
               ("deterministic", deterministic, state.get("deterministic", False))]
     pairs += [(f"data.{k}", v, state["data_spec"].get(k)) for k, v in data.spec.items()]
     return [f"{name}: saved {saved!r}, asked {asked!r}" for name, asked, saved in pairs if asked != saved]
@@ -54,7 +58,7 @@ def resume_run(path: str | Path, data: LongTailData, method: MethodConfig, optim
                          f"a run can be extended, not shortened")
     dev = resolve_device(device)
     differences = setting_differences(state, data, method, optim, seed, resolve_precision(precision, dev),
-                                      deterministic)
+                                      deterministic, distributed.world_size())
     if differences:
         raise ValueError(f"--resume: the command line differs from the run saved in {path}: "
                          f"{'; '.join(differences)} (repeat the run's own options, or train into a new --out)")

@@ -262,6 +262,9 @@ def test_two_processes_match_one_process_with_class_weights(tmp_path, name):
 
 @needs_gloo
 def test_two_processes_resume_and_refuse_an_indivisible_batch(two_and_one):
+    """A run continues with the process count it was trained with (a mix would record world_size 1
+    for epochs two processes trained, and summarize would then drop a true one-process run as its
+    duplicate); another count is refused like any other setting."""
     folder, _ = two_and_one
     before = json.loads((folder / "A" / "results.json").read_text())["history"]
     resumed = launch([*TRAIN, "--epochs", "3", "--resume", "--out", "A"], folder, processes=2)
@@ -271,6 +274,12 @@ def test_two_processes_resume_and_refuse_an_indivisible_batch(two_and_one):
     assert record["history"][:2] == before and len(record["history"]) == 3
     assert record["history"][2]["world_size"] == 2 and record["config"]["extensions"][0]["to_epochs"] == 3
     assert torch.load(folder / "A" / "checkpoint.pt", weights_only=True)["history"] == record["history"]
+
+    alone = launch([*TRAIN, "--epochs", "4", "--resume", "--out", "A"], folder)  # one process continuing
+    assert alone.returncode == 2 and "world_size: saved 2, asked 1" in alone.stderr, alone.stderr[-2000:]
+    assert json.loads((folder / "A" / "results.json").read_text())["history"] == record["history"]
+    pair = launch([*TRAIN, "--epochs", "3", "--resume", "--out", "B"], folder, processes=2)  # and the reverse
+    assert pair.returncode != 0 and "world_size: saved 1, asked 2" in pair.stderr, pair.stderr[-3000:]
 
     bad = launch([*TRAIN, "--epochs", "2", "--batch-size", "63", "--out", "C"], folder, processes=2)
     assert bad.returncode != 0

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from fbcd_lab import distributed
 from fbcd_lab.checkpoints import read_checkpoint
 from fbcd_lab.checks import check, check_optional
 from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset
@@ -173,7 +174,8 @@ def _plan_run(ratio: float | None, cell: Cell, seed: int, folder: Path, data: Lo
     record, checkpoint = _final_record(folder / RECORD_NAME), folder / CHECKPOINT_NAME
 
     def refuse_other_settings(saved: dict) -> None:
-        differences = setting_differences(saved, data, cell.method, optim, seed, precision, False)
+        differences = setting_differences(saved, data, cell.method, optim, seed, precision, False,
+                                          distributed.world_size())
         if optim.epochs > saved["optim"]["epochs"]:  # resume_run would extend the run; a study keeps its settings
             differences.insert(0, f"optim.epochs: saved {saved['optim']['epochs']}, asked {optim.epochs}")
         if len(differences) == 1 and saved["precision"] != precision:  # the precision alone differs
