@@ -66,8 +66,7 @@ def hold_folder(out: Path) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise ValueError(f"{out} is in use by {holder}: wait for that run to end, or choose another "
-                             f"--out") from None
+            raise ValueError(f"{out} is in use by {holder}: wait for it to end, or use another folder") from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:

@@ -148,11 +148,8 @@ def _cells_to_show(every: Sequence[Cell], chosen: Sequence[Cell], ratios: Sequen
     whose runs of these ratios and seeds are all finished with these settings, so a partial rerun
     never drops rows from the study's table."""
     def finished(cell: Cell) -> bool:
-        try:
-            return all(_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim,
-                                 asked_precision, precision).action == "done" for r in ratios for s in seeds)
-        except ValueError:  # a folder of other settings: not this table's
-            return False
+        return all(len(_found_records(r, cell, seeds, folder, data[r], optim, asked_precision, precision))
+                   == len(seeds) for r in ratios)
 
     labels = {c.label for c in chosen}
     return [c for c in every if c.label in labels or finished(c)]
