@@ -15,10 +15,8 @@
 import inspect
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import torch
-from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
 from fbcd_lab import MethodConfig, plots, train
