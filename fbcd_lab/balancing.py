@@ -45,10 +45,15 @@ def deferred_epoch(optim, deferred: int | None = None) -> int:
     left) round(0.8 x epochs), kept below the last epoch so a short run still switches."""
     if deferred is not None:
         return deferred
-    target = DEFERRED_SHARE * optim.epochs
     if optim.schedule == "step" and optim.milestones:
+        target = DEFERRED_SHARE * optim.epochs
         return min(reversed(optim.milestones), key=lambda m: abs(m - target))
-    return min(round(target), optim.epochs - 1)
+    return _share_epoch(optim.epochs)
+
+
+def _share_epoch(epochs: int) -> int:
+    """round(0.8 x epochs), kept below the last epoch (at epoch 0 for a 1-epoch run)."""
+    return min(round(DEFERRED_SHARE * epochs), epochs - 1)
 
 
 def switch_epoch(rule: str, optim, deferred: int | None = None) -> int | None:
@@ -67,7 +72,7 @@ def saved_switch_epoch(state: dict) -> int | None:
     if method.get("balancing", "none") not in DEFERRED:
         return None
     epochs, deferred = state["optim"]["epochs"], method.get("deferred_epoch")
-    return min(round(DEFERRED_SHARE * epochs), epochs - 1) if deferred is None else deferred
+    return _share_epoch(epochs) if deferred is None else deferred
 
 
 @dataclass(frozen=True)

@@ -103,10 +103,14 @@ def run_study(
                        default_workers(data[planned.ratio]) if workers is None else workers)
     finally:
         bar.close()
-    shown = _cells_to_show(study.select(backbone, dataset), chosen, ratios, seeds, folder, data, optim, precision,
-                           resolved)
-    records = {(r, cell.label): [read_record(folder / _ratio_folder(r) / cell.label / f"seed{s}" / RECORD_NAME)
-                                 for s in seeds] for r in ratios for cell in shown}
+    # the cells run now and (--cells ran part of the study) every other cell whose runs of these ratios
+    # and seeds are all finished with these settings, so a partial rerun never drops rows from the table
+    every = study.select(backbone, dataset)
+    records = {(r, cell.label): _found_records(r, cell, seeds, folder, data[r], optim, precision, resolved)
+               for r in ratios for cell in every}
+    labels = {c.label for c in chosen}
+    shown = [c for c in every
+             if c.label in labels or all(len(records[r, c.label]) == len(seeds) for r in ratios)]
     return _save_table(study, shown, ratios, seeds, records, data, preset_name or DEFAULT_PRESET[dataset], optim,
                        resolved, paper, folder)
 
@@ -139,20 +143,6 @@ def _found_records(ratio: float | None, cell: Cell, seeds: Sequence[int], folder
         except ValueError:
             tqdm.write(f"{run_folder}: a run of other settings, left out of the table")
     return found
-
-
-def _cells_to_show(every: Sequence[Cell], chosen: Sequence[Cell], ratios: Sequence[float | None],
-                   seeds: Sequence[int], folder: Path, data: dict, optim: OptimConfig, asked_precision: str,
-                   precision: str) -> list[Cell]:
-    """The cells of the table: those run now, and (``--cells`` ran part of the study) every other cell
-    whose runs of these ratios and seeds are all finished with these settings, so a partial rerun
-    never drops rows from the study's table."""
-    def finished(cell: Cell) -> bool:
-        return all(len(_found_records(r, cell, seeds, folder, data[r], optim, asked_precision, precision))
-                   == len(seeds) for r in ratios)
-
-    labels = {c.label for c in chosen}
-    return [c for c in every if c.label in labels or finished(c)]
 
 
 def _unique(values) -> list:
