@@ -25,7 +25,7 @@ from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.balancing import BALANCING
 from fbcd_lab.config import (
-    AUGMENTATIONS, DEFAULT_BACKBONE, DEFAULT_PRESET, L2_WEIGHTS, METHODS, PRESETS, MethodConfig, preset,
+    AUGMENTATIONS, L2_WEIGHTS, METHODS, PRESETS, SMALL_FOLDER_IMAGES, MethodConfig, default_backbone_and_preset, preset,
 )
 from fbcd_lab.data.datasets import build_long_tailed, default_workers
 from fbcd_lab.data.long_tail import PROFILES
@@ -174,19 +174,20 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     distributed.quiet_unless_main()
     if args.selection == "best_val" and not (args.val_per_class or args.val_folder):
         raise ValueError("--selection best_val needs --val-per-class > 0 or --val-folder")
-    method = method_from_args(args)
+    data = _data_for(args)  # first: a small image folder's default backbone and preset follow its size
+    backbone, preset_name = _defaults_told(args, len(data.train))
+    method = method_from_args(args, backbone)
     checkpoint = args.out / CHECKPOINT_NAME
     saved_epochs = read_checkpoint(checkpoint)["optim"]["epochs"] if args.resume and checkpoint.is_file() else None
     epochs = saved_epochs if args.epochs is None else args.epochs  # a resumed run keeps its own length
     overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", args.batch_size), ("lr", args.lr),
                                    ("weight_decay", args.weight_decay)) if v is not None}
-    optim = preset(args.preset or DEFAULT_PRESET[args.dataset], **overrides)
+    optim = preset(preset_name, **overrides)
     # the global batch, divisible by the processes; folder and resume checks: the main process
     # first, its one-line error ending the others quietly (exit status 2)
     distributed.main_first(lambda: distributed.check_global_batch(optim.batch_size))
     for stale in distributed.main_first(own_folder) or ():
         print(f"removed {stale}, left by an interrupted write")
-    data = _data_for(args)
     settings = {"seed": args.seed, "device": device, "precision": args.precision,
                 "deterministic": args.deterministic}
     if args.resume:
@@ -229,8 +230,10 @@ def _time_estimate(run) -> Callable[[dict], None]:
         took = record["time_s"] - start
         left = took * (run.optim.epochs - first)
         if left > 60:
+            short = PRESETS["cpu_short"].epochs
+            also = f" (or --preset cpu_short, {short} epochs)" if run.optim.epochs > short else ""
             print(f"epoch {first} of {run.optim.epochs} took {took:.1f} s: about {left / 60:.0f} min to go; "
-                  f"--epochs N (or --preset cpu_short, 30 epochs) makes the run shorter", flush=True)
+                  f"--epochs N{also} makes the run shorter", flush=True)
     return estimate
 
 
@@ -419,11 +422,22 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
                              "(only FBH reads it)")
 
 
-def method_from_args(args: argparse.Namespace) -> MethodConfig:
-    """The run's MethodConfig: the recipe's fields, then every method option given."""
+def _defaults_told(args: argparse.Namespace, train_images: int) -> tuple[str, str]:
+    """The run's backbone and preset name: those given, else the defaults for its data, said in a
+    line when a small folder's differ from the paper's."""
+    backbone, preset_name = default_backbone_and_preset(args.dataset, train_images)
+    paper = default_backbone_and_preset(args.dataset)
+    if (backbone, preset_name) != paper and not (args.backbone and args.preset):
+        print(f"a small folder ({train_images} training images, under {SMALL_FOLDER_IMAGES:,}): by default "
+              f"{backbone} and preset {preset_name} ({PRESETS[preset_name].epochs} epochs); --backbone {paper[0]} "
+              f"--preset {paper[1]} train the paper's setup for this source")
+    return args.backbone or backbone, args.preset or preset_name
+
+
+def method_from_args(args: argparse.Namespace, backbone: str) -> MethodConfig:
+    """The run's MethodConfig on ``backbone``: the recipe's fields, then every method option given."""
     if args.recipe is None and args.method is None:
         raise ValueError("give --method or --recipe")
-    backbone = args.backbone or DEFAULT_BACKBONE[args.dataset]
     fields = {k: getattr(args, k) for k in METHOD_OPTIONS if getattr(args, k) is not None}
     method = recipe(args.recipe, backbone, **fields) if args.recipe else MethodConfig(backbone=backbone, **fields)
     unused = method.unused(fields)
@@ -476,8 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_method_options(tr)
     tr.add_argument("--backbone", choices=BACKBONES, help="default: small_cnn (digits), resnet32 (CIFAR), "
                                                           "resnet18 (imagefolder, tiny_imagenet), "
-                                                          "resnext50 (imagenet_lt)")
-    tr.add_argument("--preset", choices=tuple(PRESETS), help="optimisation preset (default by dataset)")
+                                                          "resnext50 (imagenet_lt); resnet8 for an "
+                                                          f"imagefolder under {SMALL_FOLDER_IMAGES:,} "
+                                                          "training images")
+    tr.add_argument("--preset", choices=tuple(PRESETS),
+                    help="optimisation preset (default by dataset: paper_cifar, paper_tiny_imagenet, ...; "
+                         f"cpu_short for an imagefolder under {SMALL_FOLDER_IMAGES:,} training images)")
     tr.add_argument("--epochs", type=checked("epochs"), help="override the preset's epochs (>= 1)")
     tr.add_argument("--batch-size", type=checked("batch_size"), help="override the preset's batch size (>= 1)")
     tr.add_argument("--lr", type=checked("lr"), help="override the initial learning rate (> 0)")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from fbcd_lab import MethodConfig, train
 from fbcd_lab.cli import build_parser, main
-from fbcd_lab.config import DEFAULT_BACKBONE, DEFAULT_PRESET, preset
+from fbcd_lab.config import DEFAULT_BACKBONE, DEFAULT_PRESET, SMALL_FOLDER_IMAGES, default_backbone_and_preset, preset
 from fbcd_lab.data import FileImages, TensorImages, build_long_tailed, iterate_batches
 from fbcd_lab.data import datasets
 from fbcd_lab.data.long_tail import long_tail_counts
@@ -93,6 +93,30 @@ def test_natural_from_the_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--dataset", "digits", "--method", "ce", "--imbalance-ratio", "wild", "--out", str(out)])
     assert "must be natural or a finite number >= 1, got 'wild'" in capsys.readouterr().err
+
+
+def test_a_small_folder_gets_the_cpu_protocol_by_default_and_is_told(tmp_path, capsys):
+    """The README's own-data command, no option beyond the data: ResNet-8 and cpu_short (30 epochs)
+    below SMALL_FOLDER_IMAGES training images, with one line naming the paper's setup."""
+    root, out = image_folder(tmp_path / "pets"), tmp_path / "run"
+    assert main(["train", "--dataset", "imagefolder", "--data-root", str(root), "--imbalance-ratio", "natural",
+                 "--method", "fbcd", "--no-progress", "--out", str(out)]) == 0
+    assert ("a small folder (21 training images, under 5,000): by default resnet8 and preset cpu_short (30 epochs); "
+            "--backbone resnet18 --preset paper_tiny_imagenet") in capsys.readouterr().out
+    record = json.loads((out / "results.json").read_text())
+    assert record["config"]["method"]["backbone"] == "resnet8" and record["epochs_done"] == 30
+    assert record["config"]["optim"] == json.loads(json.dumps(preset("cpu_short").to_dict()))
+    assert default_backbone_and_preset("imagefolder", SMALL_FOLDER_IMAGES - 1) == ("resnet8", "cpu_short")
+    assert default_backbone_and_preset("imagefolder", SMALL_FOLDER_IMAGES) == ("resnet18", "paper_tiny_imagenet")
+    assert default_backbone_and_preset("imagefolder") == ("resnet18", "paper_tiny_imagenet")
+    assert default_backbone_and_preset("cifar10", 12) == ("resnet32", "paper_cifar")
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        default_backbone_and_preset("cifar", 12)
+    # either option given: no line, the other keeps its small-folder default
+    assert main(["train", "--dataset", "imagefolder", "--data-root", str(root), "--imbalance-ratio", "natural",
+                 "--method", "ce", "--backbone", "small_cnn", "--preset", "digits", "--epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "given")]) == 0
+    assert "small folder" not in capsys.readouterr().out
 
 
 def test_study_over_a_natural_folder(tmp_path, capsys):
