@@ -30,7 +30,7 @@ from fbcd_lab.config import (
 from fbcd_lab.data.datasets import build_long_tailed, default_workers
 from fbcd_lab.data.long_tail import PROFILES
 from fbcd_lab.data.sources import SOURCES
-from fbcd_lab.distributed import is_main
+from fbcd_lab.distributed import is_main, lost_a_process, rank
 from fbcd_lab.losses import LOSSES
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.models.predict import RULES
@@ -617,6 +617,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader stopped reading: end quietly, as a command killed by SIGPIPE does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except RuntimeError as err:
+        if not lost_a_process(err):
+            raise
+        reason = str(err).splitlines()[0].split("] ", 1)[-1].split(". ")[0]
+        print(f"{parser.prog} {args.command}: error: process {rank()} stops: another process of this torchrun job "
+              f"ended ({reason}); {Path(args.out) / CHECKPOINT_NAME} keeps the last finished epoch: run the same "
+              f"torchrun command with --resume", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as err:
         lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
         message = _naming_the_option(lines[-1] if len(lines) > 1 else lines[0], parser, args.command)

@@ -100,6 +100,12 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+def lost_a_process(err: BaseException) -> bool:
+    """Whether ``err`` is a collective failing because another process of the job ended (gloo's
+    transport closing the connection, NCCL's backend error), not an error of this process."""
+    return is_distributed() and (isinstance(err, dist.DistBackendError) or "gloo/transport" in str(err))
+
+
 def barrier() -> None:
     """Wait until every process gets here (nothing when not distributed)."""
     if not is_distributed():

@@ -10,8 +10,10 @@ round differently from one whole-batch sum.
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -191,16 +193,25 @@ needs_gloo = pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_availa
                                 reason="this PyTorch build has no torch.distributed with the gloo backend")
 
 
-def launch(args, cwd, processes=None):
-    """``python -m fbcd_lab ARGS`` as one process, or under torchrun with ``processes`` processes."""
+def launch_env():
+    """This checkout first on the path, one thread a process, no torchrun variables of an outer job."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
-                if processes else [sys.executable])
-    return subprocess.run([*launcher, "-m", "fbcd_lab", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return env
+
+
+def torchrun(processes, *options):
+    """The torchrun launcher of ``processes`` processes on this machine."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), *options]
+
+
+def launch(args, cwd, processes=None):
+    """``python -m fbcd_lab ARGS`` as one process, or under torchrun with ``processes`` processes."""
+    launcher = torchrun(processes) if processes else [sys.executable]
+    return subprocess.run([*launcher, "-m", "fbcd_lab", *args], cwd=cwd, env=launch_env(), capture_output=True,
+                          text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -288,3 +299,42 @@ def test_two_processes_resume_and_refuse_an_indivisible_batch(two_and_one):
         "python -m fbcd_lab train: error: batch size 63 is the global batch of 2 processes and "
         "must be divisible by 2 (each takes batch/2 of every batch; set --batch-size)"], bad.stderr[-2000:]
     assert not (folder / "C").exists()
+
+
+def child_of_rank(parent: int, rank: int) -> int:
+    """The pid of ``parent``'s child process whose environment says RANK=``rank``."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                environ = (proc / "environ").read_bytes().split(b"\0")
+            except (OSError, IndexError):
+                continue
+            if ppid == parent and f"RANK={rank}".encode() in environ:
+                return int(proc.name)
+    raise AssertionError(f"no child of {parent} with RANK={rank}")
+
+
+@needs_gloo
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds torchrun's children through /proc (Linux)")
+def test_a_killed_process_leaves_the_survivor_one_line_and_the_checkpoint(tmp_path):
+    """kill -9 of process 1 in the middle of a run: process 0's next gradient all-reduce fails, and it
+    says so in one line naming the checkpoint and --resume, not in gloo's traceback (torchrun's own
+    monitor, slowed here, would otherwise stop process 0 first with SIGTERM, an interruption)."""
+    job = subprocess.Popen([*torchrun(2, "--monitor-interval", "5"), "-m", "fbcd_lab", *TRAIN, "--epochs", "5000",
+                            "--out", "A"], cwd=tmp_path, env=launch_env(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "A" / "checkpoint.pt").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(child_of_rank(job.pid, 1), signal.SIGKILL)
+        _, err = job.communicate(timeout=150)
+    finally:
+        job.kill()
+    said = [line for line in err.splitlines() if line.startswith("python -m fbcd_lab train: error:")]
+    assert len(said) == 1 and said[0].startswith(
+        "python -m fbcd_lab train: error: process 0 stops: another process of this torchrun job ended ("), err[-3000:]
+    assert said[0].endswith("A/checkpoint.pt keeps the last finished epoch: run the same torchrun command with --resume")
+    assert "[rank0]" not in err and "GLHF" not in err, err[-3000:]  # no traceback of process 0
+    assert torch.load(tmp_path / "A" / "checkpoint.pt", weights_only=True)["history"]
