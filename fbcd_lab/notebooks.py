@@ -20,6 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+# Defaults for the JupyterLab that ``lab`` starts (a user's own settings still win): no news or update
+# pop-up, and the notebooks' paired .py files (NN_name.py, for review and editing) hidden from the
+# file browser, so each notebook is listed once, as its .ipynb.
+JUPYTER_CONFIG = Path(__file__).resolve().parent / "jupyter_config"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 CELL_TIMEOUT_S = 900
@@ -165,7 +169,8 @@ def open_lab(options: Sequence[str] = (), preset: str | None = None, stop_within
     JupyterLab with SIGTERM, on which it shuts its kernels down; killing it would leave them
     running. Only if it has not stopped within ``stop_within_s`` is it killed. Returns its status,
     130 after an interrupt."""
-    env = dict(os.environ, **({"FBCD_PRESET": preset} if preset else {}))
+    env = dict(os.environ, **({"FBCD_PRESET": preset} if preset else {}), JUPYTER_CONFIG_PATH=os.pathsep.join(
+        [str(JUPYTER_CONFIG), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])]))
     server = subprocess.Popen(lab_command(options), cwd=NOTEBOOK_DIR.parent, env=env)
     try:
         return server.wait()

@@ -206,7 +206,6 @@ def lab_server(chromium_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    shutil.copy2(ROOT / "jupytext.toml", root / "jupytext.toml")
     settings = tmp_path_factory.mktemp("lab-settings")
     for name, values in LAB_SETTINGS.items():
         target = settings / f"{name}.jupyterlab-settings"

@@ -1,14 +1,22 @@
 """Notebook sizes from FBCD_PRESET, and `python -m fbcd_lab lab`: JupyterLab's command line, and the
 headless runner that writes HTML whose figures need no network."""
 
+import json
+import os
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from fbcd_lab import notebooks
 from fbcd_lab.cli import main
 from fbcd_lab.lab_preset import lab_preset
-from fbcd_lab.notebooks import NotebookError, execute, notebook_sources, run_headless, write_html
+from fbcd_lab.notebooks import NOTEBOOK_DIR, NotebookError, execute, notebook_sources, run_headless, write_html
 
 
 def test_preset_from_environment(monkeypatch):
@@ -101,6 +109,46 @@ def test_lab_passes_jupyterlab_options_on_and_sets_the_preset(fake_lab, monkeypa
     assert command[1:4] == ["-m", "jupyterlab", "notebooks/01_building_imbalance.ipynb"]
     assert command[4:] == ["--no-browser", "--port", "8890", "--ip=0.0.0.0", "--ServerApp.token=abc"]
     assert env["FBCD_PRESET"] == "ci" and "FBCD_PRESET=ci" in capsys.readouterr().err
+
+
+def test_lab_lists_each_notebook_once_opens_every_one_and_asks_no_news(tmp_path):
+    """The real JupyterLab of ``python -m fbcd_lab lab``: the file browser lists each notebook once (its
+    paired .py hidden), every notebook opens although its .ipynb is newer than its .py (as after a
+    pull of regenerated outputs: Jupytext reads its config beside the notebooks, so the inputs
+    compare equal), and the news and update pop-ups are off by default; SIGTERM stops it."""
+    for notebook in NOTEBOOK_DIR.glob("*.ipynb"):
+        os.utime(notebook)  # newer than its .py
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+    server = subprocess.Popen([sys.executable, "-m", "fbcd_lab", "lab", "--no-browser", f"--port={port}",
+                               "--ServerApp.port_retries=0", "--IdentityProvider.token=t"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get(path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}?token=t", timeout=30) as response:
+            return json.load(response)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                get("api/status")
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "JupyterLab did not start"
+                time.sleep(0.5)
+        names = sorted(item["name"] for item in get("api/contents/")["content"])
+        notebooks = [p.with_suffix(".ipynb").name for p in notebook_sources()]
+        assert [n for n in names if n[:2].isdigit()] == notebooks
+        for name in notebooks:
+            assert get(f"api/contents/{name}")["type"] == "notebook"
+        notification = get("lab/api/settings/@jupyterlab/apputils-extension:notification")["schema"]["properties"]
+        assert notification["fetchNews"]["default"] == "false" and notification["checkForUpdates"]["default"] is False
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 130
 
 
 def test_lab_as_root_adds_allow_root(fake_lab, monkeypatch, capsys):
