@@ -2,9 +2,12 @@
 
 :class:`TrainingPanel` puts the method's settings (u, lambda, alpha, clustering), the data's
 imbalance ratio, the epochs, the training seed and the prediction rule on sliders and menus. Train
-starts a run with the library's trainer; a live plot draws each run's training loss and its mean
-recall on a validation split epoch by epoch, and a table gathers one row per finished or stopped
-run for comparison: its final test metrics and its best validation epoch.
+starts a run with the library's trainer; a live plot draws each run's two losses, L2 (the main
+head's) and L1 (the feature-balancing head's, unweighted by lambda, so runs of any lambda compare),
+and its mean recall on a validation split epoch by epoch; a table gathers one row per finished or
+stopped run: its final test metrics under the prediction rule chosen now (changing the rule
+re-reads every run, no retraining) and its best validation epoch. Runs with equal settings draw
+in their own dash and say whose settings they repeat.
 
 Why validation: choosing settings by the test curve fits them to the test set. The digits keep
 :data:`DIGITS_SPLIT` (10 images per class, carved from the images the long tail leaves unused) for
@@ -87,33 +90,42 @@ def make_controls(default_epochs: int) -> dict[str, widgets.Widget]:
     return controls
 
 
+LOSS_TITLES = ("L2: main head's training loss", "L1: FBH's training loss")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
 def make_figure(recall_title: str = VALIDATION_TITLE) -> go.FigureWidget:
-    """An empty live plot: training loss (left) and mean recall titled ``recall_title`` (right)
-    against the epoch."""
-    figure = go.FigureWidget(make_subplots(rows=1, cols=2, subplot_titles=("training loss", recall_title)))
+    """An empty live plot against the epoch: L2 (left), L1 (middle) and mean recall titled
+    ``recall_title`` (right, 0 to 1 with room above for the title)."""
+    figure = go.FigureWidget(make_subplots(rows=1, cols=3, subplot_titles=(*LOSS_TITLES, recall_title)))
     figure.update_xaxes(title_text="epoch")
-    figure.update_yaxes(range=[0, 1], row=1, col=2)
-    figure.update_layout(height=360, margin={"t": 40, "b": 40, "l": 50, "r": 20})
+    figure.update_yaxes(title_text="loss", row=1, col=1)
+    figure.update_yaxes(range=[0, 1.05], title_text="mean recall", row=1, col=3)
+    figure.update_layout(height=380, margin={"t": 50, "b": 40, "l": 50, "r": 20})
     return figure
 
 
-def run_row(run_id: int, settings: dict, run: Run, metrics: dict) -> dict:
-    """The comparison-table row of one run: its settings, its final-epoch test metrics under one rule
-    (reported, not used to choose), and its best validation epoch (None without a split)."""
+TRAINED_SETTINGS = tuple(name for name in CONTROL_NAMES if name != "rule")
+
+
+def run_row(run_id: int, settings: dict, run: Run, metrics: dict, rule: str) -> dict:
+    """The comparison-table row of one run: its final-epoch test metrics under ``rule`` (reported,
+    not used to choose), its settings, and its best validation epoch (None without a split)."""
     groups, best = metrics["group_recall"], run.best or {}
-    return {"run": run_id, **{k: settings[k] for k in ("method", "u", "lam", "alpha", "cluster", "rule")},
-            "ratio": settings["imbalance_ratio"], "seed": settings["seed"], "epochs": settings["epochs"],
-            "epochs_done": run.epochs_done, "stopped": run.stopped, "mean_recall": metrics["mean_recall"],
+    return {"run": run_id, "method": settings["method"], "rule": rule, "mean_recall": metrics["mean_recall"],
             "accuracy": metrics["accuracy"], "many": groups["many"], "medium": groups["medium"],
-            "few": groups["few"], "best_val_epoch": best.get("epoch"),
+            "few": groups["few"], **{k: settings[k] for k in ("u", "lam", "alpha", "cluster")},
+            "ratio": settings["imbalance_ratio"], "seed": settings["seed"], "epochs": settings["epochs"],
+            "epochs_done": run.epochs_done, "stopped": run.stopped, "best_val_epoch": best.get("epoch"),
             "best_val_mean_recall": best.get("val_mean_recall"), "wall_time_s": run.wall_time_s}
 
 
 class TrainingPanel:
     """ipywidgets controls + Train/Stop buttons + live plotly FigureWidget + comparison table.
 
-    Display ``panel.widget``. ``runs`` holds the table's rows, ``results[run_id]`` the trained
-    run and its metrics under every rule, ``datasets[ratio]`` the data it trained on (subset seed 0).
+    Display ``panel.widget``. ``runs`` holds the table's rows (under the rule chosen now),
+    ``results[run_id]`` the trained run and its metrics under every rule, ``trained[run_id]`` its
+    settings, ``datasets[ratio]`` the data it trained on (subset seed 0).
     ``val_per_class`` None takes :data:`DIGITS_SPLIT` (n_max too, unless given) on the digits and
     no split elsewhere; ``n_max`` None is otherwise the dataset's own. Without a split the curve
     is test recall every ``eval_every`` epochs. Runs train in ``precision``, fp32 by default: the
@@ -133,13 +145,14 @@ class TrainingPanel:
         self.controls = make_controls(optim_preset(preset).epochs)
         self.train_button = widgets.Button(description="Train", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="epochs")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress")
         self.clock = widgets.Label(value="")
         self.figure = make_figure(VALIDATION_TITLE if self.val_per_class else TEST_TITLE)
         self.table = widgets.HTML()
         self.error = widgets.HTML()
         self.runs: list[dict] = []
         self.results: dict[int, tuple[Run, dict]] = {}
+        self.trained: dict[int, dict] = {}
         self.datasets: dict[float, LongTailData] = {}
         self.running = False
         self._stop_event = threading.Event()
@@ -151,6 +164,7 @@ class TrainingPanel:
         self.train_button.on_click(lambda _: self.train(block=False))
         self.stop_button.on_click(lambda _: self.stop())
         self.controls["method"].observe(self._sync_method, names="value")
+        self.controls["rule"].observe(lambda _: self._show_table(), names="value")
         self._sync_method()
         c = self.controls
         self.widget = widgets.VBox([
@@ -176,6 +190,7 @@ class TrainingPanel:
         settings = self.settings()
         run_id, self._next_id = self._next_id, self._next_id + 1
         traces = self._add_traces(run_id, settings)
+        self.trained[run_id] = settings
         self._stop_event.clear()
         self._exception, self._last_row = None, None
         self.error.value = ""
@@ -206,7 +221,7 @@ class TrainingPanel:
             self.stop()
             self._thread.join()
 
-    def _work(self, run_id: int, settings: dict, traces: tuple[go.Scatter, go.Scatter]) -> None:
+    def _work(self, run_id: int, settings: dict, traces: tuple[go.Scatter, ...]) -> None:
         """The worker thread's body: build or reuse the data, train, evaluate, add the row."""
         try:
             data = self._data(settings["imbalance_ratio"])
@@ -216,17 +231,15 @@ class TrainingPanel:
             optim = optim_preset(self.preset, epochs=settings["epochs"])
             run = start_run(data, method, optim, seed=settings["seed"], precision=self.precision)
             eval_every = 0 if data.val is not None else self.eval_every  # the trainer scores val every epoch
-            fit(run, data, eval_every=eval_every, progress=False, callbacks=[self._plotter(traces)],
-                should_stop=lambda: self._stop_event.is_set())
+            fit(run, data, eval_every=eval_every, progress=False,
+                callbacks=[self._plotter(traces, method.uses_fbh)], should_stop=lambda: self._stop_event.is_set())
             metrics, protocol = evaluate_run(run, data)
             if metrics is None:
                 raise ValueError(f"run {protocol}; lower lambda, or the preset's learning rate")
             self.clock.value = f"{'stopped after' if run.stopped else 'done in'} {run.wall_time_s:.1f} s"
             self.results[run_id] = (run, metrics)
-            self._last_row = run_row(run_id, settings, run, metrics[settings["rule"]])
-            self.runs.append(self._last_row)
-            table = pd.DataFrame(self.runs).to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–")
-            self.table.value = f"<div style='overflow-x:auto'>{table}</div>"  # 20 columns: scroll, don't cut
+            self._show_table()
+            self._last_row = self.runs[-1]
         except Exception as exc:
             self._exception = exc
             traces[0].name += " (failed)"
@@ -244,30 +257,42 @@ class TrainingPanel:
                                                      root=self.data_root, val_per_class=self.val_per_class)
         return self.datasets[ratio]
 
-    def _add_traces(self, run_id: int, settings: dict) -> tuple[go.Scatter, go.Scatter]:
-        """A loss trace and a recall trace for a new run, in the same colour, one legend entry."""
-        name = f"run {run_id}: {settings['method']} u={settings['u']} λ={settings['lam']:g}"
-        color = qualitative.Plotly[(run_id - 1) % len(qualitative.Plotly)]
-        for col, show in ((1, True), (2, False)):
-            self.figure.add_scatter(x=(), y=(), mode="lines+markers", name=name, legendgroup=name,
-                                    showlegend=show, line={"color": color}, row=1, col=col)
-        return self.figure.data[-2], self.figure.data[-1]
+    def _show_table(self) -> None:
+        """Rebuild :attr:`runs` and the table from every finished run under the rule chosen now."""
+        rule = self.controls["rule"].value
+        self.runs = [run_row(i, self.trained[i], run, metrics[rule], rule)
+                     for i, (run, metrics) in self.results.items()]
+        table = pd.DataFrame(self.runs).to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–")
+        self.table.value = f"<div style='overflow-x:auto'>{table}</div>"  # 21 columns: scroll, don't cut
 
-    def _plotter(self, traces: tuple[go.Scatter, go.Scatter]) -> EpochCallback:
-        """The epoch callback: extend the run's loss and recall traces (:attr:`curve`) and advance
-        the progress bar."""
-        loss_trace, recall_trace = traces
-        loss_x, loss_y, recall_x, recall_y = [], [], [], []
+    def _add_traces(self, run_id: int, settings: dict) -> tuple[go.Scatter, ...]:
+        """L2, L1 and recall traces for a new run, in one colour and dash, one legend entry; a run
+        that repeats an earlier run's settings says whose."""
+        name = f"run {run_id}: {settings['method']} u={settings['u']} λ={settings['lam']:g}"
+        same = [i for i, s in self.trained.items() if all(s[k] == settings[k] for k in TRAINED_SETTINGS)]
+        if same:
+            name += f" (settings of run {same[0]})"
+        line = {"color": qualitative.Plotly[(run_id - 1) % len(qualitative.Plotly)],
+                "dash": DASHES[(run_id - 1) % len(DASHES)]}
+        for col in (1, 2, 3):
+            self.figure.add_scatter(x=(), y=(), mode="lines+markers", name=name, legendgroup=name,
+                                    showlegend=col == 1, line=line, row=1, col=col)
+        return tuple(self.figure.data[-3:])
+
+    def _plotter(self, traces: tuple[go.Scatter, ...], uses_fbh: bool) -> EpochCallback:
+        """The epoch callback: extend the run's L2, L1 (only where FBH trains) and recall
+        (:attr:`curve`) traces and advance the progress bar."""
+        points = [([], []) for _ in traces]
 
         def on_epoch(record: dict) -> None:
-            loss_x.append(record["epoch"])
-            loss_y.append(record["loss"])
-            if self.curve in record:
-                recall_x.append(record["epoch"])
-                recall_y.append(record[self.curve])
+            for (x, y), key, drawn in zip(points, ("l2", "l1", self.curve),
+                                          (True, uses_fbh, self.curve in record)):
+                if drawn:
+                    x.append(record["epoch"])
+                    y.append(record[key])
             with self.figure.batch_update():
-                loss_trace.x, loss_trace.y = tuple(loss_x), tuple(loss_y)
-                recall_trace.x, recall_trace.y = tuple(recall_x), tuple(recall_y)
+                for trace, (x, y) in zip(traces, points):
+                    trace.x, trace.y = tuple(x), tuple(y)
             self.progress.value = record["epoch"]
             done, total = record["epoch"], self.progress.max
             left = record["time_s"] / done * (total - done)

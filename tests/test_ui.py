@@ -47,17 +47,23 @@ def test_train_button_adds_rows_traces_and_progress():
     row = panel.runs[0]
     assert (row["u"], row["lam"], row["method"], row["epochs_done"], row["stopped"]) == (4, 0.5, "fbcd", 2, False)
     assert 0 <= row["mean_recall"] <= 1 and 0 <= row["accuracy"] <= 1 and row["wall_time_s"] > 0
-    assert len(panel.figure.data) == 2
-    loss, recall = panel.figure.data
-    assert loss.name == "run 1: fbcd u=4 λ=0.5"
-    assert tuple(loss.x) == (1, 2) and len(loss.y) == 2 and tuple(recall.x) == (1, 2)
+    assert len(panel.figure.data) == 3
+    l2, l1, recall = panel.figure.data
+    assert l2.name == "run 1: fbcd u=4 λ=0.5" and l2.showlegend and not l1.showlegend
+    assert tuple(l2.x) == tuple(l1.x) == (1, 2) and tuple(recall.x) == (1, 2)
     assert panel.progress.value == panel.progress.max == 2
     run, metrics = panel.results[1]
     assert run.epochs_done == 2 and set(metrics) == {"top_cluster", "sum_clusters", "logit_adjusted"}
+    # L2 and L1 apart, L1 unweighted by lambda (the total loss's scale moves with lambda and K)
+    assert tuple(l2.y) == tuple(r["l2"] for r in run.history) and tuple(l1.y) == tuple(r["l1"] for r in run.history)
     # the curve is the validation recall; the row reports the final test metrics and the best val epoch
     assert tuple(recall.y) == tuple(r["val_mean_recall"] for r in run.history)
     assert not any("test_mean_recall" in r for r in run.history)
-    assert panel.figure.layout.annotations[1].text.startswith("validation mean recall")
+    titles = [a.text for a in panel.figure.layout.annotations[:3]]
+    assert titles[:2] == ["L2: main head's training loss", "L1: FBH's training loss"]
+    assert titles[2].startswith("validation mean recall")
+    assert tuple(panel.figure.layout.yaxis3.range) == (0, 1.05)  # the 1 tick below the title
+    assert panel.progress.description == "progress" != panel.controls["epochs"].description
     assert row["mean_recall"] == metrics["top_cluster"]["mean_recall"]
     assert row["best_val_epoch"] == run.best["epoch"] in (1, 2)
     assert row["best_val_mean_recall"] == max(recall.y)
@@ -66,10 +72,29 @@ def test_train_button_adds_rows_traces_and_progress():
     row2 = panel.train(block=True)
     assert row2 is panel.runs[1] and row2["method"] == "ce" and row2["rule"] == "logit_adjusted"
     assert row2["mean_recall"] == panel.results[2][1]["logit_adjusted"]["mean_recall"]
-    assert len(panel.figure.data) == 4 and panel.figure.data[2].name == "run 2: ce u=10 λ=1.5"
+    assert len(panel.figure.data) == 6 and panel.figure.data[3].name == "run 2: ce u=10 λ=1.5"
+    assert panel.figure.data[4].x == ()  # CE trains no FBH: no L1 curve
     assert panel.table.value.count("<tr") == 3  # header + two runs
     assert "fbcd" in panel.table.value and "logit_adjusted" in panel.table.value
     assert list(panel.datasets) == [100]  # same ratio: the data was built once
+
+
+def test_equal_runs_are_told_apart_and_the_rule_changes_without_retraining():
+    panel = TrainingPanel()
+    set_controls(panel, method="fbcd", u=4, epochs=1)
+    panel.train(block=True)
+    set_controls(panel, rule="logit_adjusted")  # after training: every row re-read under the new rule
+    assert [r["rule"] for r in panel.runs] == ["logit_adjusted"]
+    assert panel.runs[0]["mean_recall"] == panel.results[1][1]["logit_adjusted"]["mean_recall"]
+    assert "logit_adjusted" in panel.table.value and "top_cluster" not in panel.table.value
+    panel.train(block=True)  # the same settings (the rule is not one: it is read after training)
+    first, second = panel.figure.data[0], panel.figure.data[3]
+    assert tuple(first.y) == tuple(second.y)  # the same numbers ...
+    assert first.line.dash != second.line.dash and first.line.color != second.line.color  # ... drawn apart
+    assert second.name == "run 2: fbcd u=4 λ=1.5 (settings of run 1)" and "settings of" not in first.name
+    set_controls(panel, rule="top_cluster")
+    assert [r["mean_recall"] for r in panel.runs] == [panel.results[i][1]["top_cluster"]["mean_recall"] for i in (1, 2)]
+    assert list(panel.runs[0])[:8] == ["run", "method", "rule", "mean_recall", "accuracy", "many", "medium", "few"]
 
 
 def test_seed_is_the_training_seed_on_one_subset_with_a_validation_split():
@@ -90,13 +115,13 @@ def test_seed_is_the_training_seed_on_one_subset_with_a_validation_split():
 
 def test_without_a_validation_split_the_curve_is_labelled_test():
     panel = TrainingPanel(val_per_class=0, eval_every=2)
-    assert "test mean recall" in panel.figure.layout.annotations[1].text
-    assert "validation" not in panel.figure.layout.annotations[1].text
+    assert "test mean recall" in panel.figure.layout.annotations[2].text
+    assert "validation" not in panel.figure.layout.annotations[2].text
     set_controls(panel, method="ce", epochs=3)
     row = panel.train(block=True)
     run, _ = panel.results[1]
     assert panel.datasets[100].val is None and panel.datasets[100].counts[0] == 144
-    recall = panel.figure.data[1]
+    recall = panel.figure.data[2]
     assert tuple(recall.x) == (2, 3)  # every eval_every epochs, and the last
     assert tuple(recall.y) == tuple(r["test_mean_recall"] for r in run.history if "test_mean_recall" in r)
     assert row["best_val_epoch"] is None and row["best_val_mean_recall"] is None
