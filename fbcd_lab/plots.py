@@ -232,6 +232,25 @@ def weight_norms_figure(counts: Sequence[int], norms: dict[str, Sequence[float]]
                    subtitle="a class's norm is the mean over its clusters; a larger norm pulls predictions its way")
 
 
+def cluster_norms_figure(counts: Sequence[int], norms: Sequence[float], class_of_cluster: Sequence[int],
+                         classes: Sequence[str], title: str) -> go.Figure:
+    """The main head's weight norm of every cluster, one marker per cluster above its class, classes
+    by decreasing training size, each class's mean as a bar behind its clusters."""
+    order = _by_size(counts)
+    norms, owner = np.asarray(norms, dtype=float), np.asarray(class_of_cluster)
+    x = [classes[c] for c in order]
+    fig = go.Figure()
+    fig.add_bar(x=x, y=[norms[owner == c].mean() for c in order], name="class mean", marker_color=COUNT_BAR_COLOR,
+                hovertemplate="%{x}: mean %{y:.3f}<extra></extra>")
+    fig.add_scatter(x=[classes[c] for c in owner], y=norms, mode="markers", name="one cluster",
+                    marker={"size": 8, "color": series_colors(["one cluster"])["one cluster"]},
+                    hovertemplate="%{x}: %{y:.3f}<extra>cluster</extra>")
+    fig.update_xaxes(title_text="class (largest training set first)", type="category",
+                     categoryorder="array", categoryarray=x)
+    fig.update_yaxes(title_text="weight norm ‖w_k‖ of a cluster")
+    return _finish(fig, title, subtitle="a class with u_c clusters has u_c markers")
+
+
 def confusion_figure(matrix: Sequence[Sequence[int]], classes: Sequence[str], normalize: bool = True,
                      title: str = "Confusion matrix") -> go.Figure:
     """Heatmap of the confusion matrix, rows true and columns predicted; each row divided by its
