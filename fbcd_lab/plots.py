@@ -306,6 +306,22 @@ def rules_figure(values: dict[str, dict[str, float]]) -> go.Figure:
     return _finish(fig, "How much of the gain is the prediction rule?")
 
 
+def head_gains_figure(gains: dict[str, dict[str, float]], title: str) -> go.Figure:
+    """Each head's gain over cross-entropy in points (x: the heads), one bar trace per setting
+    (dataset, backbone): Table 4 read as differences, so settings of any accuracy compare."""
+    heads = list(dict.fromkeys(h for per_head in gains.values() for h in per_head))
+    colors = series_colors(gains)
+    fig = go.Figure()
+    for setting, per_head in gains.items():
+        fig.add_bar(x=heads, y=[per_head.get(h) for h in heads], name=setting, marker_color=colors[setting],
+                    texttemplate="%{y:+.1f}", textposition="outside",
+                    hovertemplate="%{x}: %{y:+.2f} points<extra>" + setting + "</extra>")
+    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_xaxes(title_text="head(s) added to the backbone", type="category")
+    fig.update_yaxes(title_text="gain over cross-entropy (points)", zeroline=True)
+    return _finish(fig, title)
+
+
 def sweep_figure(x: Sequence, means: dict[str, Sequence[float]], stds: dict[str, Sequence[float]],
                  x_title: str, title: str) -> go.Figure:
     """Mean ± standard deviation over seeds (error bars), one trace per series; lines join numeric
