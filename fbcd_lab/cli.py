@@ -105,6 +105,7 @@ def recall_table(counts: Sequence[int], classes: Sequence[str], results: dict[st
         cells = [(k, results[k]["group_recall"][group]) for k in names]
         rows.append(f"{group:>{first}} {'':>7} "
                     + " ".join(f"{'empty':>{width[k]}}" if v is None else f"{v:>{width[k]}.3f}" for k, v in cells))
+    rows.append("(many: over 100 training images, medium: 20 to 100, few: under 20; empty: no class in the group)")
     return "\n".join(rows)
 
 
@@ -147,7 +148,8 @@ def _report(run, data, selection: str, out: Path, record_name: str) -> None:
                          f"(try a lower --lr)")
     print(recall_table(data.counts, data.classes, {r.replace("_", " "): metrics[r] for r in RULES}))
     print(f"protocol: {protocol}; top-1 {metrics['top_cluster']['accuracy']:.4f}; "
-          f"{run.epochs_done} epochs in {run.wall_time_s:.1f} s on {run.device} ({run.precision}); "
+          f"{run.epochs_done} epoch{'' if run.epochs_done == 1 else 's'} in {run.wall_time_s:.1f} s on {run.device} "
+          f"({run.precision}); "
           f"wrote {out / record_name}")
 
 
@@ -205,7 +207,7 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
           f"{deferred}; K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
     workers = default_workers(data) if args.workers is None else args.workers
     fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers, sync_bn=args.sync_bn,
-        callbacks=[_time_estimate(run)] if distributed.is_main() else [])
+        callbacks=[_time_estimate(run, data.image_size)] if distributed.is_main() else [])
     if distributed.is_main():
         _report(run, data, args.selection, args.out, RECORD_NAME)
     elif run.diverged is not None:
@@ -218,9 +220,10 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     return 0
 
 
-def _time_estimate(run) -> Callable[[dict], None]:
+def _time_estimate(run, image_size: int) -> Callable[[dict], None]:
     """An epoch callback that says, after the first epoch this command trains, how long the run will
-    take in all and how to shorten it, when that is over a minute."""
+    take in all and how to shorten it (fewer epochs; smaller images when they are large), when that
+    is over a minute."""
     first = run.epochs_done + 1
     start = run.wall_time_s
 
@@ -231,9 +234,10 @@ def _time_estimate(run) -> Callable[[dict], None]:
         left = took * (run.optim.epochs - first)
         if left > 60:
             short = PRESETS["cpu_short"].epochs
-            also = f" (or --preset cpu_short, {short} epochs)" if run.optim.epochs > short else ""
+            options = ["--epochs N", *([f"--preset cpu_short ({short} epochs)"] if run.optim.epochs > short else []),
+                       *([f"--image-size 64 (the images are {image_size} px)"] if image_size > 64 else [])]
             print(f"epoch {first} of {run.optim.epochs} took {took:.1f} s: about {left / 60:.0f} min to go; "
-                  f"--epochs N{also} makes the run shorter", flush=True)
+                  f"{' or '.join(options)} makes the run shorter", flush=True)
     return estimate
 
 
@@ -242,7 +246,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if (args.record_name in (*RUN_FILES[:2], "", ".", "..") or Path(args.record_name).name != args.record_name
             or not args.record_name.isprintable()):
-        raise ValueError(f"--record-name must be a plain file name other than {RUN_FILES[:2]}, "
+        raise ValueError(f"--record-name must be a plain file name other than {' and '.join(RUN_FILES[:2])}, "
                          f"got {args.record_name!r}")
     data = _data_for(args, dict(read_checkpoint(args.checkpoint)["data_spec"]))
     with hold_folder(args.checkpoint.parent):  # not while a run trains there
@@ -610,6 +614,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     signal.signal(signal.SIGTERM, _interrupt)  # a job scheduler's stop ends a run as Ctrl-C does: recorded
+    with warnings.catch_warnings():  # a warning is one line, as an error is (restored on return)
+        warnings.showwarning = lambda message, *_: print(f"{parser.prog} {args.command}: warning: {message}",
+                                                         file=sys.stderr)
+        return _run_command(parser, args)
+
+
+def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the parsed command; its errors as one line (status 2), an interrupt as status 130."""
     try:
         status = args.run(args)
         sys.stdout.flush()  # a closed pipe (`... | head`) shows here, not in the interpreter's last flush

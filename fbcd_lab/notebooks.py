@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,8 +22,8 @@ from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 # Defaults for the JupyterLab that ``lab`` starts (a user's own settings still win): no news or update
-# pop-up, and the notebooks' paired .py files (NN_name.py, for review and editing) hidden from the
-# file browser, so each notebook is listed once, as its .ipynb.
+# pop-up, and the notebooks' paired .py files (NN_name.py, for review and editing) and test and build
+# files hidden from the file browser, so a learner sees each notebook once, as its .ipynb.
 JUPYTER_CONFIG = Path(__file__).resolve().parent / "jupyter_config"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -31,8 +32,12 @@ CELL_TIMEOUT_S = 900
 LAB_PACKAGES = {"jupyterlab": "jupyterlab", "ipykernel": "ipykernel", "ipywidgets": "ipywidgets",
                 "anywidget": "anywidget", "jupytext": "jupytext"}
 HEADLESS_PACKAGES = {"ipykernel": "ipykernel", "ipywidgets": "ipywidgets", "anywidget": "anywidget",
-                     "jupytext": "jupytext", "nbclient": "nbclient", "nbconvert": "nbconvert"}
+                     "jupytext": "jupytext", "nbclient": "nbclient", "nbconvert": "nbconvert",
+                     "latex2mathml": "latex2mathml"}
 INSTALL_HINT = 'pip install -c constraints.txt -e ".[lab]"'
+# Markdown's code (fenced blocks, code spans), and its TeX: $$display$$ or $inline$ (not \$).
+MARKDOWN_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+MARKDOWN_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$([^$\n]+?)\$", re.S)
 
 
 class NotebookError(RuntimeError):
@@ -110,13 +115,30 @@ def offline_figures(notebook):
     return notebook, figures
 
 
+def mathml_markdown(source: str) -> str:
+    """Markdown with its TeX (``$...$``, ``$$...$$``; none inside code) turned into MathML, which
+    browsers draw themselves: the equations of an exported page need no MathJax, so no network."""
+    from latex2mathml.converter import convert
+
+    def one(match: re.Match) -> str:
+        display, inline = match.groups()
+        return convert(" ".join(display.split()), display="block") if display is not None else convert(inline)
+
+    parts = MARKDOWN_CODE.split(source)
+    return "".join(part if i % 2 else MARKDOWN_MATH.sub(one, part) for i, part in enumerate(parts))
+
+
 def write_html(notebook, target: Path) -> Path:
-    """A static HTML export of an executed notebook that shows its figures offline: plotly.js is
-    embedded once, first in the page (before require.js, so that it defines ``window.Plotly``)."""
+    """A static HTML export of an executed notebook that shows its figures and equations offline:
+    plotly.js is embedded once, first in the page (before require.js, so that it defines
+    ``window.Plotly``), and the markdown's TeX is MathML (:func:`mathml_markdown`)."""
     from nbconvert import HTMLExporter
     from plotly.offline import get_plotlyjs
 
     notebook, figures = offline_figures(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = mathml_markdown(cell.source)
     body, _ = HTMLExporter().from_notebook_node(notebook)
     if figures:
         head = body.index("<head>") + len("<head>")

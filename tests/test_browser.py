@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fbcd_lab.notebooks import PLOTLY_MIME, write_html
+from fbcd_lab.notebooks import MARKDOWN_CODE, MARKDOWN_MATH, PLOTLY_MIME, write_html
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -201,11 +201,12 @@ class LabServer:
 
 @pytest.fixture(scope="module")
 def lab_server(chromium_path, tmp_path_factory):
-    """JupyterLab on a copy of notebooks/ (``--no-browser``, a free port, a token, ``--allow-root``
+    """JupyterLab on a copy of notebooks/ beside results/ (``--no-browser``, a free port, a token, ``--allow-root``
     when root), stopped with its kernels whatever happens."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    (root / "results").symlink_to(ROOT / "results")  # the committed records and weights notebooks read
     settings = tmp_path_factory.mktemp("lab-settings")
     for name, values in LAB_SETTINGS.items():
         target = settings / f"{name}.jupyterlab-settings"
@@ -291,6 +292,17 @@ def plotly_outputs(name: str) -> int:
                for o in c.get("outputs", []))
 
 
+def tex_snippets(name: str) -> int:
+    """The TeX snippets ($...$, $$...$$, outside code) in the committed notebook's markdown."""
+    notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    return sum(len(MARKDOWN_MATH.findall(part)) for c in notebook.cells if c.cell_type == "markdown"
+               for i, part in enumerate(MARKDOWN_CODE.split(c.source)) if i % 2 == 0)
+
+
+# How many elements of a selector (typeset equations) the page draws with a width.
+EQUATIONS_JS = "s => [...document.querySelectorAll(s)].filter(e => e.getBoundingClientRect().width > 0).length"
+
+
 def wait_for_figures(page, expected: int, selector: str = NOTEBOOK_FIGURES) -> list[dict]:
     """Wait until at least ``expected`` plotly figures (``selector``) are drawn with data; their
     states (also when the wait fails, in the error)."""
@@ -329,6 +341,13 @@ def test_notebook_runs_and_draws_its_figures(lab_page, lab_server, shots, name):
     assert expected > 0
     states = wait_for_figures(lab_page, expected)
     assert len(states) >= expected and all(s["svg"] and s["marks"] and s["traces"] for s in states), states
+    # every equation typeset by JupyterLab's MathJax (mjx-container), none left as TeX
+    equations = tex_snippets(name)
+    assert equations > 0
+    selector = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell mjx-container"
+    wait_until(lab_page, f"([s, n]) => ({EQUATIONS_JS})(s) >= n", 30, f"{name}: {equations} equations typeset",
+               arg=[selector, equations], shots=shots)
+    assert lab_page.evaluate(EQUATIONS_JS, selector) == equations
 
 
 def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
@@ -401,10 +420,11 @@ def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
         print(f"\ntraining lab screenshot: {shot} (stop took {took:.1f} s)")
 
 
-@pytest.mark.parametrize("name", ["01_building_imbalance", "04_training_lab"])
-def test_exported_html_draws_its_figures_offline(browser, tmp_path, name):
+@pytest.mark.parametrize("name", ["01_building_imbalance", "02_why_ce_fails_and_fbh", "04_training_lab"])
+def test_exported_html_draws_its_figures_and_equations_offline(browser, tmp_path, name):
     """The HTML of ``lab --headless`` (from the committed notebook's outputs) with the network cut:
-    every figure is drawn, notebook 4's static copy of the plot and the run table included."""
+    every figure is drawn, notebook 4's static copy of the plot and the run table included, and
+    every equation, with no TeX left in the text."""
     notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     html = write_html(notebook, tmp_path / f"{name}.html")
     context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
@@ -426,6 +446,10 @@ def test_exported_html_draws_its_figures_offline(browser, tmp_path, name):
         assert len(states) == expected, (states, blocked)
         if name == "04_training_lab":
             assert page.locator("table.dataframe tbody tr").count() >= 1
+        # the equations as MathML, drawn by the browser itself (MathJax's CDN is blocked here)
+        assert page.evaluate(EQUATIONS_JS, "math") == tex_snippets(name)
+        text = page.inner_text("body")
+        assert not any(tex in text for tex in ("\\math", "\\frac", "\\lambda", "$\\")), text[:2000]
     finally:
         context.close()
     assert not [u for u in blocked if "plot.ly" in u or "plotly" in u], blocked

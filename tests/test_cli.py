@@ -61,8 +61,9 @@ def test_recall_table_shows_whole_rule_names_and_printable_class_names():
     text = recall_table([10, 2], ["cat", "two\nlines"], {"top cluster": result, "logit adjusted": result})
     lines = text.splitlines()
     assert lines[0].split()[-4:] == ["top", "cluster", "logit", "adjusted"]
-    assert len({len(line) for line in lines}) == 1  # every row as wide as the head
+    assert len({len(line) for line in lines[:-1]}) == 1  # every row as wide as the head
     assert "two\\nlines" in text and "empty" in text
+    assert lines[-1] == "(many: over 100 training images, medium: 20 to 100, few: under 20; empty: no class in the group)"
 
 
 def test_a_long_run_says_after_its_first_epoch_how_long_it_will_take(capsys):
@@ -73,11 +74,16 @@ def test_a_long_run_says_after_its_first_epoch_how_long_it_will_take(capsys):
     from fbcd_lab.cli import _time_estimate
 
     run = SimpleNamespace(epochs_done=0, wall_time_s=0.0, optim=SimpleNamespace(epochs=200))
-    estimate = _time_estimate(run)
+    estimate = _time_estimate(run, 32)
     estimate({"epoch": 1, "time_s": 3.1})
     estimate({"epoch": 2, "time_s": 6.2})
-    assert capsys.readouterr().out == ("epoch 1 of 200 took 3.1 s: about 10 min to go; --epochs N (or --preset "
-                                       "cpu_short, 30 epochs) makes the run shorter\n")
+    assert capsys.readouterr().out == ("epoch 1 of 200 took 3.1 s: about 10 min to go; --epochs N or --preset "
+                                       "cpu_short (30 epochs) makes the run shorter\n")
     resumed = SimpleNamespace(epochs_done=190, wall_time_s=500.0, optim=SimpleNamespace(epochs=200))
-    _time_estimate(resumed)({"epoch": 191, "time_s": 503.0})  # 27 s to go: nothing to say
+    _time_estimate(resumed, 32)({"epoch": 191, "time_s": 503.0})  # 27 s to go: nothing to say
     assert capsys.readouterr().out == ""
+    # a 30-epoch run of large photos: smaller images, not cpu_short, shorten it
+    photos = SimpleNamespace(epochs_done=0, wall_time_s=0.0, optim=SimpleNamespace(epochs=30))
+    _time_estimate(photos, 200)({"epoch": 1, "time_s": 9.0})
+    assert capsys.readouterr().out == ("epoch 1 of 30 took 9.0 s: about 4 min to go; --epochs N or --image-size 64 "
+                                       "(the images are 200 px) makes the run shorter\n")

@@ -142,6 +142,7 @@ def test_lab_lists_each_notebook_once_opens_every_one_and_asks_no_news(tmp_path)
         names = sorted(item["name"] for item in get("api/contents/")["content"])
         notebooks = [p.with_suffix(".ipynb").name for p in notebook_sources()]
         assert [n for n in names if n[:2].isdigit()] == notebooks
+        assert not {"conftest.py", "regenerate.py", "jupytext.toml"} & set(names)
         for name in notebooks:
             assert get(f"api/contents/{name}")["type"] == "notebook"
         notification = get("lab/api/settings/@jupyterlab/apputils-extension:notification")["schema"]["properties"]

@@ -119,6 +119,18 @@ def test_a_small_folder_gets_the_cpu_protocol_by_default_and_is_told(tmp_path, c
     assert "small folder" not in capsys.readouterr().out
 
 
+def test_the_command_line_gives_a_warning_one_line(tmp_path, capsys):
+    root = image_folder(tmp_path / "pets")
+    (root / "train" / "bee" / "notes.txt").write_text("not an image")
+    assert main(["train", "--dataset", "imagefolder", "--data-root", str(root), "--imbalance-ratio", "natural",
+                 "--method", "ce", "--backbone", "small_cnn", "--epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    said = [line for line in err if "not images were skipped" in line]
+    assert len(said) == 1 and said[0].startswith("python -m fbcd_lab train: warning: ") and "notes.txt" in said[0]
+    assert not any("UserWarning" in line or "sources.py" in line for line in err), err
+
+
 def test_study_over_a_natural_folder(tmp_path, capsys):
     root = image_folder(tmp_path / "pets")
     assert main(["study", "table4", "--dataset", "imagefolder", "--data-root", str(root), "--ratios", "natural",

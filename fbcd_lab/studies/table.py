@@ -122,7 +122,8 @@ def table_markdown(table: dict) -> str:
     columns = [c for r in table["ratios"] for c in (f"ratio {r}", *per_ratio)]
     lines = [f"## Study {table['study']}: {table['description']}", "",
              f"- data: {table['dataset']} ({table['classes']} classes, subset seed {table['subset_seed']}); "
-             f"backbone {', '.join(table['backbones'])}; preset {table['preset']}, {table['epochs']} epochs; "
+             f"backbone {', '.join(table['backbones'])}; preset {table['preset']}, {table['epochs']} "
+             f"epoch{'' if table['epochs'] == 1 else 's'}; "
              f"precision {table.get('precision', 'not recorded')}; seeds {' '.join(map(str, table['seeds']))}",
              f"- ours: {table['measure']}",
              *([f"- ranked by: {table['ranking']}"] if "ranking" in table else []),
