@@ -63,13 +63,16 @@ def main() -> None:
             subprocess.run(command, check=True, capture_output=True, text=True)
             wall = time.perf_counter() - start
             record = json.loads((out / "results.json").read_text())
-            rows.append({"image_px": size, "images": images, "wall_s": round(wall, 1),
+            rows.append({"image_px": size, "trained_px": record["data"]["image_size"], "images": images,
+                         "wall_s": round(wall, 1),
                          "train_s": round(record["wall_time_s"], 1),
                          "backbone": record["config"]["method"]["backbone"], "epochs": record["epochs_done"],
                          "top1": record["metrics"]["top_cluster"]["accuracy"]})
-    print(f"{'px':>4} {'images':>6} {'backbone':>9} {'epochs':>6} {'train s':>8} {'command s':>9} {'top-1':>6}")
+    print(f"{'px':>4} {'trained':>7} {'images':>6} {'backbone':>9} {'epochs':>6} {'train s':>8} {'command s':>9} "
+          f"{'top-1':>6}")
     for r in rows:
-        print(f"{r['image_px']:>4} {r['images']:>6} {r['backbone']:>9} {r['epochs']:>6} {r['train_s']:>8} "
+        print(f"{r['image_px']:>4} {r['trained_px']:>7} {r['images']:>6} {r['backbone']:>9} {r['epochs']:>6} "
+              f"{r['train_s']:>8} "
               f"{r['wall_s']:>9} {r['top1']:>6.3f}")
     args.json.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
                                      "date": time.strftime("%Y-%m-%d"), "runs": rows}, indent=1) + "\n")

@@ -25,7 +25,8 @@ from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.balancing import BALANCING
 from fbcd_lab.config import (
-    AUGMENTATIONS, L2_WEIGHTS, METHODS, PRESETS, SMALL_FOLDER_IMAGES, MethodConfig, default_backbone_and_preset, preset,
+    AUGMENTATIONS, L2_WEIGHTS, METHODS, PRESETS, SMALL_FOLDER_IMAGES, MethodConfig, default_backbone_and_preset,
+    default_image_size, preset,
 )
 from fbcd_lab.data.datasets import build_long_tailed, default_workers
 from fbcd_lab.data.long_tail import PROFILES
@@ -126,12 +127,12 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _data_for(args: argparse.Namespace, spec: dict | None = None):
+def _data_for(args: argparse.Namespace, spec: dict | None = None, image_size: int | None = None):
     if spec is not None:
         return build_long_tailed(spec.pop("name"), spec.pop("imbalance_ratio"), root=args.data_root, **spec)
     ratio = None if args.dataset == "imagenet_lt" else args.imbalance_ratio
     return build_long_tailed(args.dataset, ratio, profile=args.profile, n_max=args.n_max, seed=args.subset_seed,
-                             root=args.data_root, download=args.download, image_size=args.image_size,
+                             root=args.data_root, download=args.download, image_size=image_size or args.image_size,
                              val_per_class=args.val_per_class, val_folder=args.val_folder)
 
 
@@ -176,8 +177,8 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     distributed.quiet_unless_main()
     if args.selection == "best_val" and not (args.val_per_class or args.val_folder):
         raise ValueError("--selection best_val needs --val-per-class > 0 or --val-folder")
-    data = _data_for(args)  # first: a small image folder's default backbone and preset follow its size
-    backbone, preset_name = _defaults_told(args, len(data.train))
+    # first: a small image folder's default backbone, preset and image size follow its size
+    backbone, preset_name, data = _sized_for(args, _data_for(args))
     method = method_from_args(args, backbone)
     checkpoint = args.out / CHECKPOINT_NAME
     saved_epochs = read_checkpoint(checkpoint)["optim"]["epochs"] if args.resume and checkpoint.is_file() else None
@@ -426,16 +427,23 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
                              "(only FBH reads it)")
 
 
-def _defaults_told(args: argparse.Namespace, train_images: int) -> tuple[str, str]:
-    """The run's backbone and preset name: those given, else the defaults for its data, said in a
-    line when a small folder's differ from the paper's."""
+def _sized_for(args: argparse.Namespace, data) -> tuple:
+    """The run's backbone, preset name and data: those given, else the defaults for its data (a small
+    image folder: the CPU protocol, images of at most 64 px), said in a line when they differ from
+    the paper's."""
+    train_images = len(data.train)
     backbone, preset_name = default_backbone_and_preset(args.dataset, train_images)
     paper = default_backbone_and_preset(args.dataset)
-    if (backbone, preset_name) != paper and not (args.backbone and args.preset):
+    size = None if args.image_size else default_image_size(args.dataset, train_images, data.image_size)
+    chosen = [f"{backbone} and preset {preset_name} ({PRESETS[preset_name].epochs} epochs)"
+              ] if (backbone, preset_name) != paper and not (args.backbone and args.preset) else []
+    if size is not None:
+        chosen.append(f"images resized to {size} px (they are {data.image_size} px; --image-size N sets another size)")
+        data = _data_for(args, image_size=size)
+    if chosen:
         print(f"a small folder ({train_images} training images, under {SMALL_FOLDER_IMAGES:,}): by default "
-              f"{backbone} and preset {preset_name} ({PRESETS[preset_name].epochs} epochs); --backbone {paper[0]} "
-              f"--preset {paper[1]} train the paper's setup for this source")
-    return args.backbone or backbone, args.preset or preset_name
+              f"{'; '.join(chosen)}; --backbone {paper[0]} --preset {paper[1]} train the paper's setup for this source")
+    return args.backbone or backbone, args.preset or preset_name, data
 
 
 def method_from_args(args: argparse.Namespace, backbone: str) -> MethodConfig:

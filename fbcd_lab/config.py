@@ -202,10 +202,12 @@ DEFAULT_PRESET = {"digits": "digits", "cifar10": "paper_cifar", "cifar100": "pap
 DEFAULT_BACKBONE = {"digits": "small_cnn", "cifar10": "resnet32", "cifar100": "resnet32",
                     "imagefolder": "resnet18", "tiny_imagenet": "resnet18", "imagenet_lt": "resnext50"}
 # A user's own folder is often small: below this many training images ``train`` defaults to the CPU
-# protocol (ResNet-8, cpu_short: 30 epochs), so a first run of ~60 images ends in seconds, not the
-# 10 minutes of ResNet-18 for 200 epochs; the paper's Tiny-ImageNet defaults are one option away.
+# protocol (ResNet-8, cpu_short: 30 epochs) and to images of at most 64 px (a phone's photos would
+# otherwise train at their full size), so a first run of ~60 images ends in a minute or two, not
+# the 10 minutes of ResNet-18 for 200 epochs; the paper's Tiny-ImageNet defaults are options away.
 SMALL_FOLDER_IMAGES = 5000
 SMALL_FOLDER_DEFAULTS = ("resnet8", "cpu_short")
+SMALL_FOLDER_IMAGE_SIZE = 64
 
 
 def default_backbone_and_preset(dataset: str, train_images: int | None = None) -> tuple[str, str]:
@@ -215,6 +217,13 @@ def default_backbone_and_preset(dataset: str, train_images: int | None = None) -
     if dataset == "imagefolder" and train_images is not None and train_images < SMALL_FOLDER_IMAGES:
         return SMALL_FOLDER_DEFAULTS
     return DEFAULT_BACKBONE[dataset], DEFAULT_PRESET[dataset]
+
+
+def default_image_size(dataset: str, train_images: int, image_size: int) -> int | None:
+    """The square size a run of ``dataset`` resizes its ``image_size``-px images to when none is given:
+    SMALL_FOLDER_IMAGE_SIZE for a small image folder of larger images, else None (kept as they are)."""
+    small = default_backbone_and_preset(dataset, train_images) == SMALL_FOLDER_DEFAULTS
+    return SMALL_FOLDER_IMAGE_SIZE if small and image_size > SMALL_FOLDER_IMAGE_SIZE else None
 
 
 def with_defaults(config: type, saved: dict) -> dict:

@@ -10,7 +10,9 @@ from PIL import Image
 
 from fbcd_lab import MethodConfig, train
 from fbcd_lab.cli import build_parser, main
-from fbcd_lab.config import DEFAULT_BACKBONE, DEFAULT_PRESET, SMALL_FOLDER_IMAGES, default_backbone_and_preset, preset
+from fbcd_lab.config import (
+    DEFAULT_BACKBONE, DEFAULT_PRESET, SMALL_FOLDER_IMAGES, default_backbone_and_preset, default_image_size, preset,
+)
 from fbcd_lab.data import FileImages, TensorImages, build_long_tailed, iterate_batches
 from fbcd_lab.data import datasets
 from fbcd_lab.data.long_tail import long_tail_counts
@@ -112,6 +114,26 @@ def test_a_small_folder_gets_the_cpu_protocol_by_default_and_is_told(tmp_path, c
     assert default_backbone_and_preset("cifar10", 12) == ("resnet32", "paper_cifar")
     with pytest.raises(ValueError, match="dataset must be one of"):
         default_backbone_and_preset("cifar", 12)
+    assert default_image_size("imagefolder", 21, 80) == 64 and default_image_size("imagefolder", 21, 64) is None
+    assert default_image_size("imagefolder", SMALL_FOLDER_IMAGES, 80) is None
+    assert default_image_size("tiny_imagenet", 21, 80) is None
+    # a small folder of larger images (photos) trains on 64 px squares unless --image-size says otherwise
+    photos = tmp_path / "photos"
+    rng = np.random.RandomState(0)
+    for split, n in (("train", 4), ("test", 2)):
+        for name in ("a", "b"):
+            (photos / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels(rng, "RGB", 80).save(photos / split / name / f"{i}.png")
+    assert main(["train", "--dataset", "imagefolder", "--data-root", str(photos), "--imbalance-ratio", "natural",
+                 "--method", "ce", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "p64")]) == 0
+    assert "images resized to 64 px (they are 80 px; --image-size N sets another size)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "p64" / "results.json").read_text())["data"]["image_size"] == 64
+    assert main(["train", "--dataset", "imagefolder", "--data-root", str(photos), "--imbalance-ratio", "natural",
+                 "--method", "ce", "--epochs", "1", "--image-size", "80", "--no-progress",
+                 "--out", str(tmp_path / "p80")]) == 0
+    assert "resized" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "p80" / "results.json").read_text())["data"]["image_size"] == 80
     # either option given: no line, the other keeps its small-folder default
     assert main(["train", "--dataset", "imagefolder", "--data-root", str(root), "--imbalance-ratio", "natural",
                  "--method", "ce", "--backbone", "small_cnn", "--preset", "digits", "--epochs", "1", "--no-progress",
