@@ -625,7 +625,8 @@ def _describe_series(trace, x: list[str] | None, digits: int, max_values: int) -
     y = list(trace.y) if trace.y is not None else []
     values = _numbers(y, digits)
     errors = trace.error_y.array if trace.type == "scatter" and trace.error_y.visible else None
-    text = values if errors is None else [f"{v}±{e}" for v, e in zip(values, _numbers(list(errors), digits))]
+    text = values if errors is None else [f"{v}±{e}" if _is_number(raw) else v
+                                          for v, e, raw in zip(values, _numbers(list(errors), digits), y)]
     line = " ".join(_shorten(text, max_values))
     finite = [i for i, v in enumerate(y) if _is_number(v)]
     if len(y) <= max_values or not finite:

@@ -63,8 +63,8 @@ CONTROL_NAMES = ("method", "u", "lam", "alpha", "cluster", "imbalance_ratio", "e
 # (n_max, val_per_class): 134 = the smallest digit class (144 training images) less the 10 set aside,
 # so that every ratio, 1 included, leaves 10 unused images per class for validation.
 DIGITS_SPLIT = (134, 10)
-VALIDATION_TITLE = "validation mean recall (top cluster)"
-TEST_TITLE = "test mean recall (top cluster; watch, don't tune)"
+VALIDATION_TITLE = "validation mean recall"
+TEST_TITLE = "test mean recall (watch, don't tune)"
 
 
 def make_controls(default_epochs: int) -> dict[str, widgets.Widget]:
@@ -90,7 +90,7 @@ def make_controls(default_epochs: int) -> dict[str, widgets.Widget]:
     return controls
 
 
-LOSS_TITLES = ("L2: main head's training loss", "L1: FBH's training loss")
+LOSS_TITLES = ("L2: main head's loss", "L1: FBH's loss")
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
@@ -99,9 +99,11 @@ def make_figure(recall_title: str = VALIDATION_TITLE) -> go.FigureWidget:
     ``recall_title`` (right, 0 to 1 with room above for the title)."""
     figure = go.FigureWidget(make_subplots(rows=1, cols=3, subplot_titles=(*LOSS_TITLES, recall_title)))
     figure.update_xaxes(title_text="epoch")
-    figure.update_yaxes(title_text="loss", row=1, col=1)
-    figure.update_yaxes(range=[0, 1.05], title_text="mean recall", row=1, col=3)
-    figure.update_layout(height=380, margin={"t": 50, "b": 40, "l": 50, "r": 20})
+    figure.update_yaxes(title_text="training loss", row=1, col=1)
+    figure.update_yaxes(range=[0, 1.05], title_text="mean recall (top cluster)", row=1, col=3)
+    # the legend under the plots, so that the three share the whole width and their titles fit
+    figure.update_layout(height=420, margin={"t": 40, "b": 40, "l": 50, "r": 20},
+                         legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0})
     return figure
 
 

@@ -50,10 +50,12 @@ assert sum(long_tail_counts(5000, 10, 100)) == 12_406
 # ## A long-tailed digits set
 #
 # The digits come with about 180 images per class. 30 per class are set aside as a balanced test
-# set (fixed seed); the rest form the full training set, from which the long tail is drawn.
+# set (fixed seed); the rest form the full training set, from which the long tail is drawn. Its
+# smallest class has 144 images left, so n_max is 144: every class can give the head's count.
 # Each class's images are shuffled with a seeded generator and the first n_i kept. The
-# *fingerprint* (counts, seed, convention and a hash of the chosen images) identifies the subset:
-# unrecorded subset differences move published baseline numbers by several points.
+# *fingerprint* (counts, seed, the rounding convention of the profile, `ldam` for LDAM-DRW's floor,
+# and a hash of the chosen images) identifies the subset: unrecorded subset differences move
+# published baseline numbers by several points.
 #
 # Under each chart of these notebooks a few lines repeat its numbers, rounded (`plots.show`,
 # `plots.describe`): the chart is for reading, the lines for reading a value without hovering.
@@ -63,6 +65,9 @@ data = build_long_tailed("digits", 100, seed=0)
 print("training counts:", list(data.counts))
 print("training images:", len(data.train), "| test images:", len(data.test))
 print("fingerprint:", data.fingerprint.indices_sha256[:16], "| convention:", data.fingerprint.convention)
+
+# %% jupyter={"source_hidden": true}
+assert data.counts[0] == 144 and data.fingerprint.convention == "ldam"
 
 # %% jupyter={"source_hidden": true}
 assert data.counts == (144, 86, 51, 31, 18, 11, 6, 4, 2, 1)

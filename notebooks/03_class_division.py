@@ -169,8 +169,8 @@ print(plots.describe(heat))
 # 1. **Predict, then check.** How many clusters K does Eq. 3 give for CIFAR-10-LT at β = 10 with
 #    u = 10? Work out u_c for a few classes first, then run
 #    `sum(clusters_per_class(long_tail_counts(5000, 10, 10), 10))`.
-# 2. In CIFAR-10-LT at β = 100, class 1 has 2,997 images (n_1 = 50, n_C = 5000). Into how many
-#    clusters does Eq. 3 cut it with u = 10?
+# 2. In CIFAR-10-LT at β = 100, the second-largest class (automobile) has 2,997 images (n_1 = 50,
+#    n_C = 5000). Into how many clusters does Eq. 3 cut it with u = 10?
 # 3. With u = 4 and α = 0.5, what soft label does a sample of digit 0 give each of its three sibling
 #    clusters? Check it in the row printed above.
 # 4. **Change a setting.** Set α = 1 in `soft_label_matrix`. What does L2 (Eq. 4) become, and

@@ -3,7 +3,7 @@
 #
 # | | |
 # | --- | --- |
-# | **You will learn** | whether the two heads beat the standard long-tail remedies, and by how much: every recipe of the paper's Table 1 trained by one trainer, the fair controls the paper leaves out, the committed CIFAR-10-LT study over three seeds, and what its ordering says |
+# | **You will learn** | whether the two heads beat the standard long-tail remedies, and by how much: every recipe of the paper's Table 1 trained by one trainer, the fair controls the paper leaves out, the committed CIFAR-10-LT study (up to three seeds a cell, "(n)" says how many), and what its ordering says |
 # | **You need first** | notebooks 2 and 3 (the two heads); notebook 6 for reading spreads over seeds |
 # | **Time** | about 20 minutes; the digits table trains 13 recipes over the preset's seeds in a minute or two |
 #
@@ -57,6 +57,25 @@ print(f"preset {sizes.name}: training seeds {sizes.training_seeds}, {sizes.epoch
 
 # %%
 pd.DataFrame([{"recipe": name, **fields} for name, fields in RECIPES.items()]).set_index("recipe").astype(object).fillna("")
+
+# %% [markdown]
+# What the names mean, in a line each ($n_c$ is class c's training count, $\pi_c$ its share, $z_c$
+# its logit):
+#
+# | name | what it changes |
+# | --- | --- |
+# | Focal | the loss: $-(1 - p_y)^\gamma \log p_y$ with γ = 1 down-weights images already classified well |
+# | CB | class-balanced weights on the loss, $w_c \propto (1 - \beta_{CB}) / (1 - \beta_{CB}^{n_c})$ with $\beta_{CB}$ = 0.9999 (Cui et al.), scaled to sum to C: "effective numbers" of images |
+# | LDAM | the loss: a margin $\propto n_c^{-1/4}$ subtracted from the true class's logit, larger for rare classes |
+# | DRW | deferred re-weighting: the CB weights switch on late, at a learning-rate decay |
+# | DRS | deferred re-sampling: class-balanced batches (each class drawn with probability ∝ 1, images with replacement) from that decay on |
+# | Mixup | pairs of images and their labels mixed with one weight λ ~ Beta(1, 1) a batch |
+# | LA loss | logit-adjusted loss: $\tau \log \pi_c$ added to every logit $z_c$ inside the cross-entropy (τ = 1) |
+# | Balanced Softmax | the softmax with each $e^{z_c}$ multiplied by $n_c$: the same as the LA loss at τ = 1 |
+#
+# The runs below use two optimisation presets: the digits' (30 epochs) and, for CIFAR-10-LT,
+# `cpu_short` (30 epochs, lr 0.1 decayed at epochs 20 and 25), against the paper's `paper_cifar`
+# (200 epochs, decays at 120 and 160).
 
 # %% [markdown]
 # ## Table 1 on the digits
@@ -136,12 +155,19 @@ if cifar_table is not None:
     paper_scores = {r["cell"]: r["paper"]["100"] for r in done if r["paper"]["100"] is not None}
     ours_rank = sorted(cifar, key=lambda c: -cifar[c]).index("ours") + 1
     paper_rank = sorted(paper_scores, key=lambda c: -paper_scores[c]).index("ours") + 1
-    flips = [(a, b) for a in paper_scores for b in paper_scores
-             if paper_scores[a] > paper_scores[b] and cifar[a] < cifar[b]]
+    flips = sorted(((a, b) for a in paper_scores for b in paper_scores
+                    if paper_scores[a] > paper_scores[b] and cifar[a] < cifar[b]),
+                   key=lambda pair: "ours" not in pair)  # the pairs with ours first
     pairs = len(paper_scores) * (len(paper_scores) - 1) // 2
+    above = sorted((c for c in cifar if cifar[c] > cifar["ours"]), key=lambda c: -cifar[c])
     findings = [f"Ours ranks {ours_rank} of {len(cifar)} recipes here (the paper ranks it {paper_rank} of the "
-                f"{len(paper_scores)} it reports); {len(flips)} of the {pairs} pairs of recipes with a paper "
-                f"number are in the other order."]
+                f"{len(paper_scores)} it reports); above it: "
+                + (", ".join(f"{c} {cifar[c]:.1f}" for c in above) or "none") + f" (ours {cifar['ours']:.1f}). "
+                f"{len(flips)} of the {pairs} pairs of recipes with a paper number are in the other order."]
+    if "ours_full" in cifar:
+        findings.append(f"Ours-Full scores {cifar['ours_full']:.1f}, {cifar['ours_full'] - cifar['ours']:+.1f} points "
+                        f"from Ours, where the paper has it {paper_scores['ours_full'] - paper_scores['ours']:+.1f} "
+                        f"points from Ours.")
     if "ce_neck" in cifar:
         findings.append(f"The balanced neck alone is worth {cifar['ce_neck'] - cifar['ce']:+.1f} points to CE "
                         f"(ce_neck minus ce); Ours minus CE with the same layer: "
@@ -189,8 +215,9 @@ else:
 # 1. **Predict, then check.** Under `cpu_short` (30 epochs, learning-rate decays at epochs 20 and
 #    25), at which epoch (from 0) do DRW and DRS switch on? And on `paper_cifar` shortened to 50
 #    epochs? Check with `fbcd_lab.balancing.deferred_epoch(preset("cpu_short"))`.
-# 2. The class-balanced weights (β = 0.9999) of CIFAR-10-LT at ratio 100: how many times the head
-#    class's weight does the tail class get? Check with `effective_number_weights`.
+# 2. The class-balanced weights ($\beta_{CB}$ = 0.9999, formula in the table of names above) of
+#    CIFAR-10-LT at ratio 100: how many times the head class's weight does the tail class get?
+#    Check with `effective_number_weights`.
 # 3. Ours-Full's default reading weights the main head by its 31 clusters' counts instead. Roughly
 #    how large is the largest cluster weight over the smallest, and why is that the right scale?
 # 4. Why is `ce_neck`, not `ce`, the baseline that measures what the two heads add?

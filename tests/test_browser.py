@@ -358,7 +358,9 @@ def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
     handle = panel.element_handle()
     rows_before = panel.evaluate(TABLE_JS)
     traces_before = panel.evaluate(LOSS_POINTS_JS)
-    assert len(rows_before) == 1 and traces_before == [int(rows_before[0]["epochs_done"])], (rows_before, traces_before)
+    # notebook 4 trains FBH + CDH and CE from code first: two rows, two loss traces
+    assert len(rows_before) == 2 and traces_before == [int(r["epochs_done"]) for r in rows_before], \
+        (rows_before, traces_before)
 
     def slider(label: str):
         return panel.locator(".widget-slider", has=page.locator(".widget-label", has_text=label))
@@ -387,21 +389,21 @@ def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
     set_slider("epochs", 5)
     train.click()
     wait_until(page, f"p => {{ const pts = ({LOSS_POINTS_JS})(p), rows = ({TABLE_JS})(p);"
-                     f" return pts.length === 2 && pts[1] === 5 && rows.length === 2; }}",
+                     f" return pts.length === 3 && pts[2] === 5 && rows.length === 3; }}",
                120, "5 loss points and a new row after Train", arg=handle, shots=shots)
     row = panel.evaluate(TABLE_JS)[-1]
     assert {k: row[k] for k in ("run", "method", "u", "epochs", "epochs_done", "stopped")} == \
-        {"run": "2", "method": "cdh", "u": "5", "epochs": "5", "epochs_done": "5", "stopped": "False"}, row
+        {"run": "3", "method": "cdh", "u": "5", "epochs": "5", "epochs_done": "5", "stopped": "False"}, row
 
     # A long run, stopped: the row says so within a few seconds.
     set_slider("epochs", 100)
     train.click()
-    wait_until(page, f"p => {{ const pts = ({LOSS_POINTS_JS})(p); return pts.length === 3 && pts[2] >= 1; }}",
+    wait_until(page, f"p => {{ const pts = ({LOSS_POINTS_JS})(p); return pts.length === 4 && pts[3] >= 1; }}",
                120, "the long run's first loss point", arg=handle, shots=shots)
     assert stop.is_enabled() and train.is_disabled()
     clicked = time.monotonic()
     stop.click()
-    wait_until(page, f"p => ({TABLE_JS})(p).length === 3", STOP_WITHIN_S, "the stopped run's row", arg=handle,
+    wait_until(page, f"p => ({TABLE_JS})(p).length === 4", STOP_WITHIN_S, "the stopped run's row", arg=handle,
                shots=shots)
     took = time.monotonic() - clicked
     row = panel.evaluate(TABLE_JS)[-1]

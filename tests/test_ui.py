@@ -60,7 +60,7 @@ def test_train_button_adds_rows_traces_and_progress():
     assert tuple(recall.y) == tuple(r["val_mean_recall"] for r in run.history)
     assert not any("test_mean_recall" in r for r in run.history)
     titles = [a.text for a in panel.figure.layout.annotations[:3]]
-    assert titles[:2] == ["L2: main head's training loss", "L1: FBH's training loss"]
+    assert titles[:2] == ["L2: main head's loss", "L1: FBH's loss"]
     assert titles[2].startswith("validation mean recall")
     assert tuple(panel.figure.layout.yaxis3.range) == (0, 1.05)  # the 1 tick below the title
     assert panel.progress.description == "progress" != panel.controls["epochs"].description
