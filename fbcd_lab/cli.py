@@ -25,11 +25,11 @@ from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.balancing import BALANCING
 from fbcd_lab.config import (
-    AUGMENTATIONS, L2_WEIGHTS, METHODS, PRESETS, SMALL_FOLDER_IMAGES, MethodConfig, default_backbone_and_preset,
-    default_image_size, preset,
+    AUGMENTATIONS, L2_WEIGHTS, METHODS, PRESETS, SMALL_FOLDER_IMAGE_SIZE, SMALL_FOLDER_IMAGES, MethodConfig,
+    default_backbone_and_preset, default_image_size, preset,
 )
-from fbcd_lab.data.datasets import build_long_tailed, default_workers
-from fbcd_lab.data.long_tail import PROFILES
+from fbcd_lab.data.datasets import LongTailData, build_long_tailed, default_workers
+from fbcd_lab.data.long_tail import FEW_BELOW, MANY_ABOVE, PROFILES
 from fbcd_lab.data.sources import SOURCES
 from fbcd_lab.distributed import is_main, lost_a_process, rank
 from fbcd_lab.losses import LOSSES
@@ -106,7 +106,8 @@ def recall_table(counts: Sequence[int], classes: Sequence[str], results: dict[st
         cells = [(k, results[k]["group_recall"][group]) for k in names]
         rows.append(f"{group:>{first}} {'':>7} "
                     + " ".join(f"{'empty':>{width[k]}}" if v is None else f"{v:>{width[k]}.3f}" for k, v in cells))
-    rows.append("(many: over 100 training images, medium: 20 to 100, few: under 20; empty: no class in the group)")
+    rows.append(f"(many: over {MANY_ABOVE} training images, medium: {FEW_BELOW} to {MANY_ABOVE}, few: under "
+                f"{FEW_BELOW}; empty: no class in the group)")
     return "\n".join(rows)
 
 
@@ -236,7 +237,8 @@ def _time_estimate(run, image_size: int) -> Callable[[dict], None]:
         if left > 60:
             short = PRESETS["cpu_short"].epochs
             options = ["--epochs N", *([f"--preset cpu_short ({short} epochs)"] if run.optim.epochs > short else []),
-                       *([f"--image-size 64 (the images are {image_size} px)"] if image_size > 64 else [])]
+                       *([f"--image-size {SMALL_FOLDER_IMAGE_SIZE} (the images are {image_size} px)"]
+                         if image_size > SMALL_FOLDER_IMAGE_SIZE else [])]
             print(f"epoch {first} of {run.optim.epochs} took {took:.1f} s: about {left / 60:.0f} min to go; "
                   f"{' or '.join(options)} makes the run shorter", flush=True)
     return estimate
@@ -427,7 +429,7 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
                              "(only FBH reads it)")
 
 
-def _sized_for(args: argparse.Namespace, data) -> tuple:
+def _sized_for(args: argparse.Namespace, data: LongTailData) -> tuple[str, str, LongTailData]:
     """The run's backbone, preset name and data: those given, else the defaults for its data (a small
     image folder: the CPU protocol, images of at most 64 px), said in a line when they differ from
     the paper's."""

@@ -291,16 +291,22 @@ def group_recall_figure(groups: dict[str, dict[str, float | None]]) -> go.Figure
                    subtitle="a group without classes is empty, not 0 %")
 
 
-def rules_figure(values: dict[str, dict[str, float]]) -> go.Figure:
-    """Mean recall under each prediction rule (x), one bar trace per method."""
-    rules = list(dict.fromkeys(r for per_rule in values.values() for r in per_rule))
+def _grouped_bars(values: dict[str, dict[str, float]], text: str, hover: str) -> go.Figure:
+    """One bar trace per series of ``values`` ({series: {x: y}}), grouped at each x in first-seen order,
+    each bar labelled with ``text`` and hovered with ``hover`` (plotly templates)."""
+    xs = list(dict.fromkeys(x for per_x in values.values() for x in per_x))
     colors = series_colors(values)
     fig = go.Figure()
-    for method, per_rule in values.items():
-        fig.add_bar(x=rules, y=[per_rule.get(r) for r in rules], name=method, marker_color=colors[method],
-                    texttemplate="%{y:.1%}", textposition="outside",
-                    hovertemplate="%{x}: %{y:.1%}<extra>" + method + "</extra>")
+    for name, per_x in values.items():
+        fig.add_bar(x=xs, y=[per_x.get(x) for x in xs], name=name, marker_color=colors[name], texttemplate=text,
+                    textposition="outside", hovertemplate=hover + "<extra>" + name + "</extra>")
     fig.update_layout(barmode="group", bargap=0.2)
+    return fig
+
+
+def rules_figure(values: dict[str, dict[str, float]]) -> go.Figure:
+    """Mean recall under each prediction rule (x), one bar trace per method."""
+    fig = _grouped_bars(values, "%{y:.1%}", "%{x}: %{y:.1%}")
     fig.update_xaxes(title_text="prediction rule", type="category")
     fig.update_yaxes(title_text="mean recall", range=[0, 1.1], tickformat=".0%")
     return _finish(fig, "How much of the gain is the prediction rule?")
@@ -309,14 +315,7 @@ def rules_figure(values: dict[str, dict[str, float]]) -> go.Figure:
 def head_gains_figure(gains: dict[str, dict[str, float]], title: str) -> go.Figure:
     """Each head's gain over cross-entropy in points (x: the heads), one bar trace per setting
     (dataset, backbone): Table 4 read as differences, so settings of any accuracy compare."""
-    heads = list(dict.fromkeys(h for per_head in gains.values() for h in per_head))
-    colors = series_colors(gains)
-    fig = go.Figure()
-    for setting, per_head in gains.items():
-        fig.add_bar(x=heads, y=[per_head.get(h) for h in heads], name=setting, marker_color=colors[setting],
-                    texttemplate="%{y:+.1f}", textposition="outside",
-                    hovertemplate="%{x}: %{y:+.2f} points<extra>" + setting + "</extra>")
-    fig.update_layout(barmode="group", bargap=0.2)
+    fig = _grouped_bars(gains, "%{y:+.1f}", "%{x}: %{y:+.2f} points")
     fig.update_xaxes(title_text="head(s) added to the backbone", type="category")
     fig.update_yaxes(title_text="gain over cross-entropy (points)", zeroline=True)
     return _finish(fig, title)

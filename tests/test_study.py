@@ -117,7 +117,7 @@ def test_table_shows_mean_sd_n_beside_the_paper(tiny_study):
     text = (out / "table1" / "table.md").read_text()
     assert text == table_markdown(table)
     assert "CIFAR-10 of Table 1: Performance (top-1 accuracy, %)" in text and "column chosen with --paper-column" in text
-    assert "seeds 0 1" in text and "backbone small_cnn" in text and "1 epochs; precision fp32; seeds" in text
+    assert "seeds 0 1" in text and "backbone small_cnn" in text and "1 epoch; precision fp32; seeds" in text
     assert "- ranked by: top-1 accuracy (the test set is balanced, where it equals mean recall)" in text
     rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| ")}
     assert " ± " in rows["CE"] and "(2) | 70.36 |" in rows["CE"] and "(2) | 78.79 |" in rows["Ours"]

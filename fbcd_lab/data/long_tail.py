@@ -98,8 +98,11 @@ def check_labels(labels: np.ndarray, num_classes: int) -> None:
         raise ValueError(f"labels: class(es) {np.flatnonzero(present == 0).tolist()} have no sample")
 
 
+MANY_ABOVE, FEW_BELOW = 100, 20  # the usual many / medium / few thresholds of the long-tail papers
+
+
 def shot_groups(
-    counts: list[int], many_above: int = 100, few_below: int = 20
+    counts: list[int], many_above: int = MANY_ABOVE, few_below: int = FEW_BELOW
 ) -> dict[str, list[int]]:
     """Classes in the many (> many_above), medium and few (< few_below) shot groups."""
     if few_below > many_above + 1:
