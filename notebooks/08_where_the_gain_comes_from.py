@@ -236,7 +236,7 @@ claim("FBH kernel norm, largest class / smallest", np.mean([n[head] / n[tail] fo
 # matters for the prediction is what $\mathcal{L}_1$ does to the shared feature map, its channel
 # groups, shown above.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 print(f"FBH kernel norm, largest class over smallest: {np.mean([n[head] / n[tail] for n in kernel_norms]):.2f} "
       f"(mean over {len(seeds)} seeds); the FBH branch's logits are used for training only")
 
