@@ -248,9 +248,9 @@ assert [round(float(tail[c]), 3) for c in ("la_loss", "ce", "ours", "ldam_drw")]
 #    re-weight late (DRW) reach the tail furthest here.
 # 2. Digit 0, the only class with more than 100 training images (134 in the lab's split, 144
 #    here). With that many images even plain cross-entropy learns it; the gain is elsewhere.
-# 3. It depends on the seed on a set this small: usually between cross-entropy and FBH + CDH in
-#    mean recall, with weight norms still skewed like cross-entropy's, since its main head is a
-#    plain C-way classifier; notebook 6 measures it over seeds.
+# 3. Near cross-entropy in mean recall on the digits (notebook 6 measures it over seeds), with
+#    weight norms still skewed like cross-entropy's, since its main head is a plain C-way
+#    classifier.
 # 4. With α = 0.5 a cluster of a class split in u_c > 1 clusters is trained toward 0.5 and its
 #    siblings share the other 0.5, so no cluster is pushed to a confident logit; a class kept whole
 #    (u_c = 1) gets a hard label of 1. The cell above measures it: clusters of split classes have
