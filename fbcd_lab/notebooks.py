@@ -115,6 +115,13 @@ def offline_figures(notebook):
     return notebook, figures
 
 
+def markdown_tex(source: str) -> list[re.Match]:
+    """The TeX of a markdown cell (``$...$``, ``$$...$$``), none inside code: what
+    :func:`mathml_markdown` converts."""
+    parts = MARKDOWN_CODE.split(source)
+    return [m for part in parts[::2] for m in MARKDOWN_MATH.finditer(part)]
+
+
 def mathml_markdown(source: str) -> str:
     """Markdown with its TeX (``$...$``, ``$$...$$``; none inside code) turned into MathML, which
     browsers draw themselves: the equations of an exported page need no MathJax, so no network."""

@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fbcd_lab.notebooks import MARKDOWN_CODE, MARKDOWN_MATH, PLOTLY_MIME, write_html
+from fbcd_lab.notebooks import PLOTLY_MIME, markdown_tex, write_html
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -295,8 +295,7 @@ def plotly_outputs(name: str) -> int:
 def tex_snippets(name: str) -> int:
     """The TeX snippets ($...$, $$...$$, outside code) in the committed notebook's markdown."""
     notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    return sum(len(MARKDOWN_MATH.findall(part)) for c in notebook.cells if c.cell_type == "markdown"
-               for i, part in enumerate(MARKDOWN_CODE.split(c.source)) if i % 2 == 0)
+    return sum(len(markdown_tex(c.source)) for c in notebook.cells if c.cell_type == "markdown")
 
 
 # How many elements of a selector (typeset equations) the page draws with a width.
