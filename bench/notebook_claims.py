@@ -30,7 +30,7 @@ from fbcd_lab.runtime import AVX2_KERNELS, cpu_has_amx_bf16, cpu_model, library_
 
 ROOT = Path(__file__).resolve().parents[1]
 ISAS = {"native": {}, "avx2": AVX2_KERNELS}
-TRAINING_NOTEBOOKS = ("02", "04", "05", "06", "07", "08", "09")
+TRAINING_NOTEBOOKS = ("02", "04", "05", "06", "07", "08", "09", "10")
 
 
 def measure(notebook: Path, seed: int, precision: str, isa: str) -> dict:

@@ -1,10 +1,10 @@
-"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,weights,summarize,study}``.
+"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,weights,decompose,summarize,study}``.
 
 ``lab`` opens the notebooks in JupyterLab (``--headless DIR`` executes them and writes HTML);
 ``demo`` trains CE and FBH + CDH on the embedded digits and prints per-class recall side by side;
 ``train`` runs one experiment and writes ``results.json`` and ``checkpoint.pt`` to ``--out``;
 ``eval`` re-evaluates a checkpoint; ``weights`` writes a finished run's model-only weights beside
-its record; ``summarize`` tabulates a folder of results over seeds;
+its record; ``decompose`` takes the gain of FBH + CDH over CE apart from saved runs; ``summarize`` tabulates a folder of results over seeds;
 ``study`` runs a named study (cells x ratios x seeds) and tabulates it beside the paper's numbers.
 Bad values exit with status 2 and a one-line message naming the option; no command lists the
 commands and exits with status 2. ``python -m fbcd_lab COMMAND --help`` documents each command.
@@ -311,6 +311,33 @@ def run_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_decompose(args: argparse.Namespace) -> int:
+    from fbcd_lab.analysis import decompose_saved, signed_points
+    from fbcd_lab.records import read_record, save_record
+
+    if args.out is not None and args.out.exists():
+        raise ValueError(f"--out {args.out} exists: name a new file (nothing is overwritten)")
+    first = read_record(args.ce[0] / RECORD_NAME)
+    data = _data_for(args, dict(first["config"]["data_spec"]))
+    out = decompose_saved(args.ce, args.fbcd, data)
+    seeds = out["seeds"]
+    print(f"the gain of FBH + CDH over CE on {first['data']['dataset']}, mean-recall points, training seed"
+          f"{'s' if len(seeds) > 1 else ''} {' '.join(map(str, seeds))}{' (mean ± sd)' if len(seeds) > 1 else ''}; "
+          f"logit adjustment at tau {out['tau']:g}")
+    rows = [("CE, top_cluster", out["levels"]["ce_top_cluster"], False),
+            ("+ prior correction", out["steps"]["prior_correction"], True),
+            ("+ better features", out["steps"]["better_features"], True),
+            ("+ the rest", out["steps"]["residual_top_cluster"], True),
+            ("= FBH + CDH, top_cluster", out["levels"]["fbcd_top_cluster"], False),
+            ("FBH + CDH, logit_adjusted", out["levels"]["fbcd_logit_adjusted"], False)]
+    for name, stats, step in rows:
+        print(f"{name:>26} {signed_points(stats) if step else signed_points(stats).lstrip('+')}")
+    if args.out is not None:
+        save_record(out, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def run_summarize(args: argparse.Namespace) -> int:
     from fbcd_lab.records import SHOWN_KEYS, load_records, summarize, tested_imbalance, varying_columns
 
@@ -561,6 +588,15 @@ def build_parser() -> argparse.ArgumentParser:
                                         "runs beside their results.json, from their checkpoints")
     we.add_argument("folders", nargs="+", type=path_arg, help="run folders holding results.json and checkpoint.pt")
     we.set_defaults(run=run_weights)
+    de = sub.add_parser("decompose", help="take the gain of FBH + CDH over CE apart (prior correction, better "
+                                          "features, the rest) from saved runs: records and model-only weights")
+    de.add_argument("--ce", nargs="+", type=path_arg, required=True,
+                    help="CE run folders (results.json and model.pt), one per training seed")
+    de.add_argument("--fbcd", nargs="+", type=path_arg, required=True,
+                    help="FBH + CDH run folders of the same training seeds and data")
+    de.add_argument("--data-root", type=path_arg, help="folder of the data the runs trained on (all but digits)")
+    de.add_argument("--out", type=path_arg, help="also write the decomposition as JSON to this new file")
+    de.set_defaults(run=run_decompose)
     su = sub.add_parser("summarize", help="mean and spread over seeds of a folder of results.json")
     su.add_argument("folder", type=path_arg, help="folder searched for results.json files (recursively)")
     su.add_argument("--metric", default="mean_recall", choices=("mean_recall", "accuracy", "ece"),

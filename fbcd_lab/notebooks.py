@@ -138,7 +138,8 @@ def mathml_markdown(source: str) -> str:
 def write_html(notebook, target: Path) -> Path:
     """A static HTML export of an executed notebook that shows its figures and equations offline:
     plotly.js is embedded once, first in the page (before require.js, so that it defines
-    ``window.Plotly``), and the markdown's TeX is MathML (:func:`mathml_markdown`)."""
+    ``window.Plotly``), the markdown's TeX is MathML (:func:`mathml_markdown`), and the code of
+    cells collapsed in JupyterLab (the checks, ``jupyter.source_hidden``) is left out, as there."""
     from nbconvert import HTMLExporter
     from plotly.offline import get_plotlyjs
 
@@ -146,6 +147,8 @@ def write_html(notebook, target: Path) -> Path:
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = mathml_markdown(cell.source)
+        elif cell.metadata.get("jupyter", {}).get("source_hidden"):
+            cell.metadata["transient"] = {**cell.metadata.get("transient", {}), "remove_source": True}
     body, _ = HTMLExporter().from_notebook_node(notebook)
     if figures:
         head = body.index("<head>") + len("<head>")

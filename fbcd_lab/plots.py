@@ -3,8 +3,8 @@
 One look throughout (template ``plotly_white``, 300-450 px high) and one colour per method
 (:data:`METHOD_COLORS`; other series take plotly's qualitative palette in order). Per-class charts
 order the classes by decreasing training size, as the paper's Fig. 3 does. :func:`describe` sums a
-figure up in a few lines of rounded numbers, and :func:`show` prints that summary under the chart,
-so that a notebook's checked outputs compare what its charts show.
+figure up in a few lines of rounded numbers, and :func:`show` displays it as the chart's plain-text
+alternative, so that a notebook's checked outputs compare what its charts show.
 """
 
 from __future__ import annotations
@@ -554,12 +554,12 @@ def waterfall_figure(decomposition: dict, rule: str = "top_cluster") -> go.Figur
 
 
 def show(fig: go.Figure, digits: int = 2) -> None:
-    """Display ``fig`` and print :func:`describe` under it: the chart for the reader, its rounded
-    numbers for the reader and for nbval (which skips plotly's own payloads)."""
+    """Display ``fig`` with :func:`describe` as its plain-text alternative: JupyterLab and the HTML
+    export draw the chart, a viewer without plotly (or a screen reader, or nbval, which skips
+    plotly's own payloads) reads its rounded numbers; the learner sees no text line under the chart."""
     from IPython.display import display
 
-    display(fig)
-    print(describe(fig, digits))
+    display({**fig._repr_mimebundle_(), "text/plain": describe(fig, digits)}, raw=True)
 
 
 def describe(fig: go.Figure, digits: int = 2, max_values: int = MAX_VALUES) -> str:

@@ -163,7 +163,7 @@ assert list(live.data[0].y) == [144] * 5 + [1] * 5
 # 4. Digit 1 (86 images) is *medium* (20 to 100); digits 4 to 9 (18 images down to 1) are *few*.
 # 5. So that every class weighs the same in the score: on a balanced test set top-1 accuracy
 #    equals the mean of the per-class recalls, and a model cannot score well by favouring the
-#    head classes. (Notebook 9 shows what to report when your own test set is long-tailed.)
+#    head classes. (Notebook 10 shows what to report when your own test set is long-tailed.)
 #
 # </details>
 

@@ -103,7 +103,7 @@ for u in (1, 2, 5, 10, 20):
 # (PCA here; t-SNE under the binder and full presets). *Random* cuts ignore the images;
 # *k-means* and *hierarchical* (Ward) clustering on a PCA of the pixels group similar images.
 # The paper found the final accuracy insensitive to this choice (Fig. 4 right; notebook 6 checks).
-# The lines under the chart give each strategy's cluster sizes (`cluster=images`).
+# The cell also prints each strategy's cluster sizes.
 
 # %%
 features = pixel_features(data.train.images.numpy(), 20, seed=0)
@@ -115,6 +115,8 @@ for strategy in ("random", "kmeans", "hierarchical"):
     split = divide_classes(data.train.labels, data.num_classes, 10, strategy, features, seed=0)
     panels[strategy] = (points, split.cluster_of_sample[largest])
 plots.show(plots.embeddings_figure(panels))
+for strategy, (_, clusters) in panels.items():
+    print(f"{strategy:>12}: images per cluster of digit 0 {sorted(np.bincount(clusters)[np.unique(clusters)].tolist(), reverse=True)}")
 
 # %% [markdown]
 # ## Soft labels

@@ -271,4 +271,4 @@ assert [round(float(tail[c]), 3) for c in ("la_loss", "ce", "ours", "ldam_drw")]
 #   lifts plain cross-entropy to about the level of the two heads under the top-cluster rule
 #   (within a few points, above or below: compare the table's `ce` `logit_adjusted` with `fbcd`
 #   `top_cluster`). One seed on 300 test images is noisy: notebook 6 repeats the comparison over
-#   seeds, and notebook 8 takes this question apart.
+#   seeds, and notebooks 8 and 9 take this question apart.

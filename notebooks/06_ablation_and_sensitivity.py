@@ -264,7 +264,7 @@ else:
 #    own channel group, while the grouping still constrains the shared features; CIFAR-10-LT's
 #    smallest class has 50 images. The number of channels a class alone is not the reason: the
 #    paper's CIFAR-100-LT has 64 feature channels (ResNet-32) for 100 classes, about one a class,
-#    and FBH helps there. Notebook 8 looks at what FBH does to the features.
+#    and FBH helps there. Notebook 9 looks at what FBH does to the features.
 # 5. Only that the runs agreed, not that the number is exact: with n = 2 the sample sd is a very
 #    rough estimate, another subset of the data would add its own variance, and the test set of
 #    300 images moves in steps of 1/30 per class.

@@ -207,7 +207,7 @@ else:
 #   listed above, on a 30-epoch CPU protocol; the README compares it with the same recipes at the
 #   paper's 200 epochs where those runs exist.
 # - Whether the two heads beat the prior-correcting losses (`la_loss`, `balanced_softmax`) is the
-#   question the paper leaves open; both tables answer it for their protocol, and notebook 8 takes
+#   question the paper leaves open; both tables answer it for their protocol, and notebooks 8 and 9 take
 #   the gain apart.
 #
 # ## Exercises

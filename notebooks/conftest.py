@@ -8,7 +8,7 @@ and the first training seed 0, and notebook 6 must not read the user's own runs 
 outputs are not compared (cells tagged ``nbval-ignore-output``; collapsed cells assert the claims
 instead, :mod:`fbcd_lab.claims`). Plotly figures carry random trace uids in their JSON and HTML,
 so those two payloads are not compared; the rounded summary that :func:`fbcd_lab.plots.show`
-prints under each figure, and every other output, still is.
+gives each figure as its plain-text alternative, and every other output, still is.
 """
 
 import os

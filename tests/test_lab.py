@@ -47,6 +47,7 @@ def test_notebook_precision_and_first_seed_from_environment(monkeypatch):
 
 
 def test_headless_execution_writes_html_that_works_offline(tmp_path):
+    from nbconvert import HTMLExporter
     from plotly.offline import get_plotlyjs
 
     first = notebook_sources()[0]
@@ -55,8 +56,12 @@ def test_headless_execution_writes_html_that_works_offline(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("notebook preset: ci" in o.get("text", "") for o in outputs)
     assert all(isinstance(c.execution_count, int) for c in notebook.cells if c.cell_type == "code")
+    checks = [c for c in notebook.cells if c.metadata.get("jupyter", {}).get("source_hidden")]
+    every_input, _ = HTMLExporter().from_notebook_node(notebook)
     html = write_html(notebook, tmp_path / "nb.html").read_text()
     assert "Building imbalance" in html and "plotly-graph-div" in html
+    assert checks and html.count("jp-InputArea-editor") == every_input.count("jp-InputArea-editor") - len(checks), \
+        "the code of the collapsed check cells stays out of the page, as in JupyterLab"
     assert html.count(get_plotlyjs()[:200]) == 1, "plotly.js is embedded once"
     assert html.index(get_plotlyjs()[:200]) < html.index("require.min.js"), "before require.js"
     assert 'src="https://cdn.plot.ly' not in html and 'import "https://cdn.plot.ly' not in html, \
@@ -175,12 +180,12 @@ def test_lab_headless_defaults_to_binder_and_refuses_jupyterlab_options(monkeypa
 
 def test_lab_headless_failure_is_one_line(monkeypatch, tmp_path, capsys):
     def fail(folder, preset):
-        raise NotebookError("08_where_the_gain_comes_from: a cell ran longer than 900 s under preset full; "
+        raise NotebookError("08_the_prior_the_classifier_learnt: a cell ran longer than 900 s under preset full; "
                             "try --preset ci (seconds per notebook)")
     monkeypatch.setattr(notebooks, "run_headless", fail)
     assert main(["lab", "--headless", str(tmp_path), "--preset", "full"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "08_where_the_gain_comes_from" in err and "--preset ci" in err
+    assert err.count("\n") == 1 and "08_the_prior_the_classifier_learnt" in err and "--preset ci" in err
 
 
 def test_no_command_lists_the_commands_and_help_has_no_markup(capsys):

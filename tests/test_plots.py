@@ -252,13 +252,16 @@ def test_describe_heatmaps_images_and_point_clouds():
                                                        "kmeans: points per trace 0=3 1=3"]
 
 
-def test_show_displays_the_figure_then_prints_its_description(monkeypatch, capsys):
+def test_show_displays_the_chart_with_its_description_as_plain_text(monkeypatch, capsys):
     shown = []
-    monkeypatch.setattr("IPython.display.display", shown.append)
+    monkeypatch.setattr("IPython.display.display", lambda bundle, raw: shown.append((bundle, raw)))
+    plots.setup_notebook()
     fig = plots.rules_figure({"ce": {"top_cluster": 0.5, "logit_adjusted": 0.625}})
     plots.show(fig)
-    assert shown == [fig]
-    assert capsys.readouterr().out == plots.describe(fig) + "\n"
+    (bundle, raw), = shown
+    assert raw and bundle["text/plain"] == plots.describe(fig)
+    assert bundle["application/vnd.plotly.v1+json"]["data"][0]["y"] == [0.5, 0.625]
+    assert "text/html" in bundle and "ce: 0.50" not in capsys.readouterr().out  # nothing printed under the chart
     assert plots.describe(fig).endswith("x: top_cluster logit_adjusted\nce: 0.50 0.62")
 
 

@@ -21,11 +21,12 @@ and step is given as its mean and sample sd (ddof 1; None for one seed) over the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from fbcd_lab.analysis.forward_passes import run_logits
-from fbcd_lab.analysis.linear_probe import linear_probe
+from fbcd_lab.analysis.forward_passes import FeatureSet, pooled_features, run_logits
+from fbcd_lab.analysis.linear_probe import linear_probe, probe_from_features
 from fbcd_lab.analysis.prediction_rules import rule_sweep_from_logits
 from fbcd_lab.analysis.recall import seed_stats
 from fbcd_lab.data.datasets import LongTailData
@@ -98,4 +99,55 @@ def decompose_gain(ce_runs: Sequence[Run], fbcd_runs: Sequence[Run], data: LongT
     out["tau"] = float(tau)
     out["methods"] = {"ce": sorted({ce[s].method.method for s in seeds}),
                       "fbcd": sorted({fbcd[s].method.method for s in seeds})}
+    return out
+
+
+def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str | Path], data: LongTailData,
+                    probe_seed: int = 0) -> dict:
+    """The waterfall of saved runs (folders with ``results.json`` and model-only ``model.pt``), paired by
+    training seed: the rule levels are the records' own test metrics (logit adjustment at their tau),
+    the two class-balanced probes are fitted on features of the saved weights. ``data`` must be the
+    long-tailed set the runs were trained on (its subset fingerprint is compared)."""
+    from fbcd_lab.weights import load_weights
+
+    ce, fbcd = _saved_by_seed(ce_folders, "ce_folders"), _saved_by_seed(fbcd_folders, "fbcd_folders")
+    if set(ce) != set(fbcd):
+        raise ValueError(f"ce_folders and fbcd_folders must hold the same seeds, got {sorted(ce)} and {sorted(fbcd)}")
+    seeds = sorted(ce)
+    taus = set()
+    per_seed = {k: [] for k in ("ce_top", "ce_la", "ce_probe", "fbcd_probe", "fbcd_top", "fbcd_la")}
+    for seed in seeds:
+        for name, (folder, record) in (("ce", ce[seed]), ("fbcd", fbcd[seed])):
+            if record["data"].get("indices_sha256") != data.fingerprint.indices_sha256:
+                raise ValueError(f"{folder}: its run was trained on another long-tailed subset than `data`")
+            metrics = record["metrics"]
+            taus.add(metrics["logit_adjusted"]["tau"])
+            per_seed[f"{name}_top"].append(metrics["top_cluster"]["mean_recall"])
+            per_seed[f"{name}_la"].append(metrics["logit_adjusted"]["mean_recall"])
+            model = load_weights(folder)
+            features = FeatureSet(*pooled_features(model, data.train, data), *pooled_features(model, data.test, data))
+            per_seed[f"{name}_probe"].append(probe_from_features(features, data.counts, True, probe_seed)["mean_recall"])
+    if len(taus) != 1:
+        raise ValueError(f"the records adjust logits at different taus {sorted(taus)}: not one waterfall")
+    out = waterfall(**per_seed, seeds=seeds)
+    out["tau"] = float(taus.pop())
+    out["methods"] = {"ce": sorted({ce[s][1]["method"] for s in seeds}),
+                      "fbcd": sorted({fbcd[s][1]["method"] for s in seeds})}
+    out["folders"] = {"ce": [str(ce[s][0]) for s in seeds], "fbcd": [str(fbcd[s][0]) for s in seeds]}
+    return out
+
+
+def _saved_by_seed(folders: Sequence[str | Path], what: str) -> dict[int, tuple[Path, dict]]:
+    """Finished saved runs by training seed (folder, record); a seed twice is refused."""
+    from fbcd_lab.records import read_record
+    from fbcd_lab.run_folder import RECORD_NAME
+
+    out = {}
+    for folder in map(Path, folders):
+        record = read_record(folder / RECORD_NAME)
+        if record["status"] != "finished":
+            raise ValueError(f"{folder}: the run is {record['status']}, not finished")
+        if record["seed"] in out:
+            raise ValueError(f"{what} holds training seed {record['seed']} twice ({out[record['seed']][0]}, {folder})")
+        out[record["seed"]] = (folder, record)
     return out

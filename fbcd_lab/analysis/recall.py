@@ -1,4 +1,5 @@
-"""Mean recall with its many / medium / few split, and mean and sample sd over seeds."""
+"""Mean recall with its many / medium / few split; mean and sample sd over seeds, and how two
+methods compare seed by seed."""
 
 from __future__ import annotations
 
@@ -29,3 +30,31 @@ def seed_stats(values: Sequence[float], scale: float = 1.0) -> dict:
         raise ValueError("seed_stats needs at least one value")
     return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)) if x.size > 1 else None,
             "per_seed": x.tolist()}
+
+
+def mean_sd(values: Sequence[float], scale: float = 1.0) -> tuple[float, float]:
+    """Mean and sample sd of ``values`` times ``scale`` (sd 0 for a single seed, so error bars stay
+    drawable)."""
+    stats = seed_stats(values, scale)
+    return stats["mean"], stats["sd"] or 0.0
+
+
+def points(values: Sequence[float]) -> str:
+    """Fractions over seeds as 'mean ± sd' in points (hundredths)."""
+    return "{:.1f} ± {:.1f}".format(*mean_sd(values, 100))
+
+
+def signed_points(stats: dict) -> str:
+    """A :func:`seed_stats` dict already in points as '+mean ± sd' ('+mean' for a single seed)."""
+    return f"{stats['mean']:+.1f}" + ("" if stats["sd"] is None else f" ± {stats['sd']:.1f}")
+
+
+def paired_verdict(a: Sequence[float], b: Sequence[float]) -> tuple[str, str]:
+    """Whether per-seed fractions ``a`` score 'above', 'below' or 'level with' ``b`` (paired by position),
+    and the mean gap ± its sd in points. A gap counts one way only when its mean over seeds exceeds its
+    own sd over seeds; a single seed has sd 0, so any gap counts."""
+    if len(a) != len(b):
+        raise ValueError(f"paired_verdict needs one value per seed on both sides, got {len(a)} and {len(b)}")
+    mean, sd = mean_sd(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64), 100)
+    verdict = "above" if mean > sd else "below" if mean < -sd else "level with"
+    return verdict, f"{mean:+.1f} ± {sd:.1f} points"

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 9. Your own data
+# # 10. Your own data
 #
 # | | |
 # | --- | --- |
