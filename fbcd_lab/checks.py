@@ -63,6 +63,7 @@ PARAMETERS: dict[str, Rule] = {
     "val_per_class": Rule(int, 0),
     "image_size": Rule(int, 1),
     "workers": Rule(int, 0),
+    "processes": Rule(int, 1),
     "count": Rule(int, 1),
     "mixup_alpha": Rule(float, 0, low_open=True),
     "focal_gamma": Rule(float, 0),

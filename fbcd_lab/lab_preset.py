@@ -34,6 +34,7 @@ class LabPreset:
     u_values: tuple[int, ...]
     lab_epochs: int
     tsne: bool
+    processes: int = 1
     precision: str = "fp32"
     first_seed: int = 0
 
@@ -45,9 +46,10 @@ class LabPreset:
 
 LAB_PRESETS = {
     "ci": LabPreset("ci", epochs=30, seeds=2, u_values=(1, 2, 5, 10, 20), lab_epochs=15, tsne=False),
-    "binder": LabPreset("binder", epochs=30, seeds=3, u_values=(1, 2, 3, 5, 10, 15, 20), lab_epochs=30, tsne=True),
+    "binder": LabPreset("binder", epochs=30, seeds=2, u_values=(1, 2, 5, 10, 20), lab_epochs=30, tsne=True,
+                        processes=2),
     "full": LabPreset("full", epochs=60, seeds=5, u_values=(1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20), lab_epochs=30,
-                      tsne=True),
+                      tsne=True, processes=max(1, min(4, os.cpu_count() or 1))),
 }
 
 

@@ -119,16 +119,20 @@ def image_grid_figure(images: torch.Tensor | np.ndarray, labels: np.ndarray, cla
                    height=min(TALL, max(300, 30 * len(classes) + 100)))
 
 
-def division_figure(counts: Sequence[int], clusters_per_class: Sequence[int]) -> go.Figure:
-    """Class sizes n_c beside mean cluster sizes n_c / u_c (log y). The title gives the imbalance
-    ratio before (max / min n_c) and after (max / min n_c / u_c) to one decimal, e.g. "10.0"."""
+def division_figure(counts: Sequence[int], clusters_per_class: Sequence[int],
+                    classes: Sequence[str] | None = None) -> go.Figure:
+    """Class sizes n_c beside mean cluster sizes n_c / u_c (log y), per class index or per name in
+    ``classes``. The title gives the imbalance ratio before (max / min n_c) and after
+    (max / min n_c / u_c) to one decimal, e.g. "10.0"."""
     n = np.asarray(counts, dtype=float)
     u_c = np.asarray(clusters_per_class, dtype=float)
     if n.shape != u_c.shape or (u_c < 1).any():
         raise ValueError(f"need one u_c >= 1 per class, got counts {list(counts)} and u_c {list(clusters_per_class)}")
+    if classes is not None and len(classes) != len(n):
+        raise ValueError(f"need one class name per class, got {len(classes)} names for {len(n)} classes")
     sizes = n / u_c
     before, after = n.max() / n.min(), sizes.max() / sizes.min()
-    x = list(range(len(n)))
+    x = list(range(len(n))) if classes is None else [str(c) for c in classes]
     fig = go.Figure()
     fig.add_bar(x=x, y=n.tolist(), name="class size n_c", marker_color="#7F7F7F",
                 hovertemplate="class %{x}: %{y} images<extra></extra>")
@@ -136,7 +140,7 @@ def division_figure(counts: Sequence[int], clusters_per_class: Sequence[int]) ->
                 customdata=u_c.astype(int), hovertemplate="class %{x}: %{customdata} clusters of %{y:.1f} images"
                                                           "<extra></extra>")
     fig.update_layout(barmode="group", bargap=0.15)
-    fig.update_xaxes(title_text="class index")
+    fig.update_xaxes(title_text="class index" if classes is None else "class", type="category")
     fig.update_yaxes(title_text="images (log scale)", type="log")
     return _finish(fig, f"Imbalance ratio before division {before:.1f}, after {after:.1f} (K = {int(u_c.sum())})",
                    subtitle="largest / smallest class, then largest / smallest mean cluster size")
@@ -322,7 +326,7 @@ def head_gains_figure(gains: dict[str, dict[str, float]], title: str) -> go.Figu
 
 
 def sweep_figure(x: Sequence, means: dict[str, Sequence[float]], stds: dict[str, Sequence[float]],
-                 x_title: str, title: str) -> go.Figure:
+                 x_title: str, title: str, y_title: str = "mean recall (mean ± std over seeds)") -> go.Figure:
     """Mean ± standard deviation over seeds (error bars), one trace per series; lines join numeric
     x (e.g. u), markers stand side by side on categorical x (e.g. strategies). The paper's Fig. 4."""
     x = list(x)
@@ -336,7 +340,7 @@ def sweep_figure(x: Sequence, means: dict[str, Sequence[float]], stds: dict[str,
                         customdata=list(stds[name]),
                         hovertemplate="%{x}: %{y:.1%} ± %{customdata:.1%}<extra>" + name + "</extra>")
     fig.update_xaxes(title_text=x_title, type="linear" if numeric else "category")
-    fig.update_yaxes(title_text="mean recall (mean ± std over seeds)", tickformat=".0%")
+    fig.update_yaxes(title_text=y_title, tickformat=".0%")
     if not numeric:
         fig.update_layout(scattermode="group")
     return _finish(fig, title)
@@ -389,7 +393,8 @@ def rule_sweep_figure(taus: Sequence[float], means: dict[str, Sequence[float]], 
     fig.update_xaxes(title_text="tau of post-hoc logit adjustment (0: top cluster)")
     fig.update_yaxes(title_text="mean recall (mean ± std over seeds)", tickformat=".0%")
     return _finish(fig, "Prediction rules: logit adjustment swept over tau",
-                   subtitle="lines: logit_adjusted; dashed: top_cluster; dotted: sum_clusters")
+                   subtitle="lines: logit_adjusted, tau times each model's own log prior (CE: classes, the two "
+                            "heads: clusters); dashed: top_cluster; dotted: sum_clusters")
 
 
 def group_energy_figure(energies: dict[str, np.ndarray], classes: Sequence[str]) -> go.Figure:
@@ -523,7 +528,8 @@ WATERFALL_STEPS = (("ce_top_cluster", "level", "CE (top_cluster)"), ("prior_corr
                    ("better_features", "step", "+ better features"), ("residual_{rule}", "step", "+ the rest"))
 
 
-def waterfall_figure(decomposition: dict, rule: str = "top_cluster") -> go.Figure:
+def waterfall_figure(decomposition: dict, rule: str = "top_cluster",
+                     title: str = "Where the gain comes from: CE to FBH + CDH") -> go.Figure:
     """``analysis.waterfall``'s decomposition as one plotly Waterfall in mean-recall points: CE, + prior
     correction, + better features, + the rest, = FBH + CDH under ``rule``; mean over seeds, the sd in the
     hover text and in :func:`describe` (via the trace's ``meta``)."""
@@ -547,10 +553,10 @@ def waterfall_figure(decomposition: dict, rule: str = "top_cluster") -> go.Figur
         textposition="outside", hovertext=hover, hoverinfo="text", meta={"sd": sds},
         increasing={"marker": {"color": "#009E73"}}, decreasing={"marker": {"color": "#CC79A7"}},
         totals={"marker": {"color": METHOD_COLORS["fbcd"]}}, connector={"line": {"color": "#BBBBBB"}}))
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", title_text="level, then each step's change")
     fig.update_yaxes(title_text="mean recall (points)")
-    return _finish(fig, "Where the gain comes from: CE to FBH + CDH",
-                   subtitle=f"mean over {n} training seed{'s' if n != 1 else ''}; the spread is in the hover text")
+    return _finish(fig, title, subtitle=f"mean over {n} training seeds; the spread is in the hover text" if n > 1
+                   else "one training seed")
 
 
 def show(fig: go.Figure, digits: int = 2) -> None:

@@ -7,7 +7,9 @@ long-tail results vary by several points, so the table gives mean and spread ove
 
 from __future__ import annotations
 
+import functools
 import json
+import signal
 import statistics
 import warnings
 from collections.abc import Sequence
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from fbcd_lab.balancing import saved_switch_epoch
 from fbcd_lab.checkpoints import atomic_write
+from fbcd_lab.checks import check
 from fbcd_lab.config import MethodConfig, OptimConfig, with_defaults
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.evaluation import collect_logits, metrics_from_logits
@@ -62,6 +65,28 @@ def train_and_record(data: LongTailData, method: MethodConfig, optim: OptimConfi
     """Train one run, evaluate it under every rule (final epoch) and return its record."""
     run = train(data, method, optim, seed=seed, progress=False, **train_options)
     return run_record(run, data, *evaluate_run(run, data))
+
+
+def train_and_record_all(jobs: Sequence[tuple[LongTailData, MethodConfig, OptimConfig, int]], processes: int = 1,
+                         **train_options) -> list[dict]:
+    """:func:`train_and_record` for each ``(data, method, optim, seed)`` job, records in job order. With
+    ``processes`` > 1 the runs train in that many worker processes (joblib's reusable loky executor),
+    each run on the threads it would get alone, so a record is the one a sequential loop makes; the
+    notebooks' sweeps of tiny one-thread runs then use every core (notebook 6 under the binder preset:
+    134 s alone, 75-87 s in two processes on two cores; BENCHMARKS.md). The workers ignore Ctrl-C
+    (and a notebook's interrupt), which stops the waiting process; they end with it."""
+    check("processes", processes)
+    if processes == 1:
+        return [train_and_record(*job, **train_options) for job in jobs]
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=processes, initializer=signal.signal,
+                                     initargs=(signal.SIGINT, signal.SIG_IGN))
+    return list(executor.map(functools.partial(_train_and_record_job, options=train_options), jobs))
+
+
+def _train_and_record_job(job: tuple, options: dict) -> dict:
+    return train_and_record(*job, **options)
 
 
 def run_record(run: Run, data: LongTailData, metrics: dict | None, protocol: str,

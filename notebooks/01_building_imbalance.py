@@ -21,11 +21,12 @@ import plotly.graph_objects as go
 
 from fbcd_lab import plots
 from fbcd_lab.data import build_long_tailed, long_tail_counts, shot_groups
-from fbcd_lab.lab_preset import lab_preset
+from fbcd_lab.lab_preset import SUMMARY, lab_preset
 
 plots.setup_notebook()
 preset = lab_preset()
-print(f"notebook preset: {preset.name}")
+print(f"notebook preset: {preset.name} ({SUMMARY[preset.name]}); this one trains nothing, so every preset shows "
+      f"the same (FBCD_PRESET sizes the notebooks that train)")
 
 # %% [markdown]
 # ## The exponential profile
@@ -123,12 +124,10 @@ ratio_slider.observe(redraw, names="value")
 profile_menu.observe(redraw, names="value")
 widgets.VBox([widgets.HBox([ratio_slider, profile_menu]), live])
 
-# %%
-profile_menu.value = "step"
-print(plots.describe(live))
-
 # %% jupyter={"source_hidden": true}
+profile_menu.value = "step"  # moved from code: the chart above redraws, as when you click the button
 assert list(live.data[0].y) == [144] * 5 + [1] * 5
+profile_menu.value = "exp"
 
 # %% [markdown]
 # ## What you should have seen

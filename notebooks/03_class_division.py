@@ -86,9 +86,16 @@ def redraw(_=None):
 u_slider.observe(redraw, names="value")
 widgets.VBox([u_slider, live])
 
-# %%
+# %% jupyter={"source_hidden": true}
 u_slider.value = 5  # moved from code: the chart above redraws, as when you drag the slider
-print(plots.describe(live))
+assert plots.describe(live) == plots.describe(plots.division_figure(data.counts, clusters_per_class(data.counts, 5)))
+u_slider.value = 10
+
+# %% [markdown]
+# The same for a few values of u, without the chart. This table divides each class's images
+# evenly, n_c / u_c (digit 0 at u = 10: 144 / 10 = 14.4 images a cluster), while the division
+# above cut real images into whole clusters (digit 0's of 15 and 14 images): hence its 15.0 where
+# this table says 14.4.
 
 # %%
 for u in (1, 2, 5, 10, 20):
@@ -150,9 +157,10 @@ alpha_slider.observe(lambda change: setattr(heat.data[0], "z", soft_label_matrix
                      names="value")
 widgets.VBox([alpha_slider, heat])
 
-# %%
-alpha_slider.value = 0.8
-print(plots.describe(heat))
+# %% jupyter={"source_hidden": true}
+alpha_slider.value = 0.8  # moved from code: the heat map above redraws, as when you drag the slider
+assert np.allclose(np.asarray(heat.data[0].z, dtype=float), soft_label_matrix(small, 0.8))
+alpha_slider.value = 0.5
 
 # %% [markdown]
 # ## What you should have seen

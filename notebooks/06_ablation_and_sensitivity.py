@@ -15,7 +15,8 @@
 #
 # **What the spread measures.** Every run of a ratio trains on the *same* long-tailed subset
 # (`build_long_tailed`'s `seed` is the subset seed, 0 throughout); the training seed
-# (`train_and_record(data, method, optim, seed)`) changes the initialisation, the division and the
+# (the `seed` of each `(data, method, optim, seed)` job of `train_and_record_all`) changes the
+# initialisation, the division and the
 # batch order. So the "± sd" below is training variance on one subset; another subset would add
 # its own variance on top. A cell pools only runs whose settings agree in everything but the
 # training seed (`records.pivot_table`), and "(n)" says how many it pooled.
@@ -31,7 +32,7 @@ from fbcd_lab.claims import claim
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.lab_preset import lab_preset
-from fbcd_lab.records import load_records, pivot_table, summarize, train_and_record
+from fbcd_lab.records import load_records, pivot_table, summarize, train_and_record_all
 
 plots.setup_notebook()
 sizes = lab_preset()
@@ -48,9 +49,9 @@ print(f"preset {sizes.name}: training seeds {seeds}, {optim.epochs} epochs, u va
 # Test mean recall in percent, "mean ± sd (n)" over the training seeds, one subset per ratio.
 
 # %% tags=["nbval-ignore-output"]
-ablation = [train_and_record(datasets[ratio], MethodConfig(method=method, backbone="small_cnn"), optim, seed,
-                             precision=sizes.precision)
-            for ratio in (100, 50, 10) for method in ("ce", "fbh", "cdh", "fbcd") for seed in seeds]
+ablation = train_and_record_all([(datasets[ratio], MethodConfig(method=method, backbone="small_cnn"), optim, seed)
+                                  for ratio in (100, 50, 10) for method in ("ce", "fbh", "cdh", "fbcd") for seed in seeds],
+                                 sizes.processes, precision=sizes.precision)
 pivot_table(ablation, "method", "imbalance_ratio").loc[["ce", "fbh", "cdh", "fbcd"]]
 
 # %%
@@ -116,12 +117,17 @@ assert round(neck_alone, 1) == 1.4
 # from, while the class-division head's soft labels act on the classifier directly. The extra
 # layer that FBH brings where the channels do not split evenly (the neck, notebook 2) is not the
 # gain: cross-entropy with the same layer (`ce` with `neck = always` in the committed study) gains
-# only the amount printed below.
+# only the amount printed below, over the two seeds of this study and over the three of the Table
+# 1 study that notebook 7 reads (its `ce_neck` row).
 
 # %%
 print(f"CIFAR-10-LT top-1: CE {cifar10_lt['ce']:.2f} %, FBH + CDH {cifar10_lt['fbcd']:.2f} % "
       f"({gains['CIFAR-10-LT, ResNet-8 (committed)']['FBH + CDH']:+.1f} points); "
       f"CE with FBH's extra layer alone {neck_alone:+.1f} points")
+table1 = pd.DataFrame(summarize(load_records("../results/cifar10_lt/table1"), metric="accuracy")).set_index("recipe")
+neck_table1 = 100 * (table1.loc["ce_neck", "accuracy_mean"] - table1.loc["ce", "accuracy_mean"])
+print(f"the same layer over the {table1.loc['ce_neck', 'n']} seeds of the Table 1 study (ce_neck minus ce): "
+      f"{neck_table1:+.1f} points")
 
 # %% [markdown]
 # ## Fig. 4 left: the number of clusters u (class-division head alone)
@@ -130,9 +136,8 @@ print(f"CIFAR-10-LT top-1: CE {cifar10_lt['ce']:.2f} %, FBH + CDH {cifar10_lt['f
 # CIFAR-100). One point per u: mean ± sd over the training seeds (`summarize` rows).
 
 # %% tags=["nbval-ignore-output"]
-sweep = [train_and_record(datasets[100], MethodConfig(method="cdh", backbone="small_cnn", u=u), optim, seed,
-                          precision=sizes.precision)
-         for u in sizes.u_values for seed in seeds]
+sweep = train_and_record_all([(datasets[100], MethodConfig(method="cdh", backbone="small_cnn", u=u), optim, seed)
+                               for u in sizes.u_values for seed in seeds], sizes.processes, precision=sizes.precision)
 by_u = pd.DataFrame(summarize(sweep))
 plots.show(plots.sweep_figure(by_u["u"].tolist(), {"cdh": by_u["mean_recall_mean"].tolist()},
                               {"cdh": by_u["mean_recall_std"].tolist()}, "u (clusters of the largest class)",
@@ -150,9 +155,9 @@ claim("cdh: |mean recall at u = 20 minus u = 10|", abs(recall_at[20] - recall_at
 # The full model with u = 10 and each division strategy. The paper reports little difference.
 
 # %% tags=["nbval-ignore-output"]
-strategies = [train_and_record(datasets[100], MethodConfig(method="fbcd", backbone="small_cnn", cluster=c),
-                               optim, seed, precision=sizes.precision)
-              for c in ("random", "kmeans", "hierarchical") for seed in seeds]
+strategies = train_and_record_all([(datasets[100], MethodConfig(method="fbcd", backbone="small_cnn", cluster=c),
+                                     optim, seed) for c in ("random", "kmeans", "hierarchical") for seed in seeds],
+                                   sizes.processes, precision=sizes.precision)
 by_strategy = pd.DataFrame(summarize(strategies))
 plots.show(plots.sweep_figure(by_strategy["cluster"].tolist(), {"fbcd": by_strategy["mean_recall_mean"].tolist()},
                               {"fbcd": by_strategy["mean_recall_std"].tolist()}, "division strategy",
@@ -178,10 +183,10 @@ claim("fbcd: best minus worst division strategy", by_strategy["mean_recall_mean"
 lams = (0.0, 1.5, 3.0)
 per_run = pd.DataFrame(strategies)["wall_time_s"].mean()
 print(f"{len(lams) * len(seeds)} runs of FBH + CDH on the digits, about {per_run:.0f} s each "
-      f"(the mean of the division runs above): about {len(lams) * len(seeds) * per_run / 60:.1f} min")
-lam_sweep = [train_and_record(datasets[100], MethodConfig(method="fbcd", backbone="small_cnn", lam=lam), optim, seed,
-                              precision=sizes.precision)
-             for lam in lams for seed in seeds]
+      f"(the mean of the division runs above), {sizes.processes} at a time: about "
+      f"{len(lams) * len(seeds) * per_run / sizes.processes / 60:.1f} min")
+lam_sweep = train_and_record_all([(datasets[100], MethodConfig(method="fbcd", backbone="small_cnn", lam=lam), optim,
+                                    seed) for lam in lams for seed in seeds], sizes.processes, precision=sizes.precision)
 by_lam = pd.DataFrame(summarize(lam_sweep))
 plots.show(plots.sweep_figure(by_lam["lam"].tolist(), {"fbcd": by_lam["mean_recall_mean"].tolist()},
                               {"fbcd": by_lam["mean_recall_std"].tolist()}, "λ (weight of the FBH loss L1)",
@@ -199,7 +204,7 @@ print(f"as λ grows from {lams[0]:g} to {lams[-1]:g}, mean recall {trend}: "
 
 # %% jupyter={"source_hidden": true}
 assert by_lam["lam"].tolist() == list(lams) and (by_lam["n"] == sizes.seeds).all()
-assert {name: lab_preset(name).seeds for name in ("ci", "binder", "full")} == {"ci": 2, "binder": 3, "full": 5}
+assert {name: lab_preset(name).seeds for name in ("ci", "binder", "full")} == {"ci": 2, "binder": 2, "full": 5}
 
 # %% [markdown]
 # ## Full-scale results from the command line
@@ -251,8 +256,8 @@ else:
 #
 # <details><summary>Answers (click to open)</summary>
 #
-# 1. 3 ratios × 4 methods × the number of seeds: **24** under the `ci` preset (2 seeds), 36 under
-#    `binder` (3), 60 under `full` (5).
+# 1. 3 ratios × 4 methods × the number of seeds: **24** under the `ci` and `binder` presets (2
+#    seeds), 60 under `full` (5).
 # 2. **1.4 of 12.2 points**, about a ninth (61.77 % against 49.56 %, two seeds each): the rest is
 #    the two heads.
 # 3. The total loss is then dominated by L1, the feature-balancing head's cross-entropy, which

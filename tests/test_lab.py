@@ -36,7 +36,7 @@ def test_notebook_precision_and_first_seed_from_environment(monkeypatch):
     assert (lab_preset("ci").precision, lab_preset("ci").training_seeds) == ("fp32", [0, 1])
     monkeypatch.setenv("FBCD_PRECISION", "bf16")
     monkeypatch.setenv("FBCD_SEED", "4")
-    assert (lab_preset("ci").precision, lab_preset("binder").training_seeds) == ("bf16", [4, 5, 6])
+    assert (lab_preset("ci").precision, lab_preset("full").training_seeds) == ("bf16", [4, 5, 6, 7, 8])
     for name, value, message in (("FBCD_PRECISION", "fp16", "FBCD_PRECISION must be one of"),
                                  ("FBCD_SEED", "-1", "FBCD_SEED must be an integer >= 0, got '-1'"),
                                  ("FBCD_SEED", str(2**32), r"FBCD_SEED must be an integer in \[0, 2\*\*32\)")):

@@ -92,6 +92,10 @@ def test_division_figure_bars_and_ratios_in_title():
     assert "K = 6" in fig.layout.title.text  # the notebook's live widget copies the title text only
     with pytest.raises(ValueError):
         plots.division_figure([100, 10], [5])
+    named = plots.division_figure([100, 10], [5, 1], ["cat", "7"])
+    assert [list(t.x) for t in named.data] == [["cat", "7"]] * 2 and named.layout.xaxis.title.text == "class"
+    with pytest.raises(ValueError, match="one class name per class, got 1 names for 2 classes"):
+        plots.division_figure([100, 10], [5, 1], ["cat"])
 
 
 def test_embedding_figures_one_trace_per_cluster():
@@ -403,8 +407,10 @@ def test_waterfall_figure_levels_steps_and_spread():
                                    "+ better features: +31.25±8.84\n"
                                    "+ the rest: -25.00±17.68\n"
                                    "FBH + CDH (top_cluster): 81.25±8.84 (total)")
-    adjusted = plots.waterfall_figure(gain, "logit_adjusted")
-    assert adjusted.data[0].x[-1] == "FBH + CDH (logit_adjusted)"
+    adjusted = plots.waterfall_figure(gain, "logit_adjusted", title="On the digits")
+    assert adjusted.data[0].x[-1] == "FBH + CDH (logit_adjusted)" and adjusted.layout.title.text == "On the digits"
+    one = waterfall(ce_top=[0.5], ce_la=[0.625], ce_probe=[0.5], fbcd_probe=[0.75], fbcd_top=[0.75], fbcd_la=[0.875])
+    assert plots.waterfall_figure(one).layout.title.subtitle.text == "one training seed"
     assert list(adjusted.data[0].y)[3:] == [-12.5, 93.75]
 
 

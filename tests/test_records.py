@@ -131,3 +131,18 @@ def test_records_name_the_code_that_made_them(tmp_path):
     code_version.cache_clear()
     assert code_version(repo)["modified"] is True
     assert code_version(tmp_path)["commit"] is None and code_version(tmp_path)["modified"] is None
+
+
+def test_train_and_record_all_in_processes_gives_the_sequential_records_in_job_order():
+    from fbcd_lab.config import MethodConfig, preset
+    from fbcd_lab.data import build_long_tailed
+    from fbcd_lab.records import train_and_record_all
+
+    data = build_long_tailed("digits", 100)
+    jobs = [(data, MethodConfig(method=m, backbone="small_cnn"), preset("digits", epochs=2), s)
+            for m in ("cdh", "ce") for s in (1, 0)]
+    alone, together = train_and_record_all(jobs), train_and_record_all(jobs, processes=2)
+    assert [(r["method"], r["seed"]) for r in together] == [("cdh", 1), ("cdh", 0), ("ce", 1), ("ce", 0)]
+    assert [r["metrics"] for r in together] == [r["metrics"] for r in alone]
+    with pytest.raises(ValueError, match="processes"):
+        train_and_record_all(jobs, processes=0)
