@@ -149,7 +149,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     if not path.is_file():
         raise _error(path, "is a directory, not a checkpoint file" if path.is_dir() else "is not a regular file")
-    state = _safe_load(path)
+    state = safe_load(path)
     if not isinstance(state, dict):
         kind = "tensor" if torch.is_tensor(state) else type(state).__name__
         raise _error(path, f"holds {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not an fbcd_lab checkpoint")
@@ -168,11 +168,13 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
-def _error(path: Path, reason: str) -> CheckpointError:
-    return CheckpointError(f"checkpoint {str(path)!r} {reason}".replace("\r", " ").replace("\n", " "))
+def _error(path: Path, reason: str, kind: str = "checkpoint") -> CheckpointError:
+    return CheckpointError(f"{kind} {str(path)!r} {reason}".replace("\r", " ").replace("\n", " "))
 
 
-def _safe_load(path: Path):
+def safe_load(path: Path, kind: str = "checkpoint"):
+    """``torch.load`` of tensors and plain Python values only; bad bytes raise CheckpointError naming the
+    file as ``kind`` (a checkpoint, a model-weights file)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. pickle-protocol warnings about files that are not ours
@@ -181,9 +183,9 @@ def _safe_load(path: Path):
         raise
     except Exception as err:  # torch.load raises many kinds on bad bytes; its message suggests an unsafe load
         refused = re.search(r"GLOBAL (\S+)", str(err)) if isinstance(err, pickle.UnpicklingError) else None
-        reason = (f"holds Python objects ({refused.group(1)}) that a safe load refuses: not an fbcd_lab checkpoint"
-                  if refused else f"is truncated or not a checkpoint ({path.stat().st_size} bytes)")
-        raise _error(path, reason) from None
+        reason = (f"holds Python objects ({refused.group(1)}) that a safe load refuses: not an fbcd_lab {kind}"
+                  if refused else f"is truncated or not a {kind} ({path.stat().st_size} bytes)")
+        raise _error(path, reason, kind) from None
 
 
 def _check_types(path: Path, mapping: dict, expected: dict, prefix: str) -> None:

@@ -4,7 +4,8 @@
 ``demo`` trains CE and FBH + CDH on the embedded digits and prints per-class recall side by side;
 ``train`` runs one experiment and writes ``results.json`` and ``checkpoint.pt`` to ``--out``;
 ``eval`` re-evaluates a checkpoint; ``weights`` writes a finished run's model-only weights beside
-its record; ``decompose`` takes the gain of FBH + CDH over CE apart from saved runs; ``summarize`` tabulates a folder of results over seeds;
+its record; ``decompose`` takes the gain of FBH + CDH over CE apart from saved runs;
+``summarize`` tabulates a folder of results over seeds;
 ``study`` runs a named study (cells x ratios x seeds) and tabulates it beside the paper's numbers.
 Bad values exit with status 2 and a one-line message naming the option; no command lists the
 commands and exits with status 2. ``python -m fbcd_lab COMMAND --help`` documents each command.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from fbcd_lab.checkpoints import atomic_write, read_checkpoint
+from fbcd_lab.checkpoints import atomic_write, read_checkpoint, safe_load
 from fbcd_lab.config import MethodConfig, with_defaults
 from fbcd_lab.models.two_head import TwoHeadModel, build_model
 from fbcd_lab.records import read_record
@@ -50,7 +50,7 @@ def load_weights(folder: str | Path) -> TwoHeadModel:
     if not path.is_file():
         raise FileNotFoundError(f"no model weights {str(path)!r}: write them with `python -m fbcd_lab weights "
                                 f"{folder}` while its checkpoint is there")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = safe_load(path, "model-weights file")
     if not (isinstance(saved, dict) and saved.get("format") == FORMAT and {"model", "class_of_cluster"} <= set(saved)):
         raise ValueError(f"{path} is not an fbcd_lab model-weights file")
     method = MethodConfig(**with_defaults(MethodConfig, record["config"]["method"]))

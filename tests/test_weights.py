@@ -49,6 +49,9 @@ def test_weights_of_unfinished_or_mismatched_runs_are_refused(tmp_path):
     torch.save(saved, out / "model.pt")
     with pytest.raises(ValueError, match="does not fit the model its record"):
         load_weights(out)
+    (out / "model.pt").write_bytes(b"\x80\x02 not a weights file")
+    with pytest.raises(ValueError, match="model-weights file .* is truncated or not a model-weights file"):
+        load_weights(out)
 
 
 def test_decompose_from_saved_runs_equals_the_decomposition_of_the_trained_runs(tmp_path, capsys):

@@ -22,9 +22,10 @@ from fbcd_lab.analysis.recall import mean_sd, paired_verdict, points, recall_sum
 
 __all__ = [
     "DEFAULT_TAUS", "DEFINITIONS", "FeatureSet", "RunLogits", "channel_groups", "cluster_confusion",
-    "cluster_confusion_from_logits", "confidence_and_correct", "decompose_gain", "decompose_saved", "diagonal_dominance",
-    "division_summary", "effective_prior", "equivalent_tau", "fbh_kernel_norms", "feature_maps",
-    "group_energy", "linear_probe", "mean_sd", "paired_verdict", "points", "pooled_features", "prior_shift", "prior_shift_from_logits",
-    "probe_from_features", "recall_summary", "reliability", "reliability_from_logits", "rule_sweep",
-    "rule_sweep_from_logits", "run_features", "run_logits", "seed_stats", "signed_points", "waterfall",
+    "cluster_confusion_from_logits", "confidence_and_correct", "decompose_gain", "decompose_saved",
+    "diagonal_dominance", "division_summary", "effective_prior", "equivalent_tau", "fbh_kernel_norms",
+    "feature_maps", "group_energy", "linear_probe", "mean_sd", "paired_verdict", "points", "pooled_features",
+    "prior_shift", "prior_shift_from_logits", "probe_from_features", "recall_summary", "reliability",
+    "reliability_from_logits", "rule_sweep", "rule_sweep_from_logits", "run_features", "run_logits",
+    "seed_stats", "signed_points", "waterfall",
 ]

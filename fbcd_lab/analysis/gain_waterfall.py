@@ -126,7 +126,8 @@ def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str
             per_seed[f"{name}_la"].append(metrics["logit_adjusted"]["mean_recall"])
             model = load_weights(folder)
             features = FeatureSet(*pooled_features(model, data.train, data), *pooled_features(model, data.test, data))
-            per_seed[f"{name}_probe"].append(probe_from_features(features, data.counts, True, probe_seed)["mean_recall"])
+            probe = probe_from_features(features, data.counts, True, probe_seed)
+            per_seed[f"{name}_probe"].append(probe["mean_recall"])
     if len(taus) != 1:
         raise ValueError(f"the records adjust logits at different taus {sorted(taus)}: not one waterfall")
     out = waterfall(**per_seed, seeds=seeds)
