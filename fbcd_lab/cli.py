@@ -313,7 +313,7 @@ def run_weights(args: argparse.Namespace) -> int:
 
 
 def run_decompose(args: argparse.Namespace) -> int:
-    from fbcd_lab.analysis import decompose_saved, signed_points
+    from fbcd_lab.analysis import decompose_saved, signed_points, waterfall_rows
     from fbcd_lab.records import read_record, save_record
 
     if args.out is not None and args.out.exists():
@@ -325,14 +325,9 @@ def run_decompose(args: argparse.Namespace) -> int:
     print(f"the gain of FBH + CDH over CE on {first['data']['dataset']}, mean-recall points, training seed"
           f"{'s' if len(seeds) > 1 else ''} {' '.join(map(str, seeds))}{' (mean ± sd)' if len(seeds) > 1 else ''}; "
           f"logit adjustment at tau {out['tau']:g}")
-    rows = [("CE, top_cluster", out["levels"]["ce_top_cluster"], False),
-            ("+ prior correction", out["steps"]["prior_correction"], True),
-            ("+ better features", out["steps"]["better_features"], True),
-            ("+ the rest", out["steps"]["residual_top_cluster"], True),
-            ("= FBH + CDH, top_cluster", out["levels"]["fbcd_top_cluster"], False),
-            ("FBH + CDH, logit_adjusted", out["levels"]["fbcd_logit_adjusted"], False)]
+    rows = [*waterfall_rows(out), ("FBH + CDH (logit_adjusted)", out["levels"]["fbcd_logit_adjusted"], False)]
     for name, stats, step in rows:
-        print(f"{name:>26} {signed_points(stats) if step else signed_points(stats).lstrip('+')}")
+        print(f"{name:>26} {signed_points(stats, step)}")
     if args.out is not None:
         save_record(out, args.out)
         print(f"wrote {args.out}")

@@ -524,18 +524,14 @@ def tsne_figure(panels: dict[str, tuple[np.ndarray, np.ndarray]], counts: Sequen
                    subtitle="open diamonds: few-shot (tail) classes", height=TALL)
 
 
-WATERFALL_STEPS = (("ce_top_cluster", "level", "CE (top_cluster)"), ("prior_correction", "step", "+ prior correction"),
-                   ("better_features", "step", "+ better features"), ("residual_{rule}", "step", "+ the rest"))
-
-
 def waterfall_figure(decomposition: dict, rule: str = "top_cluster",
                      title: str = "Where the gain comes from: CE to FBH + CDH") -> go.Figure:
     """``analysis.waterfall``'s decomposition as one plotly Waterfall in mean-recall points: CE, + prior
-    correction, + better features, + the rest, = FBH + CDH under ``rule``; mean over seeds, the sd in the
-    hover text and in :func:`describe` (via the trace's ``meta``)."""
-    rows = [(decomposition["levels" if kind == "level" else "steps"][key.format(rule=rule)], label)
-            for key, kind, label in WATERFALL_STEPS]
-    rows.append((decomposition["levels"][f"fbcd_{rule}"], f"FBH + CDH ({rule})"))
+    correction, + better features, + the rest, = FBH + CDH under ``rule`` (``analysis.waterfall_rows``);
+    mean over seeds, the sd in the hover text and in :func:`describe` (via the trace's ``meta``)."""
+    from fbcd_lab.analysis import waterfall_rows
+
+    rows = [(stats, label) for label, stats, _ in waterfall_rows(decomposition, rule)]
     x = [label for _, label in rows]
     means = [stats["mean"] for stats, _ in rows]
     sds = [stats["sd"] for stats, _ in rows]

@@ -97,6 +97,14 @@ def train(
     return fit(start_run(data, method, optim, seed=seed, device=device, precision=precision), data, **fit_options)
 
 
+def train_seeds(data: LongTailData, methods: Sequence[MethodConfig], optim: OptimConfig, seeds: Sequence[int],
+                **train_options) -> dict[str, list[Run]]:
+    """:func:`train` each method once per training seed on the same data: the runs by method name,
+    in ``seeds`` order (the paired runs that compare heads seed by seed)."""
+    return {method.method: [train(data, method, optim, seed=seed, **train_options) for seed in seeds]
+            for method in methods}
+
+
 def fit(
     run: Run,
     data: LongTailData,

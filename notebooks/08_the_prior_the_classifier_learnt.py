@@ -46,7 +46,7 @@ from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.records import read_record
-from fbcd_lab.training import train
+from fbcd_lab.training import train_seeds
 
 plots.setup_notebook()
 started = time.perf_counter()
@@ -75,12 +75,10 @@ print(f"committed CIFAR-10-LT runs (seed 0), mean recall: CE with logit adjustme
 # differ. (Notebook 9 trains the same runs: the same settings and seeds give the same models.)
 
 # %% tags=["nbval-ignore-output"]
-runs = {m: [] for m in METHODS}
+runs = train_seeds(data, [MethodConfig(method=m, backbone="small_cnn") for m in METHODS], optim, seeds,
+                   precision=sizes.precision, progress=False)
 for m in METHODS:
-    for seed in seeds:
-        runs[m].append(train(data, MethodConfig(method=m, backbone="small_cnn"), optim, seed=seed,
-                             precision=sizes.precision, progress=False))
-        print(f"{m:>5} seed {seed}: trained in {runs[m][-1].wall_time_s:.1f} s")
+    print(f"{m:>5}: trained in " + ", ".join(f"{run.wall_time_s:.1f} s (seed {run.seed})" for run in runs[m]))
 
 # %%
 for m in METHODS:

@@ -36,7 +36,7 @@ from fbcd_lab.claims import claim
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.lab_preset import lab_preset
-from fbcd_lab.training import train
+from fbcd_lab.training import train_seeds
 
 plots.setup_notebook()
 started = time.perf_counter()
@@ -56,12 +56,10 @@ print(f"preset {sizes.name}: {optim.epochs} epochs, training seeds {seeds}, prec
 # differ.
 
 # %% tags=["nbval-ignore-output"]
-runs = {m: [] for m in METHODS}
+runs = train_seeds(data, [MethodConfig(method=m, backbone="small_cnn") for m in METHODS], optim, seeds,
+                   precision=sizes.precision, progress=False)
 for m in METHODS:
-    for seed in seeds:
-        runs[m].append(train(data, MethodConfig(method=m, backbone="small_cnn"), optim, seed=seed,
-                             precision=sizes.precision, progress=False))
-        print(f"{m:>5} seed {seed}: trained in {runs[m][-1].wall_time_s:.1f} s")
+    print(f"{m:>5}: trained in " + ", ".join(f"{run.wall_time_s:.1f} s (seed {run.seed})" for run in runs[m]))
 
 # %% [markdown]
 # ## 1. Classifier vs features: linear probes
@@ -245,12 +243,8 @@ else:
 plots.show(plots.waterfall_figure(cifar_gain, "top_cluster", "On CIFAR-10-LT (ResNet-8, seed 0): CE to FBH + CDH"))
 
 # %% tags=["nbval-ignore-output"]
-for name, stats, step in (("CE, top_cluster", cifar_gain["levels"]["ce_top_cluster"], False),
-                          ("+ prior correction", cifar_gain["steps"]["prior_correction"], True),
-                          ("+ better features", cifar_gain["steps"]["better_features"], True),
-                          ("+ the rest", cifar_gain["steps"]["residual_top_cluster"], True),
-                          ("= FBH + CDH, top_cluster", cifar_gain["levels"]["fbcd_top_cluster"], False)):
-    print(f"CIFAR-10-LT, seed 0 {name:>24}: {signed_points(stats) if step else signed_points(stats).lstrip('+')}")
+for name, stats, step in analysis.waterfall_rows(cifar_gain):
+    print(f"CIFAR-10-LT, seed 0 {name:>24}: {signed_points(stats, step)}")
 
 # %% jupyter={"source_hidden": true}
 cifar_steps = cifar_gain["steps"]
@@ -269,7 +263,7 @@ claim("CIFAR-10-LT: prior correction minus the whole top-cluster gain, points", 
 # %% tags=["nbval-ignore-output"]
 print(f"findings on the digits ({len(seeds)} training seeds, {optim.epochs} epochs, logit adjustment at tau {TAU:g})")
 for key in ("ce_top_cluster", "ce_logit_adjusted", "fbcd_top_cluster", "fbcd_logit_adjusted"):
-    print(f"  {key:<28} {signed_points(gain['levels'][key]).lstrip('+')}")
+    print(f"  {key:<28} {signed_points(gain['levels'][key], signed=False)}")
 for key in ("prior_correction", "better_features", "residual_top_cluster"):
     print(f"  {key:<28} {signed_points(gain['steps'][key])}")
 features_verdict, gap1 = paired_verdict(per_seed["fbcd_probe"], per_seed["ce_probe"])

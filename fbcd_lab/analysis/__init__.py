@@ -15,7 +15,9 @@ from fbcd_lab.analysis.class_division_head import (
 from fbcd_lab.analysis.forward_passes import (
     FeatureSet, RunLogits, feature_maps, pooled_features, run_features, run_logits,
 )
-from fbcd_lab.analysis.gain_waterfall import DEFINITIONS, decompose_gain, decompose_saved, waterfall
+from fbcd_lab.analysis.gain_waterfall import (
+    DEFINITIONS, decompose_gain, decompose_saved, waterfall, waterfall_rows,
+)
 from fbcd_lab.analysis.linear_probe import linear_probe, probe_from_features
 from fbcd_lab.analysis.prediction_rules import DEFAULT_TAUS, rule_sweep, rule_sweep_from_logits
 from fbcd_lab.analysis.recall import mean_sd, paired_verdict, points, recall_summary, seed_stats, signed_points
@@ -27,5 +29,5 @@ __all__ = [
     "feature_maps", "group_energy", "linear_probe", "mean_sd", "paired_verdict", "points", "pooled_features",
     "prior_shift", "prior_shift_from_logits", "probe_from_features", "recall_summary", "reliability",
     "reliability_from_logits", "rule_sweep", "rule_sweep_from_logits", "run_features", "run_logits",
-    "seed_stats", "signed_points", "waterfall",
+    "seed_stats", "signed_points", "waterfall", "waterfall_rows",
 ]

@@ -72,6 +72,18 @@ def waterfall(ce_top: Sequence[float], ce_la: Sequence[float], ce_probe: Sequenc
             "definitions": dict(DEFINITIONS)}
 
 
+WATERFALL_STEPS = (("ce_top_cluster", "levels", "CE ({rule})"), ("prior_correction", "steps", "+ prior correction"),
+                   ("better_features", "steps", "+ better features"), ("residual_{rule}", "steps", "+ the rest"),
+                   ("fbcd_{rule}", "levels", "FBH + CDH ({rule})"))
+
+
+def waterfall_rows(decomposition: dict, rule: str = "top_cluster") -> list[tuple[str, dict, bool]]:
+    """The waterfall's bars in order, each (label, its :func:`seed_stats` in points, whether it is a step):
+    CE under top_cluster, the three steps, FBH + CDH under ``rule``."""
+    return [(label.format(rule="top_cluster" if key == "ce_top_cluster" else rule),
+             decomposition[part][key.format(rule=rule)], part == "steps") for key, part, label in WATERFALL_STEPS]
+
+
 def _by_seed(runs: Sequence[Run], what: str) -> dict[int, Run]:
     seeds = [run.seed for run in runs]
     if not runs or len(set(seeds)) != len(seeds):

@@ -44,9 +44,10 @@ def points(values: Sequence[float]) -> str:
     return "{:.1f} ± {:.1f}".format(*mean_sd(values, 100))
 
 
-def signed_points(stats: dict) -> str:
-    """A :func:`seed_stats` dict already in points as '+mean ± sd' ('+mean' for a single seed)."""
-    return f"{stats['mean']:+.1f}" + ("" if stats["sd"] is None else f" ± {stats['sd']:.1f}")
+def signed_points(stats: dict, signed: bool = True) -> str:
+    """A :func:`seed_stats` dict already in points as '+mean ± sd' ('+mean' for a single seed); a level
+    (``signed`` False) without its '+'."""
+    return f"{stats['mean']:{'+' if signed else ''}.1f}" + ("" if stats["sd"] is None else f" ± {stats['sd']:.1f}")
 
 
 def paired_verdict(a: Sequence[float], b: Sequence[float]) -> tuple[str, str]:
