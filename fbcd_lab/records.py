@@ -30,10 +30,11 @@ from fbcd_lab.run import Run
 from fbcd_lab.training import selected_model, train
 
 RECORD_NAME = "results.json"
-SHOWN_KEYS = ("dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "cluster", "epochs", "selection")
+SHOWN_KEYS = ("dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "cluster", "epochs", "selection",
+              "precision")
 SHOWN_ALIASES = {"method.method": "method", "method.backbone": "backbone", "method.u": "u", "method.lam": "lam",
                  "method.cluster": "cluster", "optim.epochs": "epochs", "selection": "selection",
-                 "data.imbalance_ratio": "imbalance_ratio", "data.name": "dataset"}
+                 "data.imbalance_ratio": "imbalance_ratio", "data.name": "dataset", "precision": "precision"}
 REQUIRED_KEYS = ("config", "metrics", "seed", "method", "selection")
 
 
@@ -237,8 +238,8 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
     Runs are pooled only when everything but the seed is the same and all finished; stopped and
     diverged runs get rows of their own (``status``). A seed counts once: a second record of the
     same setting and seed is left out with a warning. Rows show :data:`SHOWN_KEYS` and every
-    setting in which the rows differ (``varying``), so no two rows look alike, and the ``recipe``
-    whose settings they are (None for none).
+    setting in which the rows differ (``varying``), so no two rows look alike, the ``recipe``
+    whose settings they are (None for none) and the ``code`` that trained them (:func:`code_text`).
     """
     groups: dict = {}
     for r in records:
@@ -262,8 +263,9 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
     rows = []
     for (_, status, *_), runs, flat in zip(groups, groups.values(), flats):
         first = next(iter(runs.values()))
-        row = {**{k: first.get(k) for k in SHOWN_KEYS}, **{k: flat.get(k) for k in varying},
+        row = {**{k: first.get(k, flat.get(k)) for k in SHOWN_KEYS}, **{k: flat.get(k) for k in varying},
                "recipe": next((r["recipe"] for r in runs.values() if r.get("recipe")), None),
+               "code": ",".join(sorted({code_text(r) for r in runs.values()})),
                "status": status, "seeds": sorted(runs)}
         for name in (metric, *also):
             values = [r["metrics"][rule][name] for r in runs.values() if r.get("metrics")]
@@ -273,9 +275,19 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
     return rows
 
 
+def code_text(record: dict) -> str:
+    """The code that trained ``record``, short: ``0.1.0@cc0fd82``, ``+modified`` where tracked files
+    differed from that commit, the version alone outside git, ``unrecorded`` in records older than it."""
+    code = record.get("code")
+    if not code:
+        return "unrecorded"
+    commit = f"@{code['commit'][:7]}" if code.get("commit") else ""
+    return f"{code['fbcd_lab']}{commit}{'+modified' if code.get('modified') else ''}"
+
+
 def varying_columns(rows: list[dict]) -> list[str]:
     """The columns of :func:`summarize` rows beyond the fixed ones (the settings that differ)."""
-    fixed = set(SHOWN_KEYS) | {"recipe", "status", "n", "seeds"}
+    fixed = set(SHOWN_KEYS) | {"recipe", "code", "status", "n", "seeds"}
     return [k for k in rows[0] if k not in fixed and not k.endswith(("_mean", "_std"))] if rows else []
 
 

@@ -10,7 +10,7 @@ from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.models.predict import RULES
 from fbcd_lab.records import (
-    evaluate_run, load_records, pivot_table, run_record, save_record, summarize, varying_columns,
+    code_text, evaluate_run, load_records, pivot_table, run_record, save_record, summarize, varying_columns,
 )
 from fbcd_lab.training import train
 
@@ -75,6 +75,22 @@ def test_summarize_means_over_seeds(tmp_path):
     assert varying_columns(rows) == ["optim.lr"] and {r["optim.lr"] for r in rows} == {0.1, 0.5}
     with pytest.raises(FileNotFoundError, match="records folder"):
         load_records(tmp_path / "absent")
+
+
+def test_summarize_names_each_rows_precision_and_code():
+    """Rows show the resolved precision (from the configuration where an old record lacks it at the
+    top) and every code version that trained their runs; the code never splits a row."""
+    records = [fake_record("ce", s, 0.5) for s in range(3)]
+    records[0]["code"] = {"fbcd_lab": "0.1.0", "commit": "cc0fd82fa7179196b66663f4cefb83c227c4faca", "modified": False}
+    records[1]["code"] = {"fbcd_lab": "0.1.0", "commit": "b1b5f02aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "modified": True}
+    records[2]["precision"] = "fp32"
+    [row] = summarize(records)
+    assert row["precision"] == "fp32" and row["n"] == 3
+    assert row["code"] == "0.1.0@b1b5f02+modified,0.1.0@cc0fd82,unrecorded"
+    assert code_text({"code": {"fbcd_lab": "0.2.0", "commit": None, "modified": None}}) == "0.2.0"
+    bf16 = fake_record("ce", 0, 0.5)
+    bf16["config"]["precision"] = "bf16"
+    assert sorted(r["precision"] for r in summarize([records[0], bf16])) == ["bf16", "fp32"]
 
 
 def test_summarize_never_pools_unlike_runs():

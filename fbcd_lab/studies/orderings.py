@@ -1,0 +1,46 @@
+"""Two orderings of the same recipes side by side: which pairs change order between them.
+
+Used to ask whether a short protocol ranks the recipes as the paper's schedule does (the 30-epoch
+against the 200-epoch CIFAR-10-LT study) and as the paper's own numbers do. A pair *flips* when one
+ordering puts it strictly one way and the other strictly the other way; ties flip nothing.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+
+def table_means(table: dict, ratio: str) -> dict[str, float]:
+    """The mean score (%) of every cell of a study's ``table`` (see :mod:`fbcd_lab.studies.table`)
+    at ``ratio`` whose runs pool into one finished group; cells not finished there are left out."""
+    means = {}
+    for row in table["rows"]:
+        runs = row["results"].get(ratio, {}).get("runs", [])
+        if not row["paper_only"] and len(runs) == 1 and runs[0]["status"] == "finished" and runs[0]["mean"] is not None:
+            means[row["cell"]] = runs[0]["mean"]
+    return means
+
+
+def paper_means(table: dict, ratio: str) -> dict[str, float]:
+    """The paper's number of every cell of ``table`` at ``ratio`` that the paper reports."""
+    return {row["cell"]: row["paper"][ratio] for row in table["rows"]
+            if not row["paper_only"] and row["paper"].get(ratio) is not None}
+
+
+def flipped_pairs(first: dict[str, float], second: dict[str, float]) -> list[tuple[str, str]]:
+    """The pairs (a, b) of names in both orderings that ``first`` puts strictly above (a over b)
+    and ``second`` strictly below, in ``first``'s order (names of equal score by name)."""
+    common = sorted(first.keys() & second.keys(), key=lambda name: (-first[name], name))
+    return [(a, b) for a, b in combinations(common, 2) if first[a] > first[b] and second[a] < second[b]]
+
+
+def side_by_side(first: dict[str, float], second: dict[str, float], names: tuple[str, str]) -> list[dict]:
+    """One row per name in both orderings, in ``first``'s order: each ordering's score and rank (1 is
+    the best; equal scores ranked by name), and how many places the name moves from the first to
+    the second (+ is up)."""
+    common = sorted(first.keys() & second.keys(), key=lambda name: (-first[name], name))
+    rank_first = {name: i + 1 for i, name in enumerate(common)}
+    rank_second = {name: i + 1 for i, name in enumerate(sorted(common, key=lambda name: (-second[name], name)))}
+    return [{"recipe": name, names[0]: first[name], f"rank ({names[0]})": rank_first[name],
+             names[1]: second[name], f"rank ({names[1]})": rank_second[name],
+             "moves": rank_first[name] - rank_second[name]} for name in common]
