@@ -312,6 +312,60 @@ def run_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_orderings(args: argparse.Namespace) -> int:
+    from fbcd_lab.studies.orderings import flipped_pairs, paper_means, read_table, side_by_side, table_means, table_spreads
+
+    first = read_table(args.first)
+    second = read_table(args.second) if args.second else None
+    ratio = args.ratio or first["ratios"][0]
+    for table, path in ((first, args.first), (second, args.second)):
+        if table is not None and ratio not in table["ratios"]:
+            raise ValueError(f"ratio (--ratio) {ratio} is not in the table of {path} (its ratios: "
+                             f"{' '.join(table['ratios'])})")
+    if second is not None and first.get("ranked_by") != second.get("ranked_by"):
+        raise ValueError(f"the tables rank by different measures ({args.first}: {first.get('ranked_by')}, "
+                         f"{args.second}: {second.get('ranked_by')}): their orderings do not compare")
+    names = (_table_label(first), _table_label(second) if second else "paper")
+    if names[0] == names[1]:
+        names = ("first", "second")
+    scores = (table_means(first, ratio), paper_means(first, ratio) if second is None else table_means(second, ratio))
+    spreads = (table_spreads(first, ratio), {} if second is None else table_spreads(second, ratio))
+    rows = side_by_side(*scores, names)
+    if not rows:
+        print(f"no recipe is finished in both orderings at ratio {ratio}")
+        return 1
+    print(f"ratio {ratio}; {first.get('measure', 'score')}")
+    print(f"  {names[0]}: {args.first} ({_table_description(first)})")
+    print(f"  {names[1]}: " + (f"{args.second} ({_table_description(second)})" if second else (first.get("paper") or {}).get("text", "the paper")))
+    width = max(len("recipe"), *(len(row["recipe"]) for row in rows))
+    print(f"{'recipe':<{width}}", *(f"{name:>{max(len(name), 15)}} rank" for name in names), "moves")
+    for row in rows:
+        cells = []
+        for name, spread in zip(names, spreads):
+            sd = spread.get(row["recipe"])
+            text = f"{row[name]:.2f}" + (f" ± {sd:.2f}" if sd is not None else "")
+            cells.append(f"{text:>{max(len(name), 15)}} {row[f'rank ({name})']:>4}")
+        print(f"{row['recipe']:<{width}}", *cells, f"{row['moves']:+5d}")
+    flips = flipped_pairs(*scores)
+    print(f"{len(flips)} of the {len(rows) * (len(rows) - 1) // 2} pairs change order" + (":" if flips else "."))
+    for a, b in flips:
+        print(f"  {a} over {b} by {scores[0][a] - scores[0][b]:.2f} in {names[0]}, under it by "
+              f"{scores[1][b] - scores[1][a]:.2f} in {names[1]}")
+    return 0
+
+
+def _table_label(table: dict) -> str:
+    """A study table's column name: its epochs."""
+    return f"{table.get('epochs')} epochs"
+
+
+def _table_description(table: dict) -> str:
+    """A study table in a few words: study, dataset, backbones, preset and seeds."""
+    seeds = " ".join(str(s) for s in table.get("seeds", []))
+    return (f"{table.get('study')} on {table.get('dataset')}, {' '.join(table.get('backbones', []))}, "
+            f"{table.get('preset')}, seeds {seeds}")
+
+
 def run_decompose(args: argparse.Namespace) -> int:
     from fbcd_lab.analysis import decompose_saved, signed_points, waterfall_rows
     from fbcd_lab.records import read_record, save_record
@@ -600,6 +654,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "accuracy is shown beside mean recall)")
     su.add_argument("--rule", default="top_cluster", choices=RULES, help="prediction rule (default top_cluster)")
     su.set_defaults(run=run_summarize)
+
+    od = sub.add_parser("orderings", help="two study tables (or one and the paper) side by side: ranks, and the "
+                                         "pairs of recipes whose order changes")
+    od.add_argument("first", type=path_arg, help="a study's table.json, or the study folder holding it")
+    od.add_argument("second", type=path_arg, nargs="?",
+                    help="another study's table.json or folder (default: the paper's numbers for the first)")
+    od.add_argument("--ratio", help="imbalance ratio to compare (default: the first table's first)")
+    od.set_defaults(run=run_orderings)
 
     st = sub.add_parser("study", help="run a named study over ratios and seeds; its table beside the paper's")
     st.add_argument("name", choices=tuple(STUDIES),

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from fbcd_lab.cli import main
 from fbcd_lab.studies.orderings import flipped_pairs, paper_means, side_by_side, table_means
 
 COMMITTED = Path(__file__).parents[1] / "results" / "cifar10_lt" / "table1" / "table.json"
@@ -51,3 +52,37 @@ def test_the_committed_study_against_the_paper_has_the_pairs_recomputed_by_hand(
     expected = {(a, b) for a in paper for b in paper if a in ours and b in ours
                 and paper[a] > paper[b] and ours[a] < ours[b]}
     assert set(flipped_pairs(paper, ours)) == expected and ("ours", "ldam_drw") in expected
+
+
+def _table(means, epochs, ranked_by="accuracy"):
+    return {"study": "table1", "dataset": "cifar10-jpeg", "backbones": ["resnet8"], "preset": "p", "epochs": epochs,
+            "seeds": [0], "ratios": ["100"], "ranked_by": ranked_by, "measure": "top-1 accuracy (%)",
+            "paper": {"text": "the paper's column"}, "rows": [_row(cell, [_finished(m)]) for cell, m in means.items()]}
+
+
+def test_the_orderings_command_prints_both_ranks_and_the_flipped_pairs_with_their_gaps(tmp_path, capsys):
+    (tmp_path / "short").mkdir()
+    (tmp_path / "short" / "table.json").write_text(json.dumps(_table({"ce": 49.6, "ours": 61.7, "drs": 64.6}, 30)))
+    (tmp_path / "long.json").write_text(json.dumps(_table({"ce": 60.0, "ours": 75.0, "drs": 70.0, "new": 1.0}, 200)))
+    assert main(["orderings", str(tmp_path / "short"), str(tmp_path / "long.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3].split() == ["recipe", "30", "epochs", "rank", "200", "epochs", "rank", "moves"]
+    assert [line.split() for line in lines[4:7]] == [["drs", "64.60", "±", "1.00", "1", "70.00", "±", "1.00", "2", "-1"],
+                                                     ["ours", "61.70", "±", "1.00", "2", "75.00", "±", "1.00", "1", "+1"],
+                                                     ["ce", "49.60", "±", "1.00", "3", "60.00", "±", "1.00", "3", "+0"]]
+    assert lines[7:] == ["1 of the 3 pairs change order:",
+                         "  drs over ours by 2.90 in 30 epochs, under it by 5.00 in 200 epochs"]
+
+
+def test_the_orderings_command_refuses_tables_it_cannot_compare(tmp_path, capsys):
+    (tmp_path / "a.json").write_text(json.dumps(_table({"ce": 1.0}, 30)))
+    (tmp_path / "b.json").write_text(json.dumps(_table({"ce": 1.0}, 200, ranked_by="mean_recall")))
+    (tmp_path / "broken.json").write_text("{")
+    assert main(["orderings", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
+    assert "rank by different measures" in capsys.readouterr().err
+    assert main(["orderings", str(tmp_path / "a.json"), "--ratio", "50"]) == 2
+    assert "ratio (--ratio) 50 is not in the table of" in capsys.readouterr().err
+    assert main(["orderings", str(tmp_path / "broken.json")]) == 2
+    assert "broken.json is not a study's table.json" in capsys.readouterr().err
+    assert main(["orderings", str(tmp_path / "missing")]) == 2
+    assert "no study table at" in capsys.readouterr().err

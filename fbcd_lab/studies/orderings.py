@@ -7,7 +7,9 @@ ordering puts it strictly one way and the other strictly the other way; ties fli
 
 from __future__ import annotations
 
+import json
 from itertools import combinations
+from pathlib import Path
 
 
 def table_means(table: dict, ratio: str) -> dict[str, float]:
@@ -19,6 +21,27 @@ def table_means(table: dict, ratio: str) -> dict[str, float]:
         if not row["paper_only"] and len(runs) == 1 and runs[0]["status"] == "finished" and runs[0]["mean"] is not None:
             means[row["cell"]] = runs[0]["mean"]
     return means
+
+
+def read_table(path: Path) -> dict:
+    """The table a study saved: ``path`` is its ``table.json`` or the study folder holding it."""
+    file = path / "table.json" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"no study table at {file}: make it with `python -m fbcd_lab study ... --table-only`")
+    try:
+        table = json.loads(file.read_text())
+        rows, ratios = table["rows"], table["ratios"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{file} is not a study's table.json ({type(err).__name__}: {err})") from None
+    if not isinstance(rows, list) or not isinstance(ratios, list):
+        raise ValueError(f"{file} is not a study's table.json (its rows or ratios are not a list)")
+    return table
+
+
+def table_spreads(table: dict, ratio: str) -> dict[str, float | None]:
+    """The sample sd over seeds of every cell :func:`table_means` keeps (None for a single seed)."""
+    means = table_means(table, ratio)
+    return {row["cell"]: row["results"][ratio]["runs"][0]["sd"] for row in table["rows"] if row["cell"] in means}
 
 
 def paper_means(table: dict, ratio: str) -> dict[str, float]:
