@@ -38,7 +38,7 @@ from fbcd_lab.claims import claim
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.recipes import RECIPES, TABLE1_RECIPES
 from fbcd_lab.studies.runner import run_study
-from fbcd_lab.studies.orderings import flipped_pairs, paper_means, side_by_side, table_means
+from fbcd_lab.studies.orderings import flipped_pairs, paper_means, side_by_side, table_means, table_spreads
 from fbcd_lab.studies.table import table_markdown
 
 plots.setup_notebook()
@@ -206,6 +206,8 @@ else:
 # over the recipes both have finished: the 30-epoch column is the mean over its seeds, the 200-epoch
 # column one seed, so a flip between recipes closer than the 30-epoch spread over seeds (printed) is
 # weak evidence. A pair *flips* when one schedule orders it one way and the other the other way.
+# The command line prints the same comparison: `python -m fbcd_lab orderings
+# results/cifar10_lt/table1 results/cifar10_lt_200/table1`.
 
 # %%
 long_path = Path("../results/cifar10_lt_200/table1/table.json")
@@ -216,7 +218,7 @@ else:
     long_means = table_means(long_table, "100")
     display(pd.DataFrame(side_by_side(cifar, long_means, ("30 epochs", "200 epochs"))).set_index("recipe").round(2))
     long_flips = flipped_pairs(cifar, long_means)
-    spread = [r["results"]["100"]["runs"][0]["sd"] for r in done if r["cell"] in long_means]
+    spread = [sd for cell, sd in table_spreads(cifar_table, "100").items() if cell in long_means]
     print(f"the 30-epoch spread over seeds of these recipes: ±{min(spread):.1f} to ±{max(spread):.1f} points")
     print(f"finished at 200 epochs: {len(long_means)} of 7 recipes ({', '.join(long_means)}); "
           f"{len(long_flips)} of the {len(long_means) * (len(long_means) - 1) // 2} pairs flip"

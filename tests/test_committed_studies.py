@@ -1,0 +1,59 @@
+"""The committed CIFAR-10-LT studies agree with their records, and the README quotes their tables.
+
+A record landed without rebuilding the table, or a table rebuilt without updating the README,
+fails here; no data is needed (the records hold every number).
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from fbcd_lab.records import load_records, summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDIES = [ROOT / "results" / "cifar10_lt" / "table1", ROOT / "results" / "cifar10_lt_200" / "table1"]
+
+
+def _cells(table: dict) -> dict[str, dict]:
+    return {row["cell"]: row["results"]["100"]["runs"][0] for row in table["rows"]
+            if not row["paper_only"] and row["results"]["100"]["runs"]}
+
+
+@pytest.mark.parametrize("folder", STUDIES, ids=lambda p: p.parent.name)
+def test_each_committed_table_is_the_mean_and_sd_of_its_finished_records(folder):
+    if not (folder / "table.json").is_file():
+        pytest.skip(f"no table at {folder / 'table.json'} yet: the study's runs have not landed")
+    cells = _cells(json.loads((folder / "table.json").read_text()))
+    rows = {row["recipe"]: row for row in summarize(load_records(folder), metric="accuracy")}
+    assert set(rows) == set(cells), "every recipe with records is in the table, and no other"
+    for recipe, run in cells.items():
+        row = rows[recipe]
+        assert (row["status"], row["n"], row["seeds"]) == (run["status"], run["n"], run["seeds"]), recipe
+        assert 100 * row["accuracy_mean"] == pytest.approx(run["mean"], abs=1e-9), recipe
+        assert 100 * (row["accuracy_std"] or 0) == pytest.approx(run["sd"] or 0, abs=1e-9), recipe
+
+
+@pytest.mark.parametrize("folder", STUDIES, ids=lambda p: p.parent.name)
+def test_every_committed_record_names_its_recipe_switch_precision_and_code(folder):
+    records = sorted(folder.rglob("results.json"))
+    if not records:
+        pytest.skip(f"no records under {folder} yet")
+    for path in records:
+        record = json.loads(path.read_text())
+        missing = [key for key in ("recipe", "balancing_switch_epoch", "precision", "code") if key not in record]
+        assert not missing, f"{path.relative_to(ROOT)} lacks {missing}"
+        assert record["code"]["commit"] and record["code"]["modified"] is False, path.relative_to(ROOT)
+
+
+def test_the_readme_row_quotes_the_committed_30_epoch_table():
+    table = json.loads((STUDIES[0] / "table.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    header = re.search(r"^\| recipe \| (.+) \|$", readme, re.M).group(1).split(" | ")
+    quoted = re.search(r"^\| this kit \| (.+) \|$", readme, re.M).group(1).split(" | ")
+    cells = _cells(table)
+    assert set(header) == set(cells)
+    for recipe, text in zip(header, quoted):
+        run = cells[recipe]
+        assert text == f"{run['mean']:.1f} ± {run['sd']:.1f} ({run['n']})", recipe
