@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fbcd_lab.cli import main
 from fbcd_lab.records import load_records, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,3 +58,13 @@ def test_the_readme_row_quotes_the_committed_30_epoch_table():
     for recipe, text in zip(header, quoted):
         run = cells[recipe]
         assert text == f"{run['mean']:.1f} ± {run['sd']:.1f} ({run['n']})", recipe
+
+
+def test_the_readme_quotes_the_orderings_command_on_the_two_studies(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    if not (STUDIES[1] / "table.json").is_file():
+        pytest.skip(f"no table at {STUDIES[1] / 'table.json'} yet: the 200-epoch runs have not landed")
+    assert main(["orderings", "results/cifar10_lt/table1", "results/cifar10_lt_200/table1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"```\n{printed}```" in (ROOT / "README.md").read_text(), \
+        "README's 30- against 200-epoch block is not what the orderings command prints: paste it again"
