@@ -1,11 +1,12 @@
-"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,weights,decompose,summarize,study}``.
+"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,weights,decompose,summarize,orderings,study}``.
 
 ``lab`` opens the notebooks in JupyterLab (``--headless DIR`` executes them and writes HTML);
 ``demo`` trains CE and FBH + CDH on the embedded digits and prints per-class recall side by side;
 ``train`` runs one experiment and writes ``results.json`` and ``checkpoint.pt`` to ``--out``;
 ``eval`` re-evaluates a checkpoint; ``weights`` writes a finished run's model-only weights beside
 its record; ``decompose`` takes the gain of FBH + CDH over CE apart from saved runs;
-``summarize`` tabulates a folder of results over seeds;
+``summarize`` tabulates a folder of results over seeds; ``orderings`` sets two study tables (or
+one and the paper's numbers) side by side and names the pairs of recipes whose order changes;
 ``study`` runs a named study (cells x ratios x seeds) and tabulates it beside the paper's numbers.
 Bad values exit with status 2 and a one-line message naming the option; no command lists the
 commands and exits with status 2. ``python -m fbcd_lab COMMAND --help`` documents each command.
