@@ -337,7 +337,8 @@ def run_orderings(args: argparse.Namespace) -> int:
         return 1
     print(f"ratio {ratio}; {first.get('measure', 'score')}")
     print(f"  {names[0]}: {args.first} ({_table_description(first)})")
-    print(f"  {names[1]}: " + (f"{args.second} ({_table_description(second)})" if second else (first.get("paper") or {}).get("text", "the paper")))
+    paper = (first.get("paper") or {}).get("text", "the paper")
+    print(f"  {names[1]}: " + (f"{args.second} ({_table_description(second)})" if second else paper))
     width = max(len("recipe"), *(len(row["recipe"]) for row in rows))
     print(f"{'recipe':<{width}}", *(f"{name:>{max(len(name), 15)}} rank" for name in names), "moves")
     for row in rows:

@@ -12,15 +12,20 @@ from itertools import combinations
 from pathlib import Path
 
 
-def table_means(table: dict, ratio: str) -> dict[str, float]:
-    """The mean score (%) of every cell of a study's ``table`` (see :mod:`fbcd_lab.studies.table`)
-    at ``ratio`` whose runs pool into one finished group; cells not finished there are left out."""
-    means = {}
+def _finished_runs(table: dict, ratio: str) -> dict[str, dict]:
+    """The pooled run of every cell of ``table`` at ``ratio`` whose runs pool into one finished group."""
+    finished = {}
     for row in table["rows"]:
         runs = row["results"].get(ratio, {}).get("runs", [])
         if not row["paper_only"] and len(runs) == 1 and runs[0]["status"] == "finished" and runs[0]["mean"] is not None:
-            means[row["cell"]] = runs[0]["mean"]
-    return means
+            finished[row["cell"]] = runs[0]
+    return finished
+
+
+def table_means(table: dict, ratio: str) -> dict[str, float]:
+    """The mean score (%) of every cell of a study's ``table`` (see :mod:`fbcd_lab.studies.table`)
+    at ``ratio`` whose runs pool into one finished group; cells not finished there are left out."""
+    return {cell: run["mean"] for cell, run in _finished_runs(table, ratio).items()}
 
 
 def read_table(path: Path) -> dict:
@@ -40,8 +45,7 @@ def read_table(path: Path) -> dict:
 
 def table_spreads(table: dict, ratio: str) -> dict[str, float | None]:
     """The sample sd over seeds of every cell :func:`table_means` keeps (None for a single seed)."""
-    means = table_means(table, ratio)
-    return {row["cell"]: row["results"][ratio]["runs"][0]["sd"] for row in table["rows"] if row["cell"] in means}
+    return {cell: run["sd"] for cell, run in _finished_runs(table, ratio).items()}
 
 
 def paper_means(table: dict, ratio: str) -> dict[str, float]:
