@@ -403,8 +403,7 @@ def run_summarize(args: argparse.Namespace) -> int:
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     if not rows:
-        print(f"no results.json under {args.folder}")
-        return 1
+        raise ValueError(f"no results.json under {args.folder}")
     cols = [*SHOWN_KEYS[:3], "recipe", *SHOWN_KEYS[3:], *varying_columns(rows), "code", "status", "n"]
     rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
                                (row[c] for c in cols)])  # numbers in numeric order: ratio 10 before 100
@@ -718,7 +717,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "lab":  # lab alone passes what it does not know on to JupyterLab
         args.jupyter_options = unknown
     elif unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser.exit(2, f"{parser.prog} {args.command}: error: unrecognized arguments: {' '.join(unknown)} "
+                       f"({parser.prog} {args.command} --help lists what it takes)\n")
     signal.signal(signal.SIGTERM, _interrupt)  # a job scheduler's stop ends a run as Ctrl-C does: recorded
     with warnings.catch_warnings():  # a warning is one line, as an error is (restored on return)
         warnings.showwarning = lambda message, *_: print(f"{parser.prog} {args.command}: warning: {message}",

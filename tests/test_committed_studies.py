@@ -12,6 +12,7 @@ import pytest
 
 from fbcd_lab.cli import main
 from fbcd_lab.records import load_records, summarize
+from fbcd_lab.studies.orderings import flipped_pairs, paper_means, table_means
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = [ROOT / "results" / "cifar10_lt" / "table1", ROOT / "results" / "cifar10_lt_200" / "table1"]
@@ -68,3 +69,14 @@ def test_the_readme_quotes_the_orderings_command_on_the_two_studies(capsys, monk
     printed = capsys.readouterr().out
     assert f"```\n{printed}```" in (ROOT / "README.md").read_text(), \
         "README's 30- against 200-epoch block is not what the orderings command prints: paste it again"
+
+
+def test_the_readme_counts_the_pairs_that_differ_from_the_paper_over_the_six_recipes_it_reports():
+    tables = [json.loads((folder / "table.json").read_text()) for folder in STUDIES]
+    paper = paper_means(tables[1], "100")
+    short, long = (table_means(table, "100") for table in tables)
+    six = {cell: paper[cell] for cell in long if cell in paper}
+    differ = [len(flipped_pairs(means, six)) for means in (long, short)]  # over the names both have
+    assert len(six) == 6 and differ == [3, 6]
+    assert "the 200-epoch ordering differs from the paper's in those 3 of the 15 pairs, the 30-epoch ordering in 6" \
+        in " ".join((ROOT / "README.md").read_text().split())

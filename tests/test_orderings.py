@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from fbcd_lab.cli import main
 from fbcd_lab.studies.orderings import flipped_pairs, paper_means, side_by_side, table_means
 
@@ -86,3 +88,7 @@ def test_the_orderings_command_refuses_tables_it_cannot_compare(tmp_path, capsys
     assert "broken.json is not a study's table.json" in capsys.readouterr().err
     assert main(["orderings", str(tmp_path / "missing")]) == 2
     assert "no study table at" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["orderings", str(tmp_path / "a.json"), str(tmp_path / "a.json"), str(tmp_path / "a.json")])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.startswith("python -m fbcd_lab orderings: error: unrecognized arguments: ")
