@@ -213,7 +213,7 @@ else:
 long_path = Path("../results/cifar10_lt_200/table1/table.json")
 long_table = json.loads(long_path.read_text()) if long_path.is_file() else None
 if cifar_table is None or long_table is None:
-    print(f"no table at {long_path} yet: the 200-epoch runs land one by one (see results/cifar10_lt_200/README.md)")
+    print(f"no table at {long_path}: make it with the command in results/cifar10_lt_200/README.md")
 else:
     long_means = table_means(long_table, "100")
     display(pd.DataFrame(side_by_side(cifar, long_means, ("30 epochs", "200 epochs"))).set_index("recipe").round(2))
