@@ -6,6 +6,12 @@ epoch by epoch.
 - ``drw``: the same weights from the deferred epoch on (LDAM-DRW's deferred re-weighting).
 - ``resample``: class-balanced sampling from the start.
 - ``drs``: class-balanced sampling from the deferred epoch on (deferred re-sampling).
+The re-sampling rules draw with replacement, by default every class with probability 1/C
+(``class_balanced``: the class-balanced sampling of Kang et al., ICLR 2020, and of DRS as LDAM-DRW's
+paper describes it); ``sampler="effective_number"`` draws each sample with its class's
+effective-number weight instead, as LDAM-DRW's code does (its ``ImbalancedDatasetSampler``), so a
+class is drawn in proportion to n_c (1 - beta) / (1 - beta^n_c): on CIFAR-10-LT ratio 100 from
+0.119 of the draws for the head class down to 0.094 for the tail, not 1/C.
 In LDAM-DRW the deferred rules switch on at epoch 160 of 200, together with the learning rate's
 decay there, with 20 % of training left. The rule here keeps that beat on every schedule (see
 :func:`deferred_epoch`): the switch is a learning-rate decay, the one nearest 80 % of the epochs.
@@ -26,6 +32,8 @@ from fbcd_lab.checks import check_counts
 BALANCING = ("none", "reweight", "drw", "resample", "drs")
 DEFERRED = ("drw", "drs")  # the rules that switch on at a deferred epoch
 WEIGHTED = ("reweight", "drw")  # the rules that weight the loss by class
+RESAMPLED = ("resample", "drs")  # the rules that re-sample the batches
+SAMPLERS = ("class_balanced", "effective_number")
 DEFERRED_SHARE = 0.8
 
 
@@ -35,6 +43,14 @@ def effective_number_weights(counts, beta: float = 0.9999) -> np.ndarray:
     counts = np.asarray(check_counts("counts", counts), dtype=np.float64)
     weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
     return weights / weights.sum() * len(counts)
+
+
+def draw_weights(sampler: str, counts, beta: float = 0.9999) -> np.ndarray:
+    """Per-class weights a re-sampling rule draws each sample with: 1 / n_c (``class_balanced``:
+    every class equally likely) or the effective-number weights (``effective_number``)."""
+    if sampler == "effective_number":
+        return effective_number_weights(counts, beta)
+    return 1.0 / np.asarray(check_counts("counts", counts), dtype=np.float64)
 
 
 def deferred_epoch(optim, deferred: int | None = None) -> int:
@@ -78,13 +94,15 @@ def saved_switch_epoch(state: dict) -> int | None:
 @dataclass(frozen=True)
 class Balancing:
     """Class weights from epoch ``weights_from`` on, re-sampling from ``resample_from`` on (None:
-    never); ``cluster_weights`` (K,), when given, replace the class weights on the main head."""
+    never) with per-class ``draws`` (:func:`draw_weights`); ``cluster_weights`` (K,), when given,
+    replace the class weights on the main head."""
 
     rule: str
     weights: np.ndarray | None
     weights_from: int | None
     resample_from: int | None
     cluster_weights: np.ndarray | None = None
+    draws: np.ndarray | None = None
 
     def class_weights(self, epoch: int) -> np.ndarray | None:
         """The class weights of ``epoch`` (None: all ones)."""
@@ -103,21 +121,27 @@ class Balancing:
         return self.rule in DEFERRED and (self.weighting(epoch) or self.resample(epoch))
 
     def resample(self, epoch: int) -> bool:
-        """Whether ``epoch`` draws class-balanced batches."""
+        """Whether ``epoch`` re-samples its batches."""
         return self.resample_from is not None and epoch >= self.resample_from
+
+    def draws_of(self, epoch: int) -> np.ndarray | None:
+        """The per-class draw weights of ``epoch`` (None: a plain shuffle)."""
+        return self.draws if self.resample(epoch) else None
 
 
 def make_balancing(rule: str, class_counts, optim, beta: float = 0.9999, deferred: int | None = None,
-                   cluster_counts=None) -> Balancing:
+                   cluster_counts=None, sampler: str = "class_balanced") -> Balancing:
     """The rule named ``rule`` (one of :data:`BALANCING`) for a run under ``optim`` on these counts;
-    with ``cluster_counts`` the weighted rules weight the main head by its clusters' effective numbers."""
+    with ``cluster_counts`` the weighted rules weight the main head by its clusters' effective numbers;
+    the re-sampling rules draw by ``sampler`` (one of :data:`SAMPLERS`)."""
     at = deferred_epoch(optim, deferred)
     weights = effective_number_weights(class_counts, beta)
     clusters = None if cluster_counts is None else effective_number_weights(cluster_counts, beta)
+    draws = draw_weights(sampler, class_counts, beta)
     return {
         "none": Balancing(rule, None, None, None),
         "reweight": Balancing(rule, weights, 0, None, clusters),
         "drw": Balancing(rule, weights, at, None, clusters),
-        "resample": Balancing(rule, None, None, 0),
-        "drs": Balancing(rule, None, None, at),
+        "resample": Balancing(rule, None, None, 0, draws=draws),
+        "drs": Balancing(rule, None, None, at, draws=draws),
     }[rule]

@@ -25,16 +25,17 @@ from pathlib import Path
 
 from fbcd_lab.checks import PARAMETERS, check
 from fbcd_lab.class_division import STRATEGIES
-from fbcd_lab.balancing import BALANCING
+from fbcd_lab.balancing import BALANCING, SAMPLERS
 from fbcd_lab.config import (
     AUGMENTATIONS, L2_WEIGHTS, METHODS, PRESETS, SMALL_FOLDER_IMAGE_SIZE, SMALL_FOLDER_IMAGES, MethodConfig,
-    default_backbone_and_preset, default_image_size, preset,
+    preset, sized_protocol,
 )
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed, default_workers
 from fbcd_lab.data.long_tail import FEW_BELOW, MANY_ABOVE, PROFILES
 from fbcd_lab.data.sources import SOURCES
 from fbcd_lab.distributed import is_main, lost_a_process, rank
 from fbcd_lab.losses import LOSSES
+from fbcd_lab.losses.focal import WEIGHTINGS as FOCAL_WEIGHTINGS
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.models.predict import RULES
 from fbcd_lab.models.two_head import NECKS
@@ -314,10 +315,10 @@ def run_weights(args: argparse.Namespace) -> int:
 
 
 def run_orderings(args: argparse.Namespace) -> int:
-    from fbcd_lab.studies.orderings import flipped_pairs, paper_means, read_table, side_by_side, table_means, table_spreads
+    from fbcd_lab.studies import orderings as od
 
-    first = read_table(args.first)
-    second = read_table(args.second) if args.second else None
+    first = od.read_table(args.first)
+    second = od.read_table(args.second) if args.second else None
     ratio = args.ratio or first["ratios"][0]
     for table, path in ((first, args.first), (second, args.second)):
         if table is not None and ratio not in table["ratios"]:
@@ -329,9 +330,11 @@ def run_orderings(args: argparse.Namespace) -> int:
     names = (_table_label(first), _table_label(second) if second else "paper")
     if names[0] == names[1]:
         names = ("first", "second")
-    scores = (table_means(first, ratio), paper_means(first, ratio) if second is None else table_means(second, ratio))
-    spreads = (table_spreads(first, ratio), {} if second is None else table_spreads(second, ratio))
-    rows = side_by_side(*scores, names)
+    scores = (od.table_means(first, ratio),
+              od.paper_means(first, ratio) if second is None else od.table_means(second, ratio))
+    spreads = (od.table_spreads(first, ratio), {} if second is None else od.table_spreads(second, ratio))
+    by_seed = [od.table_seed_scores(t, ratio) for t in (first, second) if t is not None]
+    rows = od.side_by_side(*scores, names)
     if not rows:
         print(f"no recipe is finished in both orderings at ratio {ratio}")
         return 1
@@ -348,12 +351,39 @@ def run_orderings(args: argparse.Namespace) -> int:
             text = f"{row[name]:.2f}" + (f" ± {sd:.2f}" if sd is not None else "")
             cells.append(f"{text:>{max(len(name), 15)}} {row[f'rank ({name})']:>4}")
         print(f"{row['recipe']:<{width}}", *cells, f"{row['moves']:+5d}")
-    flips = flipped_pairs(*scores)
+    order = [row["recipe"] for row in rows]
+    gaps = [od.pair_gaps(scores, order) for scores in by_seed]
+    flips = od.flipped_pairs(*scores)
     print(f"{len(flips)} of the {len(rows) * (len(rows) - 1) // 2} pairs change order" + (":" if flips else "."))
     for a, b in flips:
-        print(f"  {a} over {b} by {scores[0][a] - scores[0][b]:.2f} in {names[0]}, under it by "
-              f"{scores[1][b] - scores[1][a]:.2f} in {names[1]}")
+        verdicts = [f" ({g[a, b].verdict})" for g in gaps] + [""] * (2 - len(gaps))
+        print(f"  {a} over {b} by {scores[0][a] - scores[0][b]:.2f} in {names[0]}{verdicts[0]}, under it by "
+              f"{scores[1][b] - scores[1][a]:.2f} in {names[1]}{verdicts[1]}")
+    if len(gaps) == 2:
+        both = sum(all(g[pair].verdict == od.CALLED for g in gaps) for pair in flips)
+        print(f"{both} of the {len(flips)} changes {'is' if both == 1 else 'are'} called in both orderings.")
+    _print_pair_verdicts(order, gaps, names, by_seed)
     return 0
+
+
+def _print_pair_verdicts(order: list[str], gaps: list[dict], names: tuple[str, str], by_seed: list[dict]) -> None:
+    """Every pair's paired gap and verdict in each study table, and the noise floor beside them."""
+    from fbcd_lab.studies.orderings import CALLED, NOISE_PAIR, noise_floor
+
+    print(f"Every pair, the first over the second in the order of {names[0]}: the paired gap (points) ± its sd over "
+          f"the seeds both trained (n), {CALLED} where every seed's gap has one sign and the mean exceeds twice "
+          f"the sd:")
+    width = max(len(f"{a} - {b}") for a, b in gaps[0])
+    columns = [max(len(f"{names[i]}"), *(len(g[p].text()) for p in g)) for i, g in enumerate(gaps)]
+    print(" ".join([f"{'pair':<{width}}", *(f"{names[i]:<{w}}" for i, w in enumerate(columns))]).rstrip())
+    for a, b in gaps[0]:
+        print(" ".join([f"{a + ' - ' + b:<{width}}", *(f"{g[a, b].text():<{w}}" for g, w in zip(gaps, columns))]).rstrip())
+    floors = []
+    for name, scores in zip(names, by_seed):
+        floor = noise_floor(scores)
+        floors.append(f"{name} {floor.text()}" if floor else f"{name} not measured (not both trained)")
+    print(f"noise floor, {NOISE_PAIR[0]} - {NOISE_PAIR[1]} (one objective, so their gap is run-to-run noise): "
+          + "; ".join(floors))
 
 
 def _table_label(table: dict) -> str:
@@ -464,7 +494,7 @@ def run_study(args: argparse.Namespace) -> int:
 
 METHOD_OPTIONS = ("method", "u", "lam", "alpha", "cluster", "kernel_size", "loss", "balancing", "augment",
                   "mixup_alpha", "focal_gamma", "la_tau", "cb_beta", "deferred_epoch", "weight_l1", "l2_weights",
-                  "neck")
+                  "neck", "focal_weighting", "sampler")
 
 
 def add_method_options(parser: argparse.ArgumentParser) -> None:
@@ -490,9 +520,16 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixup-alpha", type=checked("mixup_alpha"),
                         help=f"Mixup's Beta(alpha, alpha) (default {default.mixup_alpha})")
     parser.add_argument("--focal-gamma", type=checked("focal_gamma"), help=f"default {default.focal_gamma}")
+    parser.add_argument("--focal-weighting", choices=FOCAL_WEIGHTINGS,
+                        help="focal loss with class weights: cui (default; Cui et al.'s class-balanced focal loss, "
+                             "the weight multiplies the focal term) or ldam_drw (LDAM-DRW's code: the weight inside "
+                             "the exponent)")
     parser.add_argument("--la-tau", type=checked("la_tau"), help=f"logit-adjusted loss tau (default {default.la_tau})")
     parser.add_argument("--cb-beta", type=checked("cb_beta"),
                         help=f"class-balanced weights' beta (default {default.cb_beta})")
+    parser.add_argument("--sampler", choices=SAMPLERS,
+                        help="how resample / drs draw: class_balanced (default; every class 1/C) or "
+                             "effective_number (LDAM-DRW's ImbalancedDatasetSampler)")
     parser.add_argument("--deferred-epoch", type=checked("deferred_epoch"),
                         help="epoch (from 0) at which drw / drs switch on (default: the learning-rate decay "
                              "nearest 80 %% of the epochs)")
@@ -508,22 +545,15 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _sized_for(args: argparse.Namespace, data: LongTailData) -> tuple[str, str, LongTailData]:
-    """The run's backbone, preset name and data: those given, else the defaults for its data (a small
-    image folder: the CPU protocol, images of at most 64 px), said in a line when they differ from
-    the paper's."""
-    train_images = len(data.train)
-    backbone, preset_name = default_backbone_and_preset(args.dataset, train_images)
-    paper = default_backbone_and_preset(args.dataset)
-    size = None if args.image_size else default_image_size(args.dataset, train_images, data.image_size)
-    chosen = [f"{backbone} and preset {preset_name} ({PRESETS[preset_name].epochs} epochs)"
-              ] if (backbone, preset_name) != paper and not (args.backbone and args.preset) else []
-    if size is not None:
-        chosen.append(f"images resized to {size} px (they are {data.image_size} px; --image-size N sets another size)")
-        data = _data_for(args, image_size=size)
-    if chosen:
-        print(f"a small folder ({train_images} training images, under {SMALL_FOLDER_IMAGES:,}): by default "
-              f"{'; '.join(chosen)}; --backbone {paper[0]} --preset {paper[1]} train the paper's setup for this source")
-    return args.backbone or backbone, args.preset or preset_name, data
+    """The run's backbone, preset name and data by :func:`~fbcd_lab.config.sized_protocol` (the rule
+    ``study`` follows too), said in a line when they differ from the paper's."""
+    sized = sized_protocol(args.dataset, len(data.train), data.image_size, args.backbone, args.preset,
+                           bool(args.image_size))
+    if sized.image_size is not None:
+        data = _data_for(args, image_size=sized.image_size)
+    if sized.note:
+        print(sized.note)
+    return sized.backbone, sized.preset, data
 
 
 def method_from_args(args: argparse.Namespace, backbone: str) -> MethodConfig:

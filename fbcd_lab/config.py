@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from fbcd_lab.balancing import BALANCING, DEFERRED, WEIGHTED
+from fbcd_lab.balancing import BALANCING, DEFERRED, RESAMPLED, SAMPLERS, WEIGHTED
 from fbcd_lab.checks import Rule, check, check_choice, check_optional
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.losses import LOSSES
+from fbcd_lab.losses.focal import WEIGHTINGS as FOCAL_WEIGHTINGS
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.models.two_head import NECKS
 
@@ -33,6 +34,10 @@ class MethodConfig:
     decay nearest 80 % of the epochs, :func:`fbcd_lab.balancing.deferred_epoch`);
     ``augment``: ``none``, ``mixup`` (Beta(``mixup_alpha``, ``mixup_alpha``)) or ``mixup_until_switch``
     (Mixup until a deferred rule, drw or drs, switches on; then none: a two-stage run as MiSLAS's).
+    ``focal_weighting``: how class weights enter the focal loss, ``cui`` (Cui et al.'s class-balanced
+    focal loss) or ``ldam_drw`` (LDAM-DRW's code; see :mod:`fbcd_lab.losses.focal`). ``sampler``: how
+    the re-sampling rules (resample, drs) draw, ``class_balanced`` (every class 1/C) or
+    ``effective_number`` (LDAM-DRW's ``ImbalancedDatasetSampler``; see :mod:`fbcd_lab.balancing`).
     ``weight_l1``: class weights apply to L1 as well as to L2. ``l2_weights``: with CDH and a
     weighted rule, the main head's samples are weighted by their ``class``'s effective number or
     by their ``cluster``'s. ``neck``: which heads read the balanced neck where D is not a multiple
@@ -58,6 +63,8 @@ class MethodConfig:
     ldam_scale: float = 30.0
     cb_beta: float = 0.9999
     deferred_epoch: int | None = None
+    focal_weighting: str = "cui"
+    sampler: str = "class_balanced"
     weight_l1: bool = True
     l2_weights: str = "class"
     neck: str = "shared"
@@ -71,6 +78,8 @@ class MethodConfig:
         check_choice("augment", self.augment, AUGMENTATIONS)
         check_choice("neck", self.neck, NECKS)
         check_choice("l2_weights", self.l2_weights, L2_WEIGHTS)
+        check_choice("focal_weighting", self.focal_weighting, FOCAL_WEIGHTINGS)
+        check_choice("sampler", self.sampler, SAMPLERS)
         if self.augment == "mixup_until_switch" and self.balancing not in DEFERRED:
             raise ValueError(f"augment 'mixup_until_switch' stops Mixup when a deferred rule switches on: it needs "
                              f"balancing {' or '.join(map(repr, DEFERRED))}, got {self.balancing!r}")
@@ -120,7 +129,11 @@ USED_BY = {  # field: (what reads it, in words; whether a configuration does)
     "ldam_max_margin": ("loss ldam", lambda m: m.loss == "ldam"),
     "ldam_scale": ("loss ldam", lambda m: m.loss == "ldam"),
     "mixup_alpha": ("augment mixup or mixup_until_switch", lambda m: m.uses_mixup),
-    "cb_beta": ("balancing reweight or drw", lambda m: m.balancing in WEIGHTED),
+    "cb_beta": ("balancing reweight or drw, or sampler effective_number",
+                lambda m: m.balancing in WEIGHTED or (m.balancing in RESAMPLED and m.sampler == "effective_number")),
+    "focal_weighting": ("loss focal with balancing reweight or drw",
+                        lambda m: m.loss == "focal" and m.balancing in WEIGHTED),
+    "sampler": ("balancing resample or drs", lambda m: m.balancing in RESAMPLED),
     "deferred_epoch": ("balancing drw or drs", lambda m: m.balancing in DEFERRED),
     "weight_l1": ("the feature-balancing head with balancing reweight or drw",
                   lambda m: m.uses_fbh and m.balancing in WEIGHTED),
@@ -226,10 +239,48 @@ def default_image_size(dataset: str, train_images: int, image_size: int) -> int 
     return SMALL_FOLDER_IMAGE_SIZE if small and image_size > SMALL_FOLDER_IMAGE_SIZE else None
 
 
+@dataclass(frozen=True)
+class SizedProtocol:
+    """A run's or a study's backbone, preset and resize (None: images kept as they are), and the line
+    that says so where they are not the paper's for its source (None otherwise)."""
+
+    backbone: str
+    preset: str
+    image_size: int | None
+    note: str | None
+
+
+def sized_protocol(dataset: str, train_images: int, image_size: int, backbone: str | None = None,
+                   preset_name: str | None = None, size_given: bool = False) -> SizedProtocol:
+    """What ``train`` and ``study`` use on ``dataset`` with ``train_images`` training images of
+    ``image_size`` px: the backbone and preset given, else the defaults for that data (a small image
+    folder: the CPU protocol, images of at most 64 px unless a size was given), one rule for both."""
+    sized = default_backbone_and_preset(dataset, train_images)
+    paper = default_backbone_and_preset(dataset)
+    size = None if size_given else default_image_size(dataset, train_images, image_size)
+    chosen = [f"{sized[0]} and preset {sized[1]} ({PRESETS[sized[1]].epochs} epochs)"
+              ] if sized != paper and not (backbone and preset_name) else []
+    if size is not None:
+        chosen.append(f"images resized to {size} px (they are {image_size} px; --image-size N sets another size)")
+    note = (f"a small folder ({train_images} training images, under {SMALL_FOLDER_IMAGES:,}): by default "
+            f"{'; '.join(chosen)}; --backbone {paper[0]} --preset {paper[1]} train the paper's setup for this "
+            f"source") if chosen else None
+    return SizedProtocol(backbone or sized[0], preset_name or sized[1], size, note)
+
+
 def with_defaults(config: type, saved: dict) -> dict:
-    """A saved configuration with the fields added to ``config`` since it was saved, at their
-    defaults (which keep the old behaviour), so older runs compare and pool with new ones."""
-    return {**{f.name: f.default for f in fields(config)}, **saved}
+    """A saved configuration with the fields added to ``config`` since it was saved, at the values
+    that keep the behaviour it trained with (their defaults, or :func:`_legacy_values`), so older
+    runs compare and pool with new ones."""
+    return {**{f.name: f.default for f in fields(config)}, **_legacy_values(config, saved), **saved}
+
+
+def _legacy_values(config: type, saved: dict) -> dict:
+    """Fields whose default differs from what runs saved before the field existed did: weighted focal
+    was LDAM-DRW's form until ``focal_weighting`` came (December 2026)."""
+    if config is MethodConfig and saved.get("loss") == "focal" and saved.get("balancing") in WEIGHTED:
+        return {"focal_weighting": "ldam_drw"}
+    return {}
 
 
 def preset(name: str, **overrides) -> OptimConfig:

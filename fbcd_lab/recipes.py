@@ -3,7 +3,9 @@ readings of Ours-Full, as named recipes.
 
 Each recipe is a head x loss x class balancing x augmentation with the hyper-parameters the
 original papers use on CIFAR-LT, as LDAM-DRW and MiSLAS set them: focal gamma 1; class-balanced
-weights with beta 0.9999; LDAM margin 0.5 at the smallest class and scale 30; DRW and DRS switched on
+weights with beta 0.9999 (``cb_focal`` is Cui et al.'s class-balanced focal loss, the weight
+multiplying the focal term; ``cb_focal_ldam`` the same weights inside the exponent, as LDAM-DRW's
+code writes its ``FocalLoss(weight=...)``, the form this kit's ``cb_focal`` had until December 2026); LDAM margin 0.5 at the smallest class and scale 30; DRW and DRS switched on
 at the learning-rate decay nearest 80 % of the epochs (160 of 200, with the decay there, as in
 LDAM-DRW; see :mod:`fbcd_lab.config`); Mixup alpha 1. The paper's own method is ``ours`` (u = 10,
 lambda = 1.5, random division) and ``ours_full``. ``ce_neck`` is CE with the balanced neck that
@@ -37,6 +39,8 @@ RECIPES: dict[str, dict] = {
     "ldam": {"method": "ce", "loss": "ldam"},
     "ours": {"method": "fbcd"},
     "cb_focal": {"method": "ce", "loss": "focal", "focal_gamma": 1.0, "balancing": "reweight"},
+    "cb_focal_ldam": {"method": "ce", "loss": "focal", "focal_gamma": 1.0, "balancing": "reweight",
+                      "focal_weighting": "ldam_drw"},
     "drs": {"method": "ce", "balancing": "drs"},
     "ldam_drw": {"method": "ce", "loss": "ldam", "balancing": "drw"},
     "ours_full": {"method": "fbcd", "augment": "mixup", "mixup_alpha": 1.0, "balancing": "drw", "weight_l1": True,

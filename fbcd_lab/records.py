@@ -239,7 +239,8 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
     diverged runs get rows of their own (``status``). A seed counts once: a second record of the
     same setting and seed is left out with a warning. Rows show :data:`SHOWN_KEYS` and every
     setting in which the rows differ (``varying``), so no two rows look alike, the ``recipe``
-    whose settings they are (None for none) and the ``code`` that trained them (:func:`code_text`).
+    whose settings they are (None for none) and the ``code`` that trained them (:func:`code_text`);
+    ``<metric>_by_seed`` holds each seed's value, for paired comparisons.
     """
     groups: dict = {}
     for r in records:
@@ -271,6 +272,8 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
             values = [r["metrics"][rule][name] for r in runs.values() if r.get("metrics")]
             row.update({"n": len(values), f"{name}_mean": statistics.fmean(values) if values else None,
                         f"{name}_std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None})
+            row[f"{name}_by_seed"] = {seed: runs[seed]["metrics"][rule][name] for seed in sorted(runs)
+                                      if runs[seed].get("metrics")}
         rows.append(row)
     return rows
 
@@ -288,7 +291,7 @@ def code_text(record: dict) -> str:
 def varying_columns(rows: list[dict]) -> list[str]:
     """The columns of :func:`summarize` rows beyond the fixed ones (the settings that differ)."""
     fixed = set(SHOWN_KEYS) | {"recipe", "code", "status", "n", "seeds"}
-    return [k for k in rows[0] if k not in fixed and not k.endswith(("_mean", "_std"))] if rows else []
+    return [k for k in rows[0] if k not in fixed and not k.endswith(("_mean", "_std", "_by_seed"))] if rows else []
 
 
 def pivot_table(records: list[dict], index: str, columns: str, metric: str = "mean_recall",

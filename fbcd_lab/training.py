@@ -207,7 +207,8 @@ def _objective(run: Run, data: LongTailData) -> _Objective:
         torch.as_tensor(run.division.cluster_of_sample, device=device),
         LOSSES[method.loss].make(run.division.cluster_sizes, method),
         make_balancing(method.balancing, data.counts, run.optim, method.cb_beta, method.deferred_epoch,
-                       run.division.cluster_sizes if method.uses_cdh and method.l2_weights == "cluster" else None))
+                       run.division.cluster_sizes if method.uses_cdh and method.l2_weights == "cluster" else None,
+                       method.sampler))
 
 
 def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int,
@@ -227,7 +228,7 @@ def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int
     sums = torch.zeros(3, device=device)
     for step, (x, y, idx) in enumerate(iterate_batches(
             train_set, optim.batch_size, data.augment, train=True, generator=run.generator, device=device,
-            image_size=data.image_size, num_workers=num_workers, balanced=balancing.resample(epoch))):
+            image_size=data.image_size, num_workers=num_workers, draws=balancing.draws_of(epoch))):
         if should_stop is not None and should_stop():
             run.mid_epoch = True
             raise _StopRequested
@@ -318,7 +319,7 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
     sums = torch.zeros(3, device=device)
     for step, (x, y, idx) in enumerate(iterate_batches(
             train_set, batch_size, data.augment, train=True, generator=run.generator, device=device,
-            image_size=data.image_size, num_workers=num_workers, balanced=balancing.resample(epoch),
+            image_size=data.image_size, num_workers=num_workers, draws=balancing.draws_of(epoch),
             shard=None if whole_batches else (rank, processes))):
         if should_stop is not None and distributed.all_reduce_sum(
                 torch.tensor([float(should_stop())], device=device)).item():  # one stops, all stop

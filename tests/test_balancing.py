@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from fbcd_lab.balancing import deferred_epoch, effective_number_weights, make_balancing, saved_switch_epoch
+from fbcd_lab.balancing import (deferred_epoch, draw_weights, effective_number_weights, make_balancing,
+                                saved_switch_epoch)
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
-from fbcd_lab.data.batches import iterate_batches
+from fbcd_lab.data.batches import iterate_batches, sample_weights
 from fbcd_lab.recipes import RECIPES, recipe
 from fbcd_lab.training import _mixes, start_run, train
 
@@ -88,15 +89,46 @@ def test_mixup_until_switch_mixes_before_the_switch_only(digits_lt):
         MethodConfig(augment="mixup_until_switch")
 
 
+def drawn_shares(data, draws, epochs=40):
+    """The share of each class among the samples drawn over ``epochs`` re-sampled epochs."""
+    seen = np.zeros(data.num_classes)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(epochs):
+        for _, y, _ in iterate_batches(data.train, 64, data.augment, train=True, generator=g, draws=draws):
+            seen += np.bincount(y.numpy(), minlength=data.num_classes)
+    return seen / seen.sum()
+
+
 def test_resampled_class_frequencies_are_uniform():
     data = build_long_tailed("digits", 100)  # 144 images of class 0 down to 1 of class 9
-    seen = np.zeros(10)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(40):
-        for _, y, _ in iterate_batches(data.train, 64, data.augment, train=True, generator=g, balanced=True):
-            seen += np.bincount(y.numpy(), minlength=10)
-    share = seen / seen.sum()  # 40 epochs x 345 draws = 13,800
+    share = drawn_shares(data, draw_weights("class_balanced", data.counts))  # 40 epochs x 345 draws = 13,800
     assert np.abs(share - 0.1).max() < 0.012  # about 4 standard errors of a share of 0.1
+
+
+def test_class_balanced_draws_are_the_old_per_sample_weights_bit_for_bit():
+    """Runs trained before the sampler option drew with torch.multinomial(1 / counts[labels]): the
+    default draws the same epoch order."""
+    data = build_long_tailed("digits", 100)
+    old = torch.from_numpy(1.0 / np.bincount(data.train.labels)[data.train.labels])
+    new = sample_weights(data.train.labels, draw_weights("class_balanced", data.counts))
+    assert torch.equal(old, new)
+
+
+def test_effective_number_sampler_draws_as_ldam_drws_imbalanced_dataset_sampler():
+    """LDAM-DRW's ImbalancedDatasetSampler weights each sample by (1 - beta) / (1 - beta^n_c), so
+    class c is drawn with probability proportional to n_c (1 - beta) / (1 - beta^n_c)."""
+    counts = np.array([5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50])  # CIFAR-10-LT, ratio 100
+    per_sample = (1 - 0.9999) / (1 - 0.9999 ** counts)
+    share = counts * per_sample / (counts * per_sample).sum()
+    assert share[0] == pytest.approx(0.119, abs=5e-4) and share[-1] == pytest.approx(0.094, abs=5e-4)
+    weights = draw_weights("effective_number", counts)
+    assert np.allclose(counts * weights / (counts * weights).sum(), share)
+    data = build_long_tailed("digits", 100)
+    expected = data.counts * draw_weights("effective_number", data.counts)
+    drawn = drawn_shares(data, draw_weights("effective_number", data.counts))
+    assert np.abs(drawn - expected / expected.sum()).max() < 0.012
+    drs = make_balancing("drs", data.counts, preset("digits", epochs=5), sampler="effective_number")
+    assert drs.draws_of(3) is None and np.array_equal(drs.draws_of(4), draw_weights("effective_number", data.counts))
 
 
 def test_deferred_epoch_beyond_the_run_is_refused(digits_lt):

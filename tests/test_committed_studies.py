@@ -28,13 +28,15 @@ def test_each_committed_table_is_the_mean_and_sd_of_its_finished_records(folder)
     if not (folder / "table.json").is_file():
         pytest.skip(f"no table at {folder / 'table.json'} yet: the study's runs have not landed")
     cells = _cells(json.loads((folder / "table.json").read_text()))
-    rows = {row["recipe"]: row for row in summarize(load_records(folder), metric="accuracy")}
-    assert set(rows) == set(cells), "every recipe with records is in the table, and no other"
-    for recipe, run in cells.items():
-        row = rows[recipe]
-        assert (row["status"], row["n"], row["seeds"]) == (run["status"], run["n"], run["seeds"]), recipe
-        assert 100 * row["accuracy_mean"] == pytest.approx(run["mean"], abs=1e-9), recipe
-        assert 100 * (row["accuracy_std"] or 0) == pytest.approx(run["sd"] or 0, abs=1e-9), recipe
+    trained = {path.parent.parent.name for path in (folder / "r100").glob("*/seed*/results.json")}
+    assert trained == set(cells), "every cell with records is in the table, and no other"
+    for cell, run in cells.items():
+        (row,) = summarize(load_records(folder / "r100" / cell), metric="accuracy")
+        assert (row["status"], row["n"], row["seeds"]) == (run["status"], run["n"], run["seeds"]), cell
+        assert 100 * row["accuracy_mean"] == pytest.approx(run["mean"], abs=1e-9), cell
+        assert 100 * (row["accuracy_std"] or 0) == pytest.approx(run["sd"] or 0, abs=1e-9), cell
+        assert {seed: 100 * v for seed, v in row["accuracy_by_seed"].items()} == \
+            {int(seed): pytest.approx(v, abs=1e-9) for seed, v in run["by_seed"].items()}, cell
 
 
 @pytest.mark.parametrize("folder", STUDIES, ids=lambda p: p.parent.name)

@@ -23,6 +23,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from fbcd_lab import distributed
+from fbcd_lab.balancing import draw_weights
 from fbcd_lab.config import MethodConfig
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.data.batches import iterate_batches, shard_slice
@@ -53,7 +54,8 @@ def test_shard_slice_splits_a_batch_into_contiguous_near_equal_parts():
 def test_in_memory_shards_together_are_the_one_process_batch(digits_lt, processes, balanced, drop_last):
     """585 images in batches of 64: the last batch (9) splits unevenly; every image, augmentation
     and index of a process's part is bit for bit what one process has in those rows."""
-    options = dict(train=True, drop_last=drop_last, balanced=balanced)
+    draws = draw_weights("class_balanced", digits_lt.counts) if balanced else None
+    options = dict(train=True, drop_last=drop_last, draws=draws)
     whole = torch.Generator().manual_seed(3)
     alone = list(iterate_batches(digits_lt.train, 64, digits_lt.augment, generator=whole, **options))
     parts = []

@@ -150,6 +150,13 @@ def ldam_drw_focal(logits, labels, weight, gamma):
     return ((1 - torch.exp(-values)) ** gamma * values).mean()
 
 
+def cui_focal(logits, labels, weight, gamma):
+    """Cui et al.'s class-balanced focal loss in softmax form, written out: the batch mean of
+    w_y (1 - p_y)^gamma (-log p_y), p_y the model's probability of the label."""
+    p = torch.softmax(logits, dim=1)[torch.arange(len(labels)), labels]
+    return (weight[labels] * (1 - p) ** gamma * -torch.log(p)).mean()
+
+
 def weighted_soft_ce(logits, targets, weights):
     """PyTorch's weighted mean of the soft cross-entropies: sum(w v) / sum(w)."""
     values = -(targets * logits.log_softmax(1)).sum(1)
@@ -171,10 +178,10 @@ def mixing_case(seed=0):
 
 
 @pytest.mark.parametrize("gamma", [1.0, 2.0])
-def test_weighted_focal_is_ldam_drws_mean_of_focal_weighted_cross_entropies(gamma):
+def test_weighted_focal_ldam_drw_is_ldam_drws_mean_of_focal_weighted_cross_entropies(gamma):
     logits, labels, onehot = batch(n=8)
     w = torch.tensor([0.2, 1.0, 3.0])
-    focal = make_loss("focal", focal_gamma=gamma)
+    focal = make_loss("focal", focal_gamma=gamma, balancing="reweight", focal_weighting="ldam_drw")
     v = w[labels] * -logits.log_softmax(1)[torch.arange(8), labels]
     expected = ((1 - torch.exp(-v)) ** gamma * v).mean()
     assert torch.allclose(ldam_drw_focal(logits, labels, w, gamma), expected)
@@ -195,7 +202,7 @@ def test_weighted_mixup_is_the_two_term_loss_of_the_mixup_code(loss):
     if loss == "ce":
         terms = [F.cross_entropy(logits, y, weight=w) for y in (labels, labels[mixing.perm])]
     else:
-        terms = [ldam_drw_focal(logits, y, w, 1.0) for y in (labels, labels[mixing.perm])]
+        terms = [cui_focal(logits, y, w, 1.0) for y in (labels, labels[mixing.perm])]
     parts = fbcd_loss(HeadOutputs(logits, None), labels, labels, q, 1.5, main_loss=main_loss, class_weights=w,
                       mixing=mixing)
     assert torch.allclose(parts.l2, 0.3 * terms[0] + 0.7 * terms[1])
@@ -260,3 +267,67 @@ def test_unweighted_focal_and_mixup_are_unchanged():
     parts = fbcd_loss(out, labels, clusters, q, 1.5, mixing=mixing)
     assert torch.allclose(parts.l2, -(mixed_q * out.cluster_logits.log_softmax(1)).sum(1).mean(), rtol=1e-6)
     assert torch.allclose(parts.l1, -(mixed_onehot * out.fbh_logits.log_softmax(1)).sum(1).mean(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 1.0, 2.0])
+def test_cb_focal_is_cuis_class_balanced_focal_loss(gamma):
+    """``cb_focal`` (the default weighting) is the batch mean of w_y (1 - p_y)^gamma (-log p_y):
+    weighted and unweighted, hard and soft targets. LDAM-DRW's form (the weight in the exponent,
+    this kit's cb_focal before December 2026) gives another number."""
+    from fbcd_lab.config import MethodConfig
+    from fbcd_lab.losses import LOSSES
+    from fbcd_lab.recipes import recipe
+
+    logits, labels, onehot = batch(n=8)
+    w = torch.tensor([0.2, 1.0, 3.0])
+    focal = LOSSES["focal"].make(np.ones(3), recipe("cb_focal", focal_gamma=gamma))
+    assert torch.allclose(focal(logits, onehot, w[labels]), cui_focal(logits, labels, w, gamma))
+    assert torch.allclose(focal(logits, onehot), cui_focal(logits, labels, torch.ones(3), gamma))
+    soft = 0.3 * onehot + 0.7 * onehot.flip(0)
+    p = torch.softmax(logits, dim=1)
+    by_hand = (w[labels] * -(soft * (1 - p) ** gamma * torch.log(p)).sum(1)).mean()
+    assert torch.allclose(focal(logits, soft, w[labels]), by_hand)
+    assert torch.allclose(focal(logits, soft), -(soft * (1 - p) ** gamma * torch.log(p)).sum(1).mean())
+    if gamma > 0:
+        assert not torch.allclose(ldam_drw_focal(logits, labels, w, gamma), cui_focal(logits, labels, w, gamma))
+    ldam = LOSSES["focal"].make(np.ones(3), recipe("cb_focal_ldam", focal_gamma=gamma))
+    assert torch.allclose(ldam(logits, onehot, w[labels]), ldam_drw_focal(logits, labels, w, gamma))
+    assert MethodConfig(method="ce", loss="focal").focal_weighting == "cui"
+
+
+def test_tail_gradient_over_head_gradient_at_one_half():
+    """The issue's numbers: at p_y = 0.5 (two equal logits) the gradient on the true logit is 79x
+    larger for the tail class than for the head in Cui's form, 1,282x in LDAM-DRW's, on
+    CIFAR-10-LT ratio 100's effective-number weights."""
+    from fbcd_lab.balancing import effective_number_weights
+    from fbcd_lab.losses import LOSSES
+    from fbcd_lab.recipes import recipe
+
+    counts = np.array([5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50])
+    w = torch.as_tensor(effective_number_weights(counts), dtype=torch.float32)
+    ratios = {}
+    for name in ("cb_focal", "cb_focal_ldam"):
+        loss = LOSSES["focal"].make(np.ones(10), recipe(name))
+        grads = []
+        for label in (0, 9):
+            logits = torch.full((1, 10), -1e4)
+            logits[0, label] = logits[0, (label + 1) % 10] = 0.0
+            logits.requires_grad_(True)
+            loss(logits, F.one_hot(torch.tensor([label]), 10).float(), w[[label]]).backward()
+            grads.append(logits.grad[0, label].abs().item())
+        ratios[name] = grads[1] / grads[0]
+    assert round(ratios["cb_focal"]) == 79 and round(ratios["cb_focal_ldam"]) == 1282
+
+
+def test_saved_weighted_focal_runs_read_as_the_ldam_drw_form():
+    """A run saved before ``focal_weighting`` existed trained LDAM-DRW's form: read back, its method
+    is cb_focal_ldam's, not the new cb_focal's; other saved runs keep the defaults."""
+    from fbcd_lab.config import MethodConfig, with_defaults
+    from fbcd_lab.recipes import recipe, recipe_of
+
+    saved = recipe("cb_focal_ldam", "resnet8").to_dict()
+    del saved["focal_weighting"], saved["sampler"]
+    assert recipe_of(MethodConfig(**with_defaults(MethodConfig, saved))) == "cb_focal_ldam"
+    plain = recipe("focal", "resnet8").to_dict()
+    del plain["focal_weighting"]
+    assert recipe_of(MethodConfig(**with_defaults(MethodConfig, plain))) == "focal"

@@ -1,12 +1,14 @@
 """Two orderings side by side: the table's means, the flipped pairs and the ranks, by known answers."""
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
 
 from fbcd_lab.cli import main
-from fbcd_lab.studies.orderings import flipped_pairs, paper_means, side_by_side, table_means
+from fbcd_lab.studies.orderings import (CALLED, SINGLE_RUN, WITHIN_NOISE, PairGap, flipped_pairs, pair_gap, paper_means,
+                                        side_by_side, table_means)
 
 COMMITTED = Path(__file__).parents[1] / "results" / "cifar10_lt" / "table1" / "table.json"
 
@@ -57,23 +59,73 @@ def test_the_committed_study_against_the_paper_has_the_pairs_recomputed_by_hand(
 
 
 def _table(means, epochs, ranked_by="accuracy"):
+    """A study table whose cells have ``means`` (one seed each) or per-seed scores (a list, seeds 0, 1, ...)."""
+    rows = []
+    for cell, scores in means.items():
+        scores = scores if isinstance(scores, list) else [scores]
+        run = {"status": "finished", "n": len(scores), "seeds": list(range(len(scores))),
+               "mean": statistics.fmean(scores), "sd": statistics.stdev(scores) if len(scores) > 1 else None,
+               "by_seed": {str(seed): score for seed, score in enumerate(scores)}}
+        rows.append(_row(cell, [run]))
     return {"study": "table1", "dataset": "cifar10-jpeg", "backbones": ["resnet8"], "preset": "p", "epochs": epochs,
             "seeds": [0], "ratios": ["100"], "ranked_by": ranked_by, "measure": "top-1 accuracy (%)",
-            "paper": {"text": "the paper's column"}, "rows": [_row(cell, [_finished(m)]) for cell, m in means.items()]}
+            "paper": {"text": "the paper's column"}, "rows": rows}
 
 
-def test_the_orderings_command_prints_both_ranks_and_the_flipped_pairs_with_their_gaps(tmp_path, capsys):
+SHORT = {"drs": [64.0, 64.6, 65.2], "ours": [61.0, 61.7, 62.4], "ce": [49.0, 49.6, 50.2],
+         "cb": [63.0, 65.6, 63.5], "la_loss": [64.0, 65.0, 64.5], "balanced_softmax": [64.5, 64.3, 65.1]}
+LONG = {"ce": 60.0, "ours": 75.0, "drs": 70.0, "cb": 69.0, "new": 1.0}
+
+
+def test_pair_gap_calls_an_order_only_above_the_noise():
+    """Called: every seed's gap has one sign and the mean exceeds twice the sd."""
+    assert pair_gap({"0": 3.0, "1": 2.0, "2": 2.5}, {"0": 0.0, "1": 0.0, "2": 0.0}) == PairGap(2.5, 0.5, 3, CALLED)
+    wide = pair_gap({"0": 3.0, "1": 0.5, "2": 2.5}, {"0": 0.0, "1": 0.0, "2": 0.0})  # one sign, mean 2.0 < 2 x 1.32
+    assert (wide.n, wide.verdict) == (3, WITHIN_NOISE) and wide.mean == pytest.approx(2.0)
+    against = pair_gap({"0": 9.0, "1": 9.0, "2": 9.0, "3": -0.1}, {s: 0.0 for s in "0123"})  # a seed against
+    assert against.verdict == WITHIN_NOISE
+    assert pair_gap({"0": 70.0, "1": 1.0}, {"0": 60.0}) == PairGap(10.0, None, 1, SINGLE_RUN)  # paired on seed 0
+    assert pair_gap({"0": 1.0, "1": 1.0}, {"0": 0.5, "1": 0.5}).verdict == CALLED  # identical gaps: sd 0
+    with pytest.raises(ValueError, match="share no seed"):
+        pair_gap({"0": 1.0}, {"1": 1.0})
+
+
+def test_the_orderings_command_prints_ranks_flips_verdicts_and_the_noise_floor(tmp_path, capsys):
     (tmp_path / "short").mkdir()
-    (tmp_path / "short" / "table.json").write_text(json.dumps(_table({"ce": 49.6, "ours": 61.7, "drs": 64.6}, 30)))
-    (tmp_path / "long.json").write_text(json.dumps(_table({"ce": 60.0, "ours": 75.0, "drs": 70.0, "new": 1.0}, 200)))
+    (tmp_path / "short" / "table.json").write_text(json.dumps(_table(SHORT, 30)))
+    (tmp_path / "long.json").write_text(json.dumps(_table(LONG, 200)))
     assert main(["orderings", str(tmp_path / "short"), str(tmp_path / "long.json")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[3].split() == ["recipe", "30", "epochs", "rank", "200", "epochs", "rank", "moves"]
-    assert [line.split() for line in lines[4:7]] == [["drs", "64.60", "±", "1.00", "1", "70.00", "±", "1.00", "2", "-1"],
-                                                     ["ours", "61.70", "±", "1.00", "2", "75.00", "±", "1.00", "1", "+1"],
-                                                     ["ce", "49.60", "±", "1.00", "3", "60.00", "±", "1.00", "3", "+0"]]
-    assert lines[7:] == ["1 of the 3 pairs change order:",
-                         "  drs over ours by 2.90 in 30 epochs, under it by 5.00 in 200 epochs"]
+    assert [line.split() for line in lines[4:8]] == [
+        ["drs", "64.60", "±", "0.60", "1", "70.00", "2", "-1"], ["cb", "64.03", "±", "1.38", "2", "69.00", "3", "-1"],
+        ["ours", "61.70", "±", "0.70", "3", "75.00", "1", "+2"], ["ce", "49.60", "±", "0.60", "4", "60.00", "4", "+0"]]
+    assert lines[8:13] == ["2 of the 6 pairs change order:",
+                           "  drs over ours by 2.90 in 30 epochs (called), under it by 5.00 in 200 epochs "
+                           "(n = 1, not called)",
+                           "  cb over ours by 2.33 in 30 epochs (within noise), under it by 6.00 in 200 epochs "
+                           "(n = 1, not called)",
+                           "0 of the 2 changes are called in both orderings.",
+                           lines[12]]
+    assert lines[12].startswith("Every pair, the first over the second in the order of 30 epochs")
+    assert [line.split() for line in lines[13:20]] == [
+        ["pair", "30", "epochs", "200", "epochs"],
+        ["drs", "-", "cb", "+0.57", "±", "1.40", "(3)", "within", "noise", "+1.00", "(1)", "n", "=", "1,", "not", "called"],
+        ["drs", "-", "ours", "+2.90", "±", "0.10", "(3)", "called", "-5.00", "(1)", "n", "=", "1,", "not", "called"],
+        ["drs", "-", "ce", "+15.00", "±", "0.00", "(3)", "called", "+10.00", "(1)", "n", "=", "1,", "not", "called"],
+        ["cb", "-", "ours", "+2.33", "±", "1.43", "(3)", "within", "noise", "-6.00", "(1)", "n", "=", "1,", "not", "called"],
+        ["cb", "-", "ce", "+14.43", "±", "1.40", "(3)", "called", "+9.00", "(1)", "n", "=", "1,", "not", "called"],
+        ["ours", "-", "ce", "+12.10", "±", "0.10", "(3)", "called", "+15.00", "(1)", "n", "=", "1,", "not", "called"]]
+    assert lines[20:] == ["noise floor, la_loss - balanced_softmax (one objective, so their gap is run-to-run noise): "
+                          "30 epochs -0.13 ± 0.72 (3) within noise; 200 epochs not measured (not both trained)"]
+
+
+def test_a_table_without_per_seed_scores_is_refused_naming_the_remedy(tmp_path, capsys):
+    table = _table({"ce": [1.0, 2.0]}, 30)
+    del table["rows"][0]["results"]["100"]["runs"][0]["by_seed"]
+    (tmp_path / "old.json").write_text(json.dumps(table))
+    assert main(["orderings", str(tmp_path / "old.json")]) == 2
+    assert "holds no per-seed scores (cell ce): make it again with" in capsys.readouterr().err
 
 
 def test_the_orderings_command_refuses_tables_it_cannot_compare(tmp_path, capsys):

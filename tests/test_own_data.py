@@ -326,3 +326,19 @@ def test_workers_default_by_where_the_images_live(imagenet_lt_tree, digits_lt, m
     assert datasets.default_workers(streamed) == 8
     args = build_parser().parse_args(["train", "--dataset", "imagenet_lt", "--method", "ce", "--out", "x"])
     assert args.workers is None
+
+
+def test_study_on_a_small_folder_takes_the_protocol_train_takes_and_says_so_in_the_same_line(tmp_path, capsys):
+    """The same data gets one protocol: ``study`` sizes an image folder by the rule of ``train``."""
+    root = image_folder(tmp_path / "pets")
+    assert main(["train", "--dataset", "imagefolder", "--data-root", str(root), "--imbalance-ratio", "natural",
+                 "--method", "ce", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    said = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("a small folder"))
+    assert main(["study", "table1", "--dataset", "imagefolder", "--data-root", str(root), "--ratios", "natural",
+                 "--cells", "ce", "--seeds", "0", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert said in out.splitlines()
+    assert "backbone resnet8; preset cpu_short, 1 epoch;" in out
+    trained = json.loads((tmp_path / "run" / "results.json").read_text())["config"]
+    studied = json.loads((tmp_path / "s" / "table1" / "natural" / "ce" / "seed0" / "results.json").read_text())["config"]
+    assert studied["method"] == trained["method"] and studied["optim"] == trained["optim"]

@@ -7,8 +7,8 @@ import pytest
 from fbcd_lab import paper_results as paper
 from fbcd_lab import runtime
 from fbcd_lab.cli import main
-from fbcd_lab.config import METHODS
-from fbcd_lab.recipes import RECIPES
+from fbcd_lab.config import METHODS, preset
+from fbcd_lab.recipes import RECIPES, recipe
 from fbcd_lab.studies import STUDIES, get_study
 from fbcd_lab.studies import runner
 from fbcd_lab.studies.runner import run_study
@@ -66,8 +66,17 @@ def test_registry_holds_the_papers_studies():
         "ce", "focal", "mixup", "ldam", "ours", "drs", "ldam_drw", "ours_full", "la_loss", "balanced_softmax",
         "ce_neck"}
     assert all(c.method.backbone == "resnext50" for c in get_study("table3").cells(None, "imagenet_lt"))
-    assert [c.label for c in get_study("table1").cells(None, "cifar10")] == [
-        name for name in RECIPES if name not in ("ours_full_class", "ours_full_two_stage")]
+    table1 = get_study("table1").cells(None, "cifar10")
+    assert [c.label for c in table1] == [
+        "ce", "focal", "mixup", "cb", "ldam", "ours", "cb_focal", "cb_focal_ldam", "drs", "drs@ldam_cifar",
+        "ldam_drw", "ldam_drw@ldam_cifar", "ours_full", "la_loss", "balanced_softmax", "ce_neck"]
+    assert {c.label for c in table1 if c.schedule is None} == set(RECIPES) - {"ours_full_class", "ours_full_two_stage"}
+    own = {c.label: c for c in table1 if c.schedule}
+    assert {label: (c.method, c.paper_row) for label, c in own.items()} == {
+        "drs@ldam_cifar": (recipe("drs"), "drs"), "ldam_drw@ldam_cifar": (recipe("ldam_drw"), "ldam_drw")}
+    scaled = own["ldam_drw@ldam_cifar"].optim(preset("cpu_short"))  # LDAM-DRW's schedule, 30 epochs
+    assert (scaled.epochs, scaled.warmup_epochs, scaled.milestones, scaled.factors) == (30, 1, (24, 27), (0.01, 0.0001))
+    assert own["drs@ldam_cifar"].optim(preset("paper_cifar")) == preset("ldam_cifar")
     assert [(c.label, c.paper_row) for c in get_study("ours_full").cells("resnet8", "cifar10")] == [
         ("ours_full", "ours_full"), ("ours_full_class", "ours_full"), ("ours_full_two_stage", "ours_full")]
     heads = get_study("table4").cells("small_cnn", "digits")

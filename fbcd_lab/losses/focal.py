@@ -3,13 +3,18 @@
 Without weights, the batch mean of the sum over k of q_k times that term for soft targets q
 (one-hot: the term of the label); gamma = 0 is cross-entropy. LDAM-DRW uses gamma = 1 on CIFAR-LT.
 
-With sample weights w it is LDAM-DRW's ``FocalLoss(weight=...)``: v_i = w_i * CE_i,
-p_i = exp(-v_i) and the loss is the plain batch MEAN of (1 - p_i)^gamma * v_i (not divided by the
-summed weights, and p_i is not the model's probability unless w_i = 1). For soft targets (Mixup's
-mixed targets, the K-cluster soft labels) CE_i is the soft cross-entropy -sum_k q_ik log p_ik of
-sample i and w_i its weight, which is LDAM-DRW's form for one-hot targets. For hard targets,
-weights of 1 give the unweighted loss; for soft targets the two differ (the unweighted loss weighs
-each k by (1 - p_k)^gamma, the weighted one the whole sample by (1 - exp(-CE_i))^gamma).
+With sample weights w there are two forms, chosen by ``MethodConfig.focal_weighting``:
+
+- ``cui`` (the default): Cui et al.'s class-balanced focal loss (CVPR 2019) in its softmax form,
+  the batch MEAN of w_i * sum_k q_ik (1 - p_ik)^gamma (-log p_ik): the weight multiplies the focal
+  term of the model's probabilities (one-hot: w_y (1 - p_y)^gamma (-log p_y)).
+- ``ldam_drw``: LDAM-DRW's ``FocalLoss(weight=...)`` (its ``losses.py``): v_i = w_i * CE_i,
+  p_i = exp(-v_i) and the loss is the batch MEAN of (1 - p_i)^gamma * v_i. The weight sits inside
+  the exponent, so p_i is not the model's probability unless w_i = 1, and the tail's gradient grows
+  far beyond its weight. For soft targets CE_i is -sum_k q_ik log p_ik.
+
+Neither divides by the summed weights. With weights of 1 both equal the unweighted loss on one-hot
+targets.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import torch.nn.functional as F
 
 from fbcd_lab.losses.base import LossFn, LossSpec
 
+WEIGHTINGS = ("cui", "ldam_drw")
+
 
 def weighted_focal(values: torch.Tensor, gamma: float) -> torch.Tensor:
     """LDAM-DRW's ``focal_loss``: the mean of (1 - exp(-v))^gamma * v over the weighted per-sample
@@ -28,13 +35,14 @@ def weighted_focal(values: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 def make(cluster_counts: np.ndarray, method) -> LossFn:
-    gamma = method.focal_gamma
+    gamma, weighting = method.focal_gamma, method.focal_weighting
 
     def focal(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         log_p = F.log_softmax(logits.float(), dim=1)
-        if weights is None:
-            return -(targets * (1 - log_p.exp()).pow(gamma) * log_p).sum(dim=1).mean()
-        return weighted_focal(weights * -(targets * log_p).sum(dim=1), gamma)
+        if weights is not None and weighting == "ldam_drw":
+            return weighted_focal(weights * -(targets * log_p).sum(dim=1), gamma)
+        per_sample = -(targets * (1 - log_p.exp()).pow(gamma) * log_p).sum(dim=1)
+        return (per_sample if weights is None else weights * per_sample).mean()
 
     return focal
 

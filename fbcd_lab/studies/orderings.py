@@ -1,15 +1,83 @@
-"""Two orderings of the same recipes side by side: which pairs change order between them.
+"""Two orderings of the same recipes side by side: which pairs change order between them, and
+which orders rise above the run-to-run noise.
 
 Used to ask whether a short protocol ranks the recipes as the paper's schedule does (the 30-epoch
 against the 200-epoch CIFAR-10-LT study) and as the paper's own numbers do. A pair *flips* when one
 ordering puts it strictly one way and the other strictly the other way; ties flip nothing.
+
+An order is *called* (:func:`pair_gap`) only where the paired gaps over the seeds both recipes
+trained all have one sign and their mean exceeds twice their sample sd; otherwise it is *within
+noise*, and a single seed is *n = 1, not called*. With three seeds the rule asks for a paired
+t statistic above 2 sqrt(3) = 3.46 (two-sided p < 0.075 at 2 degrees of freedom) and no seed
+against: a conservative line for so few runs, not a significance test. The noise it guards against
+is measured by :data:`NOISE_PAIR`, two recipes that minimise the same objective.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
+
+CALLED, WITHIN_NOISE, SINGLE_RUN = "called", "within noise", "n = 1, not called"
+# The LA loss at tau = 1 and Balanced Softmax are one objective (cross-entropy of z + log prior): any
+# gap between them is run-to-run noise (floating-point order), the floor under every other gap.
+NOISE_PAIR = ("la_loss", "balanced_softmax")
+
+
+@dataclass(frozen=True)
+class PairGap:
+    """The paired gap of one recipe over another in points: mean and sample sd over their common
+    seeds (None for one seed), the number of seeds, and the verdict (:data:`CALLED`,
+    :data:`WITHIN_NOISE` or :data:`SINGLE_RUN`)."""
+
+    mean: float
+    sd: float | None
+    n: int
+    verdict: str
+
+    def text(self) -> str:
+        """``+1.25 ± 0.40 (3) called``."""
+        spread = "" if self.sd is None else f" ± {self.sd:.2f}"
+        return f"{self.mean:+.2f}{spread} ({self.n}) {self.verdict}"
+
+
+def pair_gap(first: dict[str, float], second: dict[str, float]) -> PairGap:
+    """The gap of ``first`` over ``second``, per-seed scores keyed by seed, paired over their common
+    seeds, with its verdict (see the module's docstring)."""
+    seeds = sorted(first.keys() & second.keys())
+    if not seeds:
+        raise ValueError("the two recipes share no seed: their gap cannot be paired")
+    gaps = [first[s] - second[s] for s in seeds]
+    if len(gaps) == 1:
+        return PairGap(gaps[0], None, 1, SINGLE_RUN)
+    mean, sd = statistics.fmean(gaps), statistics.stdev(gaps)
+    one_sign = all(g > 0 for g in gaps) or all(g < 0 for g in gaps)
+    return PairGap(mean, sd, len(gaps), CALLED if one_sign and abs(mean) > 2 * sd else WITHIN_NOISE)
+
+
+def table_seed_scores(table: dict, ratio: str) -> dict[str, dict[str, float]]:
+    """Each seed's score (%) of every cell :func:`table_means` keeps, keyed by the seed as text; a
+    table saved before it held them is refused (make it again with ``--table-only``)."""
+    runs = _finished_runs(table, ratio)
+    missing = [cell for cell, run in runs.items() if "by_seed" not in run]
+    if missing:
+        raise ValueError(f"the table holds no per-seed scores (cell {missing[0]}): make it again with "
+                         f"`python -m fbcd_lab study ... --table-only`")
+    return {cell: run["by_seed"] for cell, run in runs.items()}
+
+
+def pair_gaps(scores: dict[str, dict[str, float]], order: list[str]) -> dict[tuple[str, str], PairGap]:
+    """:func:`pair_gap` of every pair (a, b) of ``order`` with a before b, over ``scores`` by seed."""
+    return {(a, b): pair_gap(scores[a], scores[b]) for a, b in combinations(order, 2)}
+
+
+def noise_floor(scores: dict[str, dict[str, float]]) -> PairGap | None:
+    """The gap between the two recipes of :data:`NOISE_PAIR` (None where either is missing)."""
+    a, b = NOISE_PAIR
+    return pair_gap(scores[a], scores[b]) if a in scores and b in scores else None
 
 
 def _finished_runs(table: dict, ratio: str) -> dict[str, dict]:

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from fbcd_lab import distributed
 from fbcd_lab.checkpoints import read_checkpoint
 from fbcd_lab.checks import check, check_optional
-from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset
+from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset, sized_protocol
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed, default_workers
 from fbcd_lab.records import evaluate_run, read_record, run_record, save_record
 from fbcd_lab.resume import resume_run, setting_differences
@@ -59,7 +59,9 @@ def run_study(
     table and save it as ``out/<name>/table.md`` and ``table.json``. ``workers`` DataLoader processes
     decode streamed images (default :func:`~fbcd_lab.data.datasets.default_workers`). ``precision``
     (``auto``, ``bf16``, ``fp32``; see :func:`~fbcd_lab.runtime.resolve_precision`) is resolved once,
-    used for every run and named in the table's header.
+    used for every run and named in the table's header. A backbone, preset or image size not given
+    follows :func:`~fbcd_lab.config.sized_protocol`, the rule ``train`` follows (a small image folder:
+    ResNet-8, cpu_short, at most 64 px), said in the same line.
 
     Settings are checked and every run folder inspected before any training; a folder holding a run of
     other settings (another precision included) is refused. ``table_only`` trains nothing: the
@@ -70,23 +72,32 @@ def run_study(
     """
     check_study_folder(out)
     study = get_study(name)
-    chosen = study.select(backbone, dataset, cells)
+    study.select(backbone, dataset, cells)  # unknown cells refused before any data is read
     ratios = [None] if dataset == "imagenet_lt" else _unique(check_optional("imbalance_ratio", r)
                                                              for r in ratios or study.ratios)
     seeds = _unique(check("seed", s) for s in seeds or DEFAULT_SEEDS)
     workers = check_optional("workers", workers)
-    optim = preset(preset_name or DEFAULT_PRESET[dataset], **({} if epochs is None else {"epochs": epochs}))
+    preset(preset_name or DEFAULT_PRESET[dataset], **({} if epochs is None else {"epochs": epochs}))  # checked early
     dev = resolve_device(device)
     resolved = resolve_precision(precision, dev)
     data = {r: build_long_tailed(dataset, r, n_max=n_max, root=data_root, download=download, image_size=image_size)
             for r in ratios}
+    sized = sized_protocol(dataset, max(len(d.train) for d in data.values()), data[ratios[0]].image_size, backbone,
+                           preset_name, image_size is not None)
+    if sized.image_size is not None:
+        data = {r: build_long_tailed(dataset, r, n_max=n_max, root=data_root, image_size=sized.image_size)
+                for r in ratios}
+    if sized.note:
+        tqdm.write(sized.note)
+    backbone, preset_name = sized.backbone, sized.preset
+    chosen = study.select(backbone, dataset, cells)
+    optim = preset(preset_name, **({} if epochs is None else {"epochs": epochs}))
     paper = paper_reference(study, dataset, data[ratios[0]].num_classes, paper_column)
     folder = Path(out) / study.name
     if table_only:
         records = {(r, cell.label): _found_records(r, cell, seeds, folder, data[r], optim, precision, resolved)
                    for r in ratios for cell in chosen}
-        return _save_table(study, chosen, ratios, seeds, records, data, preset_name or DEFAULT_PRESET[dataset],
-                           optim, resolved, paper, folder)
+        return _save_table(study, chosen, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder)
     plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision,
                       resolved)
             for s in seeds for r in ratios for cell in chosen]  # seed-major: a first table of every cell soonest
@@ -111,8 +122,7 @@ def run_study(
     labels = {c.label for c in chosen}
     shown = [c for c in every
              if c.label in labels or all(len(records[r, c.label]) == len(seeds) for r in ratios)]
-    return _save_table(study, shown, ratios, seeds, records, data, preset_name or DEFAULT_PRESET[dataset], optim,
-                       resolved, paper, folder)
+    return _save_table(study, shown, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder)
 
 
 def _save_table(study, cells: Sequence[Cell], ratios: Sequence[float | None], seeds: Sequence[int], records: dict,
@@ -158,6 +168,7 @@ def _plan_run(ratio: float | None, cell: Cell, seed: int, folder: Path, data: Lo
     """What is left of the run in ``folder``: nothing if its record is final, else the epochs after its
     checkpoint, else all; a run of other settings (a longer one included) is refused, one that differs
     only in ``precision`` (resolved from ``--precision asked_precision``) with the option that continues it."""
+    optim = cell.optim(optim)
     record, checkpoint = _final_record(folder / RECORD_NAME), folder / CHECKPOINT_NAME
 
     def refuse_other_settings(saved: dict) -> None:
@@ -219,6 +230,7 @@ def _train(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: 
 def _train_held(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: torch.device, precision: str,
                 callbacks: Sequence[EpochCallback], workers: int) -> None:
     folder, method, seed = planned.folder, planned.cell.method, planned.seed
+    optim = planned.cell.optim(optim)
     resume = planned.action == "resume"
     if resume:
         run = resume_run(folder / CHECKPOINT_NAME, data, method, optim, seed=seed, device=device, precision=precision)

@@ -5,18 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig
+from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig, OptimConfig, preset
 
 
 @dataclass(frozen=True)
 class Cell:
     """One configuration of a study: ``label`` (its folder name), its method, and the paper row
-    (``paper_row``, with ``paper_backbone`` in Table 5) its numbers compare with; None if the paper has none."""
+    (``paper_row``, with ``paper_backbone`` in Table 5) its numbers compare with; None if the paper has none.
+    ``schedule``: a preset of the cell's own (a baseline on its authors' schedule), scaled to the
+    study's epochs; None: the study's."""
 
     label: str
     method: MethodConfig
     paper_row: str | None
     paper_backbone: str | None = None
+    schedule: str | None = None
+
+    def optim(self, study_optim: OptimConfig) -> OptimConfig:
+        """The optimisation this cell trains with in a study run under ``study_optim``."""
+        return study_optim if self.schedule is None else preset(self.schedule, epochs=study_optim.epochs)
 
 
 @dataclass(frozen=True)

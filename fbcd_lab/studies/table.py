@@ -94,7 +94,7 @@ def build_table(study: Study, cells: Sequence[Cell], ratios: Sequence[float | No
                 "runs": [{"status": s["status"], "n": s["n"], "seeds": s["seeds"],
                           **{f"{prefix}{key}": value for name, prefix in zip(shown, ("", "top1_"))
                              for key, value in _mean_sd(s, name).items()}} for s in summary]}
-        rows.append({"cell": cell.label, "paper_row": row_name(cell.paper_row, cell.paper_backbone)
+        rows.append({"cell": cell.label, "schedule": cell.schedule or header["preset"], "paper_row": row_name(cell.paper_row, cell.paper_backbone)
                      if cell.paper_row else study.unnumbered, "paper_only": False, "results": results,
                      "paper": {ratio_name(r): number(cell.paper_row, r, cell.paper_backbone) for r in ratios}})
     for row, backbone in paper_only_rows(table_no, column) if table_no else ():
@@ -106,10 +106,12 @@ def build_table(study: Study, cells: Sequence[Cell], ratios: Sequence[float | No
 
 
 def _mean_sd(summary: dict, metric: str) -> dict:
-    """A summary row's mean and sample sd of ``metric`` in % (None where there is none)."""
+    """A summary row's mean and sample sd of ``metric`` in % (None where there is none), and each
+    seed's value in % (``by_seed``, keyed by the seed as text), for paired comparisons."""
     mean = summary[f"{metric}_mean"]
     return {"mean": None if mean is None else 100 * mean,
-            "sd": None if mean is None or summary["n"] < 2 else 100 * summary[f"{metric}_std"]}
+            "sd": None if mean is None or summary["n"] < 2 else 100 * summary[f"{metric}_std"],
+            "by_seed": {str(seed): 100 * value for seed, value in summary[f"{metric}_by_seed"].items()}}
 
 
 def table_markdown(table: dict) -> str:
@@ -125,6 +127,7 @@ def table_markdown(table: dict) -> str:
              f"backbone {', '.join(table['backbones'])}; preset {table['preset']}, {table['epochs']} "
              f"epoch{'' if table['epochs'] == 1 else 's'}; "
              f"precision {table.get('precision', 'not recorded')}; seeds {' '.join(map(str, table['seeds']))}",
+             *_own_schedule_lines(table),
              f"- ours: {table['measure']}",
              *([f"- ranked by: {table['ranking']}"] if "ranking" in table else []),
              f"- paper: {table['paper']['text']}", "",
@@ -134,6 +137,14 @@ def table_markdown(table: dict) -> str:
         cells = [c for r in table["ratios"] for c in _row_cells(row, r, beside, paper, fmt)]
         lines.append(f"| {row['cell'] or '–'} | {row['paper_row']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _own_schedule_lines(table: dict) -> list[str]:
+    """A header line naming the cells that train on a schedule of their own (none: no line)."""
+    own = [f"{row['cell']} ({row['schedule']})" for row in table["rows"]
+           if row["cell"] and row.get("schedule", table["preset"]) != table["preset"]]
+    return [f"- own schedules: {', '.join(own)}, each scaled to {table['epochs']} epochs; every other cell "
+            f"{table['preset']}"] if own else []
 
 
 def _row_cells(row: dict, ratio: str, beside: bool, paper: bool, fmt) -> tuple[str, ...]:
