@@ -5,7 +5,7 @@
 # | --- | --- |
 # | **You will learn** | whether the two heads beat the standard long-tail remedies, and by how much: every recipe of the paper's Table 1 trained by one trainer, the fair controls the paper leaves out, the committed CIFAR-10-LT study (up to three seeds a cell, "(n)" says how many), and what its ordering says |
 # | **You need first** | notebooks 2 and 3 (the two heads); notebook 6 for reading spreads over seeds |
-# | **Time** | about 20 minutes; the digits table trains 13 recipes over the preset's seeds in a minute or two |
+# | **Time** | about 20 minutes; the digits table trains 16 cells (14 recipes, two of them also on their authors' schedule) over the preset's seeds in a minute or two |
 #
 # Whether the two heads beat the standard long-tail remedies, and by how much. The paper's Table 1 compares its method ("Ours", and "Ours-Full" with Mixup and
 # class re-weighting) with cross-entropy, Focal loss, Mixup, class-balanced weights (CB), LDAM,
@@ -16,7 +16,8 @@
 # Balanced Softmax (Ren et al., 2020), which correct the class prior inside the loss. A third
 # control, `ce_neck`, is CE with the one layer Ours adds to the backbone (the balanced neck of the
 # feature-balancing head, 64 -> 70 channels on the CIFAR ResNets), so that Ours is compared with
-# a network of its own depth.
+# a network of its own depth. Two baselines also run on their authors' own learning-rate schedule
+# (`ldam_drw@ldam_cifar`, `drs@ldam_cifar`: LDAM-DRW's decays), beside the schedule shared by all.
 #
 # The first table is trained here on the embedded digits (ratio 100, several training seeds, one
 # long-tailed subset). The second is read from the committed CIFAR-10-LT study under `results/`,
@@ -37,8 +38,10 @@ from fbcd_lab import plots
 from fbcd_lab.claims import claim
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.recipes import RECIPES, TABLE1_RECIPES
+from fbcd_lab.studies import STUDIES
 from fbcd_lab.studies.runner import run_study
-from fbcd_lab.studies.orderings import flipped_pairs, paper_means, side_by_side, table_means, table_spreads
+from fbcd_lab.studies.orderings import (CALLED, flipped_pairs, noise_floor, pair_gaps, paper_means, side_by_side,
+                                        table_means, table_seed_scores)
 from fbcd_lab.studies.table import table_markdown
 
 plots.setup_notebook()
@@ -54,7 +57,9 @@ print(f"preset {sizes.name}: training seeds {sizes.training_seeds}, {sizes.epoch
 # MiSLAS use on CIFAR-LT. DRW and DRS switch on where LDAM-DRW switches them on: at a learning-rate
 # decay, the one nearest 80 % of the epochs (160 of 200; 25 of 30 here, with the decay to
 # 0.001 x lr). The last two rows are the other readings of Ours-Full (the README explains all
-# three); Table 1 shows the default, `ours_full`.
+# three); Table 1 shows the default, `ours_full`. `cb_focal_ldam` is CB + Focal as LDAM-DRW's code
+# writes it (below), kept beside Cui et al.'s `cb_focal` because this kit's table showed it under
+# that name until December 2026.
 
 # %%
 pd.DataFrame([{"recipe": name, **fields} for name, fields in RECIPES.items()]).set_index("recipe").astype(object).fillna("")
@@ -67,16 +72,19 @@ pd.DataFrame([{"recipe": name, **fields} for name, fields in RECIPES.items()]).s
 # | --- | --- |
 # | Focal | the loss: $-(1 - p_y)^\gamma \log p_y$ with γ = 1 down-weights images already classified well |
 # | CB | class-balanced weights on the loss, $w_c \propto (1 - \beta_{CB}) / (1 - \beta_{CB}^{n_c})$ with $\beta_{CB}$ = 0.9999 (Cui et al.), scaled to sum to C: "effective numbers" of images |
+# | CB + Focal | Cui et al.'s class-balanced focal loss: $-w_y (1 - p_y)^\gamma \log p_y$, the weight multiplying the focal term (`cb_focal`); LDAM-DRW's code instead puts it inside the exponent, $v = w_y \cdot \mathrm{CE}$, $-(1 - e^{-v})^\gamma v$ (`cb_focal_ldam`) |
 # | LDAM | the loss: a margin $\propto n_c^{-1/4}$ subtracted from the true class's logit, larger for rare classes |
 # | DRW | deferred re-weighting: the CB weights switch on late, at a learning-rate decay |
-# | DRS | deferred re-sampling: class-balanced batches (each class drawn with probability ∝ 1, images with replacement) from that decay on |
+# | DRS | deferred re-sampling: class-balanced batches (each class drawn with probability 1/C, images with replacement) from that decay on; LDAM-DRW's code draws each image with its class's CB weight instead (`--sampler effective_number`: 0.119 of the draws for CIFAR-10-LT's head class, 0.094 for its tail) |
 # | Mixup | pairs of images and their labels mixed with one weight λ ~ Beta(1, 1) a batch |
 # | LA loss | logit-adjusted loss: $\tau \log \pi_c$ added to every logit $z_c$ inside the cross-entropy (τ = 1) |
 # | Balanced Softmax | the softmax with each $e^{z_c}$ multiplied by $n_c$: the same as the LA loss at τ = 1 |
 #
 # The runs below use two optimisation presets: the digits' (30 epochs) and, for CIFAR-10-LT,
 # `cpu_short` (30 epochs, lr 0.1 decayed at epochs 20 and 25), against the paper's `paper_cifar`
-# (200 epochs, decays at 120 and 160).
+# (200 epochs, decays at 120 and 160). A cell named `recipe@ldam_cifar` keeps the study's batch,
+# rate and epochs but decays as LDAM-DRW does: x0.01 at 80 % of the epochs, x0.0001 at 90 % (160
+# and 180 of 200, 24 and 27 of 30), with DRW or DRS switched on at the first.
 
 # %% [markdown]
 # ## Table 1 on the digits
@@ -110,7 +118,7 @@ print(f"best: {best[0]} ({100 * best[1]:.1f}); ours {100 * dict(ranked)['ours']:
 
 # %% jupyter={"source_hidden": true}
 digits = dict(ranked)
-assert len(digits) == len(TABLE1_RECIPES) and all(r["results"]["100"]["runs"][0]["n"] == sizes.seeds for r in ours)
+assert len(digits) == len(STUDIES["table1"].cells(None, "digits")) and all(r["results"]["100"]["runs"][0]["n"] == sizes.seeds for r in ours)
 for recipe in ("la_loss", "balanced_softmax", "ldam_drw"):
     claim(f"digits: {recipe} minus ce", digits[recipe] - digits["ce"], above=0.1)
 claim("digits: ours minus ce", digits["ours"] - digits["ce"], above=0.03)
@@ -142,37 +150,54 @@ if cifar_table is not None:
          "paper, ResNet-32, 200 epochs": [0] * len(done)},
         "recipe", "Table 1 recipes on CIFAR-10-LT ratio 100: this kit on a CPU beside the paper"))
     cifar = table_means(cifar_table, "100")
-    print("ranking on CIFAR-10-LT:", ", ".join(f"{c} {m:.1f}" for c, m in sorted(cifar.items(), key=lambda p: -p[1])))
-    print("above ours:", ", ".join(c for c, m in cifar.items() if m > cifar["ours"]) or "none")
+    print("ranking on CIFAR-10-LT by mean (which of these orders rise above the noise: below):",
+          ", ".join(f"{c} {m:.1f}" for c, m in sorted(cifar.items(), key=lambda p: -p[1])))
 
 # %% [markdown]
-# ### What the committed study says, in words computed from its records
+# ### Which orders are above the noise?
+#
+# Two recipes that minimise the same objective, the LA loss at τ = 1 and Balanced Softmax, still
+# differ from seed to seed: floating-point order alone sends two runs apart. Their gap is the
+# *noise floor*. A gap between two recipes counts as a finding here only when it is *called*: the
+# gap of every seed (both trained on the same seeds, so the gaps pair up) has one sign and the mean
+# gap exceeds twice its standard deviation over seeds, $\bar d > 2 s_d$ (with three seeds a paired t
+# statistic $\bar d / (s_d/\sqrt{3})$ above 3.46). Otherwise it is *within noise*; a single run is
+# never called. `orderings.pair_gap` applies the rule; the command line prints it for every pair.
 #
 # The paper's ordering and this study's, over the recipes both have; the flips are the pairs whose
 # order differs. Each number below is computed from the table above.
 
 # %%
 if cifar_table is not None:
+    seeds = table_seed_scores(cifar_table, "100")
+    gaps = pair_gaps(seeds, sorted(cifar, key=lambda c: -cifar[c]))
+    floor = noise_floor(seeds)
+    print(f"noise floor, la_loss - balanced_softmax: {floor.text()}")
+    ours_pairs = {f"{a} - {b}": gap.text() for (a, b), gap in gaps.items() if "ours" in (a, b)}
+    display(pd.Series(ours_pairs, name="gap (points) ± sd (n), verdict").to_frame())
+    called_above = [a for (a, b), gap in gaps.items() if b == "ours" and gap.verdict == CALLED]
+    called_below = [b for (a, b), gap in gaps.items() if a == "ours" and gap.verdict == CALLED]
+    unclear = [a if b == "ours" else b for (a, b), gap in gaps.items() if "ours" in (a, b) and gap.verdict != CALLED]
     paper_scores = {cell: score for cell, score in paper_means(cifar_table, "100").items() if cell in cifar}
     ours_rank = sorted(cifar, key=lambda c: -cifar[c]).index("ours") + 1
     paper_rank = sorted(paper_scores, key=lambda c: -paper_scores[c]).index("ours") + 1
     flips = sorted(flipped_pairs(paper_scores, cifar), key=lambda pair: "ours" not in pair)  # the pairs with ours first
     pairs = len(paper_scores) * (len(paper_scores) - 1) // 2
     above = sorted((c for c in cifar if cifar[c] > cifar["ours"]), key=lambda c: -cifar[c])
-    findings = [f"Ours ranks {ours_rank} of {len(cifar)} recipes here (the paper ranks it {paper_rank} of the "
-                f"{len(paper_scores)} it reports); above it: "
-                + (", ".join(f"{c} {cifar[c]:.1f}" for c in above) or "none") + f" (ours {cifar['ours']:.1f}). "
-                f"{len(flips)} of the {pairs} pairs of recipes with a paper number are in the other order."]
-    if "ours_full" in cifar:
-        findings.append(f"Ours-Full scores {cifar['ours_full']:.1f}, {cifar['ours_full'] - cifar['ours']:+.1f} points "
-                        f"from Ours, where the paper has it {paper_scores['ours_full'] - paper_scores['ours']:+.1f} "
-                        f"points from Ours.")
+    findings = [f"Called above Ours: {', '.join(called_above) or 'none'}; called below it: "
+                f"{', '.join(called_below) or 'none'}; within noise of it: {', '.join(unclear) or 'none'}.",
+                f"Ours ranks {ours_rank} of {len(cifar)} recipes here by mean (the paper ranks it {paper_rank} of the "
+                f"{len(paper_scores)} it reports). {len(flips)} of the {pairs} pairs of recipes with a paper number "
+                f"are in the other order by mean, {sum(gaps.get(p, gaps.get(p[::-1])).verdict == CALLED for p in flips)} "
+                f"of them called here."]
     if "ce_neck" in cifar:
-        findings.append(f"The balanced neck alone is worth {cifar['ce_neck'] - cifar['ce']:+.1f} points to CE "
-                        f"(ce_neck minus ce); Ours minus CE with the same layer: "
-                        f"{cifar['ours'] - cifar['ce_neck']:+.1f} points.")
-    findings.append("Pairs the paper orders one way and this study the other: "
-                    + "; ".join(f"{a} > {b} in the paper, {cifar[a]:.1f} < {cifar[b]:.1f} here" for a, b in flips[:6])
+        neck = gaps.get(("ce_neck", "ce")) or gaps[("ce", "ce_neck")]
+        findings.append(f"The balanced neck alone, ce_neck minus ce: {cifar['ce_neck'] - cifar['ce']:+.1f} points "
+                        f"({neck.verdict}); Ours minus CE with the same layer: "
+                        f"{cifar['ours'] - cifar['ce_neck']:+.1f} points ({gaps[('ours', 'ce_neck')].verdict}).")
+    findings.append("Pairs the paper orders one way and this study the other (by mean): "
+                    + "; ".join(f"{a} > {b} in the paper, {cifar[a]:.1f} < {cifar[b]:.1f} here "
+                                f"({gaps.get((b, a), gaps.get((a, b))).verdict})" for a, b in flips[:6])
                     + (f"; and {len(flips) - 6} more" if len(flips) > 6 else "") + ".")
     display(Markdown("\n".join(f"- {line}" for line in findings)))
 
@@ -200,14 +225,13 @@ else:
 #
 # The 30-epoch protocol is short: its learning rate decays at epochs 20 and 25, and DRW and DRS have
 # five epochs at the smallest rate to act. The paper trains 200 epochs (decays at 120 and 160, the
-# re-weighting from 160). The committed study `results/cifar10_lt_200/` trains seven of the recipes
-# on that schedule, with the same ResNet-8, subset and test set, training seed 0 only (a run takes
-# over an hour on a CPU thread; its README has the command). Below, the two orderings side by side
-# over the recipes both have finished: the 30-epoch column is the mean over its seeds, the 200-epoch
-# column one seed, so a flip between recipes closer than the 30-epoch spread over seeds (printed) is
-# weak evidence. A pair *flips* when one schedule orders it one way and the other the other way.
-# The command line prints the same comparison: `python -m fbcd_lab orderings
-# results/cifar10_lt/table1 results/cifar10_lt_200/table1`.
+# re-weighting from 160). The committed study `results/cifar10_lt_200/` trains the recipes discussed
+# here on that schedule, with the same ResNet-8, subset and test set (about an hour a run on a CPU
+# thread; its README has the command and which seeds have landed). Below, the two orderings side by
+# side over the recipes both have finished, with (n) the seeds of each, and every pair that *flips*
+# (one schedule orders it one way, the other the other way) with its verdict in each: a flip is a
+# finding only where both verdicts are *called*. The command line prints the same comparison:
+# `python -m fbcd_lab orderings results/cifar10_lt/table1 results/cifar10_lt_200/table1`.
 
 # %%
 long_path = Path("../results/cifar10_lt_200/table1/table.json")
@@ -216,15 +240,18 @@ if cifar_table is None or long_table is None:
     print(f"no table at {long_path}: make it with the command in results/cifar10_lt_200/README.md")
 else:
     long_means = table_means(long_table, "100")
-    display(pd.DataFrame(side_by_side(cifar, long_means, ("30 epochs", "200 epochs"))).set_index("recipe").round(2))
+    long_seeds = table_seed_scores(long_table, "100")
+    side = pd.DataFrame(side_by_side(cifar, long_means, ("30 epochs", "200 epochs"))).set_index("recipe").round(2)
+    side["n (30, 200)"] = [f"{len(seeds[c])}, {len(long_seeds[c])}" for c in side.index]
+    display(side)
+    order = list(side.index)
+    short_gaps, long_gaps = pair_gaps(seeds, order), pair_gaps(long_seeds, order)
     long_flips = flipped_pairs(cifar, long_means)
-    spread = [sd for cell, sd in table_spreads(cifar_table, "100").items() if cell in long_means]
-    print(f"the 30-epoch spread over seeds of these recipes: ±{min(spread):.1f} to ±{max(spread):.1f} points")
-    print(f"finished at 200 epochs: {len(long_means)} of 7 recipes ({', '.join(long_means)}); "
-          f"{len(long_flips)} of the {len(long_means) * (len(long_means) - 1) // 2} pairs flip"
-          + (": " + "; ".join(f"{a} > {b} at 30 epochs ({cifar[a]:.1f} > {cifar[b]:.1f}), {a} < {b} at 200 "
-                              f"({long_means[a]:.1f} < {long_means[b]:.1f})" for a, b in long_flips)
-             if long_flips else "."))
+    found = [(a, b) for a, b in long_flips if short_gaps[a, b].verdict == long_gaps[a, b].verdict == CALLED]
+    print(f"finished at 200 epochs: {len(long_means)} recipes; {len(long_flips)} of the "
+          f"{len(order) * (len(order) - 1) // 2} pairs flip by mean, {len(found)} of them called at both schedules")
+    display(pd.DataFrame([{"pair": f"{a} - {b}", "30 epochs": short_gaps[a, b].text(),
+                           "200 epochs": long_gaps[a, b].text()} for a, b in long_flips]).set_index("pair"))
 
 # %% [markdown]
 # ## What you should have seen
@@ -233,9 +260,10 @@ else:
 #   trainer, with the spread over training seeds that the paper's single numbers do not show.
 # - On the digits (printed above): the ranking, the best recipe, and where "ours" and plain
 #   cross-entropy stand. Tail classes with one or two images make every number noisy; read the ±.
-# - On CIFAR-10-LT (the committed records): a ranking that differs from the paper's in the pairs
-#   listed above, on a 30-epoch CPU protocol, and the pairs of it that the paper's 200-epoch
-#   schedule orders the other way: Ours-Full, trained with Mixup, moves to the top.
+# - On CIFAR-10-LT (the committed records): which recipes are called above and below Ours on a
+#   30-epoch CPU protocol, and which are within the noise that two identical objectives already
+#   show; the pairs the paper's 200-epoch schedule orders the other way by mean (Ours-Full, trained
+#   with Mixup, moves up), each a finding only once its verdicts are called at both schedules.
 # - Whether the two heads beat the prior-correcting losses (`la_loss`, `balanced_softmax`) is the
 #   question the paper leaves open; both tables answer it for their protocol, and notebooks 8 and 9 take
 #   the gain apart.
@@ -251,8 +279,8 @@ else:
 # 3. Ours-Full's default reading weights the main head by its 31 clusters' counts instead. Roughly
 #    how large is the largest cluster weight over the smallest, and why is that the right scale?
 # 4. Why is `ce_neck`, not `ce`, the baseline that measures what the two heads add?
-# 5. LDAM-DRW's focal loss with class weights computes p = exp(−w · CE). Why does that make
-#    CB + Focal learn the head classes slowly?
+# 5. LDAM-DRW's focal loss with class weights computes p = exp(−w · CE) (`cb_focal_ldam`). Why does
+#    that make it learn the head classes slowly, where Cui et al.'s `cb_focal` does not?
 #
 # <details><summary>Answers (click to open)</summary>
 #
@@ -264,8 +292,10 @@ else:
 # 4. Ours adds a balanced neck (a 1 x 1 convolution, BN and ReLU) that no other recipe has; `ce_neck`
 #    gives cross-entropy the same layer, so Ours minus `ce_neck` is what the heads add beyond it.
 # 5. A head class has a small weight w, so w · CE stays small, p = exp(−w · CE) stays near 1 and
-#    the focal factor (1 − p)^γ nearly silences its gradient; that is LDAM-DRW's published loss,
-#    and this kit follows it (`fbcd_lab.losses.focal`).
+#    the focal factor (1 − p)^γ nearly silences its gradient: at a true-class probability of 0.5 the
+#    tail's gradient is 1,282 times the head's, against the weights' ratio of 79. In Cui et al.'s form
+#    the factor (1 − p_y)^γ uses the model's own probability, the same for both, so the ratio stays
+#    the weights' 79 (`fbcd_lab.losses.focal`; `tests/test_losses.py` computes both).
 #
 # </details>
 
@@ -283,5 +313,6 @@ assert round(cifar10_weights[-1] / cifar10_weights[0]) == 79
 cifar10_labels = np.repeat(np.arange(10), long_tail_counts(5000, 10, 100))
 cluster_weights = effective_number_weights(divide_classes(cifar10_labels, 10, 10, "random", seed=0).cluster_sizes)
 assert round(cluster_weights.max() / cluster_weights.min(), 1) == 9.8
-if cifar_table is not None and long_table is not None and len(long_means) == 7:
-    assert max(long_means, key=long_means.get) == "ours_full" and cifar["ours_full"] < max(cifar.values())
+if cifar_table is not None:
+    assert floor.verdict != CALLED  # the rule calls no order between two identical objectives
+    assert {"ldam_drw", "drs", "la_loss", "balanced_softmax"} <= set(called_above) and "ours_full" in unclear

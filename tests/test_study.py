@@ -77,6 +77,9 @@ def test_registry_holds_the_papers_studies():
     scaled = own["ldam_drw@ldam_cifar"].optim(preset("cpu_short"))  # LDAM-DRW's schedule, 30 epochs
     assert (scaled.epochs, scaled.warmup_epochs, scaled.milestones, scaled.factors) == (30, 1, (24, 27), (0.01, 0.0001))
     assert own["drs@ldam_cifar"].optim(preset("paper_cifar")) == preset("ldam_cifar")
+    assert scaled == preset("ldam_cifar", epochs=30)  # the CIFAR presets share batch, rate and weight decay
+    digits = own["drs@ldam_cifar"].optim(preset("digits"))  # the study's batch and rate, LDAM-DRW's decays
+    assert (digits.batch_size, digits.lr, digits.milestones) == (64, 0.05, (24, 27))
     assert [(c.label, c.paper_row) for c in get_study("ours_full").cells("resnet8", "cifar10")] == [
         ("ours_full", "ours_full"), ("ours_full_class", "ours_full"), ("ours_full_two_stage", "ours_full")]
     heads = get_study("table4").cells("small_cnn", "digits")

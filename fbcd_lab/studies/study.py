@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig, OptimConfig, preset
 
@@ -12,8 +12,8 @@ from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig, OptimConfig, preset
 class Cell:
     """One configuration of a study: ``label`` (its folder name), its method, and the paper row
     (``paper_row``, with ``paper_backbone`` in Table 5) its numbers compare with; None if the paper has none.
-    ``schedule``: a preset of the cell's own (a baseline on its authors' schedule), scaled to the
-    study's epochs; None: the study's."""
+    ``schedule``: a preset whose learning-rate schedule (warm-up, decays) the cell trains on instead of
+    the study's, scaled to the study's epochs (a baseline on its authors' schedule); None: the study's."""
 
     label: str
     method: MethodConfig
@@ -22,8 +22,13 @@ class Cell:
     schedule: str | None = None
 
     def optim(self, study_optim: OptimConfig) -> OptimConfig:
-        """The optimisation this cell trains with in a study run under ``study_optim``."""
-        return study_optim if self.schedule is None else preset(self.schedule, epochs=study_optim.epochs)
+        """The optimisation this cell trains with in a study run under ``study_optim``: that, with the
+        schedule of its own preset if it has one (batch, rate and weight decay stay the study's)."""
+        if self.schedule is None:
+            return study_optim
+        own = preset(self.schedule, epochs=study_optim.epochs)
+        return replace(study_optim, warmup_epochs=own.warmup_epochs, schedule=own.schedule,
+                       milestones=own.milestones, factors=own.factors)
 
 
 @dataclass(frozen=True)
