@@ -24,6 +24,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from fbcd_lab.data.sources import cifar10_jpeg_root
+
 COUNTS = {"airplane": 20, "cat": 12, "frog": 7, "ship": 4, "truck": 2}
 TEST_PER_CLASS = 3
 
@@ -45,7 +47,7 @@ def build_folder(cifar: Path, root: Path, size: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cifar", type=Path, default=Path("../shared/data/cifar10-jpeg"))
+    parser.add_argument("--cifar", type=Path, default=cifar10_jpeg_root())
     parser.add_argument("--json", type=Path, default=Path("bench/results/own_data_first_run.json"))
     args = parser.parse_args()
     if not (args.cifar / "train").is_dir():

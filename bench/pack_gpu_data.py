@@ -32,6 +32,7 @@ import torch
 
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.data.long_tail import SubsetFingerprint
+from fbcd_lab.data.sources import cifar10_jpeg_root
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMAT = "fbcd_lab packed long-tailed image folder, version 2"
@@ -81,7 +82,7 @@ def read_packed(tar_path: Path, folder: Path) -> tuple:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data" / "cifar10-jpeg")
+    parser.add_argument("--data-root", type=Path, default=cifar10_jpeg_root())
     parser.add_argument("--imbalance-ratio", type=float, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / ".gpu_data" / "cifar10_lt100.tar.gz")
     args = parser.parse_args()

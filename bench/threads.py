@@ -27,6 +27,7 @@ import torch
 
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
+from fbcd_lab.data.sources import cifar10_jpeg_root
 from fbcd_lab.runtime import available_cpus, library_versions
 from fbcd_lab.training import training_step_flops, fit, start_run
 
@@ -71,7 +72,7 @@ def large_images_per_s(data, threads: int | None, steps: int = 30, warmup: int =
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data" / "cifar10-jpeg")
+    parser.add_argument("--data-root", type=Path, default=cifar10_jpeg_root())
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "threads.json")
     args = parser.parse_args()
     cifar = build_long_tailed("imagefolder", 100, root=args.data_root)

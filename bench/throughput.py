@@ -27,6 +27,7 @@ from torchvision import transforms as T
 
 from fbcd_lab.config import PRESETS, MethodConfig, OptimConfig
 from fbcd_lab.data import build_long_tailed
+from fbcd_lab.data.sources import cifar10_jpeg_root
 from fbcd_lab.evaluation import evaluate
 from fbcd_lab.models import build_model
 from fbcd_lab.recipes import RECIPES, recipe
@@ -116,7 +117,7 @@ def slider_retrain() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data" / "cifar10-jpeg")
+    parser.add_argument("--data-root", type=Path, default=cifar10_jpeg_root())
     parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
     args = parser.parse_args()

@@ -1,7 +1,9 @@
 """Run the notebook sequence: open it in JupyterLab, or execute it headless and write HTML.
 
 The notebooks live in the repository's ``notebooks/`` folder as Jupytext pairs (``.py`` percent
-format and ``.ipynb``); the ``.py`` is the source executed here. Both need the ``[lab]`` extra
+format and ``.ipynb``); the ``.py`` is the source executed here. JupyterLab opens working copies
+(:func:`working_copies`), so what a learner runs and saves never changes the committed outputs that
+``pytest --nbval`` compares with. Both need the ``[lab]`` extra
 (JupyterLab, ipykernel, Jupytext, nbclient, nbconvert): :func:`missing_packages` says what is absent.
 
 The HTML export works offline: every plotly figure is re-rendered without its CDN script tag and
@@ -21,6 +23,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+# The learner's copies: $FBCD_NOTEBOOKS, else my_notebooks/ beside notebooks/ (at the same depth, so the
+# notebooks' ../results paths resolve); git ignores it.
+WORK_VAR = "FBCD_NOTEBOOKS"
+WORK_DIR = NOTEBOOK_DIR.parent / "my_notebooks"
 # Defaults for the JupyterLab that ``lab`` starts (a user's own settings still win): no news or update
 # pop-up, and the notebooks' paired .py files (NN_name.py, for review and editing) and test and build
 # files hidden from the file browser, so a learner sees each notebook once, as its .ipynb.
@@ -187,15 +193,42 @@ def run_headless(html_dir: Path, preset: str, timeout: int = CELL_TIMEOUT_S,
     return written
 
 
-def lab_command(options: Sequence[str] = ()) -> list[str]:
-    """The JupyterLab command line that :func:`open_lab` runs: notebook 1, then ``options``."""
-    first = notebook_sources()[0].with_suffix(".ipynb")
-    return [sys.executable, "-m", "jupyterlab", str(first.relative_to(NOTEBOOK_DIR.parent)), *options]
+def working_folder() -> Path:
+    """Where ``lab`` opens the notebooks: ``$FBCD_NOTEBOOKS``, else ``my_notebooks/`` beside ``notebooks/``."""
+    return Path(os.environ.get(WORK_VAR) or WORK_DIR)
+
+
+def working_copies(folder: Path) -> list[Path]:
+    """Copy each committed notebook (its .ipynb and paired .py) and the Jupytext configuration into
+    ``folder`` where it has no copy yet; a copy already there is the learner's and is never
+    overwritten. Returns the notebooks copied (delete a copy to get the committed one back)."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for py in notebook_sources():
+        ipynb = py.with_suffix(".ipynb")
+        if not (folder / ipynb.name).exists():
+            copied.append(folder / ipynb.name)
+            for source in (py, ipynb):
+                shutil.copy2(source, folder / source.name)
+    for name in ("jupytext.toml",):
+        if not (folder / name).exists():
+            shutil.copy2(NOTEBOOK_DIR / name, folder / name)
+    return copied
+
+
+def lab_command(options: Sequence[str] = (), folder: Path = WORK_DIR) -> list[str]:
+    """The JupyterLab command line that :func:`open_lab` runs from ``folder``'s parent: the copy of
+    notebook 1 in ``folder``, then ``options``."""
+    first = folder / notebook_sources()[0].with_suffix(".ipynb").name
+    return [sys.executable, "-m", "jupyterlab", str(first.relative_to(folder.parent)), *options]
 
 
 def open_lab(options: Sequence[str] = (), preset: str | None = None, stop_within_s: float = 30) -> int:
-    """Start JupyterLab on notebook 1 with ``options`` passed on (``--no-browser``, ``--port`` ...),
-    its kernels sized by ``preset`` (``FBCD_PRESET``) when given; blocks until JupyterLab is stopped.
+    """Start JupyterLab on the working copy of notebook 1 (:func:`working_copies`, made first) with
+    ``options`` passed on (``--no-browser``, ``--port`` ...), its kernels sized by ``preset``
+    (``FBCD_PRESET``) when given; blocks until JupyterLab is stopped.
 
     Ctrl+C (or SIGTERM, which the command line turns into the same KeyboardInterrupt) stops
     JupyterLab with SIGTERM, on which it shuts its kernels down; killing it would leave them
@@ -203,7 +236,12 @@ def open_lab(options: Sequence[str] = (), preset: str | None = None, stop_within
     130 after an interrupt."""
     env = dict(os.environ, **({"FBCD_PRESET": preset} if preset else {}), JUPYTER_CONFIG_PATH=os.pathsep.join(
         [str(JUPYTER_CONFIG), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])]))
-    server = subprocess.Popen(lab_command(options), cwd=NOTEBOOK_DIR.parent, env=env)
+    folder = working_folder()
+    copied = working_copies(folder)
+    print(f"JupyterLab opens your copies of the notebooks in {folder}{f' ({len(copied)} copied now)' if copied else ''}: "
+          f"what you run and save there leaves the committed ones in {NOTEBOOK_DIR} as they are (pytest --nbval "
+          f"checks those); delete a copy to get the committed notebook back", file=sys.stderr)
+    server = subprocess.Popen(lab_command(options, folder), cwd=folder.parent, env=env)
     try:
         return server.wait()
     except KeyboardInterrupt:

@@ -35,6 +35,7 @@ from fbcd_lab.analysis import mean_sd, paired_verdict, points, signed_points
 from fbcd_lab.claims import claim
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
+from fbcd_lab.data.sources import CIFAR10_JPEG_VAR, cifar10_jpeg_root
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.training import train_seeds
 
@@ -219,15 +220,17 @@ claim("waterfall: prior correction, points", gain["steps"]["prior_correction"]["
 # are their records' test metrics; the two probes need the features of the 12,406 training and
 # 10,000 test images, so they need CIFAR-10 itself. `results/cifar10_lt/decomposition/seed0.json`
 # holds the waterfall made from them by `python -m fbcd_lab decompose` (the command is in
-# `results/cifar10_lt/README.md`); where the CIFAR-10 images are (`shared/data/cifar10-jpeg` beside
-# the repository) and the preset is not the quick `ci`, this cell computes it again from the
-# weights (about half a minute) and checks it against the committed one.
+# `results/cifar10_lt/README.md`). Under the `binder` and `full` presets, where the CIFAR-10 images
+# are (the folder `$FBCD_CIFAR10_JPEG` names, else `shared/data/cifar10-jpeg` beside the repository),
+# this cell computes it again from the weights (about half a minute) and checks it against the
+# committed one; the quick `ci` preset always reads the committed one, so its output is the same
+# with the images or without.
 
 # %%
 SAVED = Path("../results/cifar10_lt")
 committed_gain = json.loads((SAVED / "decomposition" / "seed0.json").read_text())
-IMAGES = Path("../../shared/data/cifar10-jpeg")
-if sizes.name != "ci" and IMAGES.is_dir():
+IMAGES = cifar10_jpeg_root()
+if sizes.name != "ci" and (IMAGES / "train").is_dir():
     cifar = build_long_tailed("imagefolder", 100, seed=0, root=IMAGES)
     study = SAVED / "table1" / "r100"
     cifar_gain = analysis.decompose_saved([study / "ce" / "seed0"], [study / "ours" / "seed0"], cifar)
@@ -238,8 +241,8 @@ if sizes.name != "ci" and IMAGES.is_dir():
 else:
     cifar_gain = committed_gain
     print("read from results/cifar10_lt/decomposition/seed0.json " + (
-        "(the quick ci preset does not recompute it)" if IMAGES.is_dir() else
-        f"(CIFAR-10's images are not at {IMAGES}, so it is not recomputed here)"))
+        "(the quick ci preset does not recompute it)" if sizes.name == "ci" else
+        f"(CIFAR-10's images are not at {IMAGES}: set {CIFAR10_JPEG_VAR} to recompute it)"))
 plots.show(plots.waterfall_figure(cifar_gain, "top_cluster", "On CIFAR-10-LT (ResNet-8, seed 0): CE to FBH + CDH"))
 
 # %% tags=["nbval-ignore-output"]

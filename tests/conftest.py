@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from fbcd_lab.data import build_long_tailed
+from fbcd_lab.data.sources import CIFAR10_JPEG_VAR, cifar10_jpeg_root
 
 
 def pytest_collection_modifyitems(config, items):
@@ -29,7 +30,6 @@ def pytest_sessionfinish():
     elsewhere.stop_runs()
 
 
-CIFAR10_JPEG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg"
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +40,11 @@ def digits_lt():
 
 @pytest.fixture(scope="session")
 def cifar10_jpeg() -> Path:
-    if not (CIFAR10_JPEG / "train").is_dir():
-        pytest.skip(f"real CIFAR-10 JPEG folders not found at {CIFAR10_JPEG} (shared data is absent "
-                    "in a plain checkout)")
-    return CIFAR10_JPEG
+    root = cifar10_jpeg_root()
+    if not (root / "train").is_dir():
+        pytest.skip(f"real CIFAR-10 JPEG folders not found at {root} (shared data is absent in a plain checkout; "
+                    f"{CIFAR10_JPEG_VAR} names another place)")
+    return root
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ headless runner that writes HTML whose figures need no network."""
 
 import json
 import os
+from pathlib import Path
 import signal
 import socket
 import subprocess
@@ -16,7 +17,8 @@ import pytest
 from fbcd_lab import notebooks
 from fbcd_lab.cli import main
 from fbcd_lab.lab_preset import lab_preset
-from fbcd_lab.notebooks import NOTEBOOK_DIR, NotebookError, execute, notebook_sources, run_headless, write_html
+from fbcd_lab.notebooks import (NOTEBOOK_DIR, WORK_VAR, NotebookError, execute, notebook_sources, run_headless,
+                                working_copies, write_html)
 
 
 def test_preset_from_environment(monkeypatch):
@@ -99,10 +101,11 @@ class FakeServer:
 
 
 @pytest.fixture
-def fake_lab(monkeypatch):
+def fake_lab(monkeypatch, tmp_path):
     FakeServer.calls = []
     monkeypatch.setattr(notebooks.subprocess, "Popen", FakeServer)
     monkeypatch.delenv("FBCD_PRESET", raising=False)
+    monkeypatch.setenv(notebooks.WORK_VAR, str(tmp_path / "my_notebooks"))
     return FakeServer.calls
 
 
@@ -111,7 +114,7 @@ def test_lab_passes_jupyterlab_options_on_and_sets_the_preset(fake_lab, monkeypa
     assert main(["lab", "--no-browser", "--port", "8890", "--ip=0.0.0.0", "--preset", "ci",
                  "--ServerApp.token=abc"]) == 0
     (command, env), = fake_lab
-    assert command[1:4] == ["-m", "jupyterlab", "notebooks/01_building_imbalance.ipynb"]
+    assert command[1:4] == ["-m", "jupyterlab", "my_notebooks/01_building_imbalance.ipynb"]
     assert command[4:] == ["--no-browser", "--port", "8890", "--ip=0.0.0.0", "--ServerApp.token=abc"]
     assert env["FBCD_PRESET"] == "ci" and "FBCD_PRESET=ci" in capsys.readouterr().err
 
@@ -127,7 +130,7 @@ def test_lab_lists_each_notebook_once_opens_every_one_and_asks_no_news(tmp_path)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), WORK_VAR: str(tmp_path / "copies")}
     server = subprocess.Popen([sys.executable, "-m", "fbcd_lab", "lab", "--no-browser", f"--port={port}",
                                "--ServerApp.port_retries=0", "--IdentityProvider.token=t"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -207,3 +210,22 @@ def test_other_commands_still_refuse_unknown_options(capsys):
 def test_python_m_fbcd_lab_without_a_command_exits_2():
     done = subprocess.run([notebooks.sys.executable, "-m", "fbcd_lab"], capture_output=True, text=True)
     assert done.returncode == 2 and "commands:" in done.stderr
+
+
+def test_lab_opens_copies_so_a_saved_notebook_leaves_the_committed_one_alone(fake_lab, capsys):
+    """What a learner saves in JupyterLab lands in the copy: the committed .ipynb (what nbval compares)
+    is untouched, a second start keeps the learner's copy, and deleting a copy brings the committed one back."""
+    folder = Path(os.environ[notebooks.WORK_VAR])
+    committed = {p.name: p.read_bytes() for p in NOTEBOOK_DIR.glob("*.ipynb")}
+    assert main(["lab"]) == 0
+    assert "opens your copies of the notebooks in" in capsys.readouterr().err
+    copies = sorted(p.name for p in folder.glob("*.ipynb"))
+    assert copies == sorted(committed) and (folder / "jupytext.toml").is_file()
+    assert [p.name for p in notebook_sources(folder)] == [p.name for p in notebook_sources()]
+    saved = folder / "04_training_lab.ipynb"
+    saved.write_text('{"the learner": "saved this"}')
+    assert main(["lab"]) == 0
+    assert saved.read_text() == '{"the learner": "saved this"}'
+    assert {p.name: p.read_bytes() for p in NOTEBOOK_DIR.glob("*.ipynb")} == committed
+    saved.unlink()
+    assert working_copies(folder) == [saved] and saved.read_bytes() == committed[saved.name]

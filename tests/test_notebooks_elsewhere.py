@@ -4,6 +4,8 @@ nbval runs every notebook twice more, in two other numeric environments:
 - another CPU: ATen and oneDNN held to AVX2 kernels, as on a CPU without AVX-512 or AMX (float
   results then differ in their last bits, and training amplifies them into visible digits);
 - bf16: ``FBCD_PRECISION=bf16``, what ``precision="auto"`` picks on a CPU with AMX.
+The first also runs as in a clone with no ``shared/`` beside it (``FBCD_CIFAR10_JPEG`` names a
+folder that does not exist), so no stored output can come to depend on the CIFAR-10 images.
 Training outputs are not compared (``nbval-ignore-output``); the claims asserted in their place
 must hold. The two are apart because together they make oneDNN's bf16 convolutions 5x slower
 (4.0 s against 0.6-0.8 s for a 5-epoch digits run, ``bench/precision_kernels.py``), past CI's time
@@ -23,10 +25,12 @@ from pathlib import Path
 
 import pytest
 
+from fbcd_lab.data.sources import CIFAR10_JPEG_VAR
 from fbcd_lab.runtime import AVX2_KERNELS
 
 ROOT = Path(__file__).resolve().parents[1]
-ENVIRONMENTS = {"another CPU": AVX2_KERNELS, "bf16": {"FBCD_PRECISION": "bf16"}}
+NO_DATA = {CIFAR10_JPEG_VAR: str(ROOT / "no-such-folder" / "cifar10-jpeg")}
+ENVIRONMENTS = {"another CPU": {**AVX2_KERNELS, **NO_DATA}, "bf16": {"FBCD_PRECISION": "bf16"}}
 TEST_NAME = "test_notebook_checks_pass_on_another_cpu_and_in_bf16"
 NOT_X86 = platform.machine() not in ("x86_64", "AMD64")
 _running: dict[str, tuple[subprocess.Popen, Path]] = {}

@@ -27,6 +27,15 @@ CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 DIGITS_TEST_PER_CLASS = 30
 DIGITS_SPLIT_SEED = 0
+# The real CIFAR-10 as JPEG folders (train/ and test/, one folder a class), which the committed
+# CIFAR-10-LT studies read: $FBCD_CIFAR10_JPEG, else shared/data/cifar10-jpeg beside the repository.
+CIFAR10_JPEG_VAR = "FBCD_CIFAR10_JPEG"
+
+
+def cifar10_jpeg_root() -> Path:
+    """Where the CIFAR-10 JPEG folders are looked for (they may be absent: check ``(root / "train").is_dir()``)."""
+    default = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpeg"
+    return Path(os.environ.get(CIFAR10_JPEG_VAR) or default)
 
 
 @dataclass(frozen=True, eq=False)
