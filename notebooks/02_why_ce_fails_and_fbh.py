@@ -26,6 +26,7 @@ from fbcd_lab.config import preset
 from fbcd_lab.data import build_long_tailed, shot_groups
 from fbcd_lab.data.long_tail import group_recall
 from fbcd_lab.evaluation import collect_logits, evaluate
+from fbcd_lab.exercises import EXERCISES
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.losses.two_head import feature_balancing_loss
 from fbcd_lab.models.heads import FeatureBalancingHead
@@ -200,6 +201,28 @@ print("z[:, 3] from the head:", z[:, c].numpy().round(3))
 torch.testing.assert_close(by_hand, z[:, c])
 
 # %% [markdown]
+# ### Write it yourself: Eq. 1
+#
+# Replace the `raise` with your own forward pass of the head: `features` (B, C·g, H, W), the
+# kernels `weight` (C, g, k, k) and `bias` (C,) in, the logits z (B, C) out. Run the cell:
+# `ex.check` runs your function on four batches (1 x 1 kernels, a kernel as large as the map,
+# CIFAR's 10 x 7 channels) against the head's own computation and says in a line what is wrong, if
+# anything. `ex.hint()` helps you start; `ex.solution()` shows an answer.
+
+# %%
+ex = EXERCISES["fbh_forward"]
+
+
+def my_fbh_forward(features, weight, bias):
+    raise NotImplementedError  # your code: class c's channels c*g .. c*g + g - 1 with kernel c, then the average
+
+
+ex.check(my_fbh_forward)
+
+# %% jupyter={"source_hidden": true}
+assert EXERCISES["fbh_forward"].check(EXERCISES["fbh_forward"].answer)  # the check accepts a correct answer
+
+# %% [markdown]
 # ### When D is not a multiple of C: the balanced neck
 #
 # ResNet-8 and ResNet-32 end with D = 64 channels; CIFAR-10 has 10 classes and 64 / 10 is not an
@@ -227,6 +250,25 @@ print(f"ResNet-8 on CIFAR-10: backbone D = {cifar_model.neck[0].in_channels} cha
 
 # %%
 print(inspect.getsource(feature_balancing_loss))
+
+# %% [markdown]
+# ### Write it yourself: Eq. 2
+#
+# $\mathcal{L}_1 = -\frac{1}{N}\sum_i \log \operatorname{softmax}(z_i)_{y_i}$: write it without
+# `F.cross_entropy`, from the logits (B, C) and the labels (B,), and check it.
+
+# %%
+ex = EXERCISES["feature_balancing_loss"]
+
+
+def my_l1(fbh_logits, labels):
+    raise NotImplementedError  # your code: -log softmax(z)_y, averaged over the batch
+
+
+ex.check(my_l1)
+
+# %% jupyter={"source_hidden": true}
+assert EXERCISES["feature_balancing_loss"].check(EXERCISES["feature_balancing_loss"].answer)  # the check accepts a correct answer
 
 # %% [markdown]
 # ## What L1 does to the channel groups

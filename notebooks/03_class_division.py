@@ -21,6 +21,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from fbcd_lab import plots
+from fbcd_lab.exercises import EXERCISES
 from fbcd_lab.class_division import clusters_per_class, divide_classes, pixel_features, soft_label_matrix
 from fbcd_lab.data import build_long_tailed, long_tail_counts
 from fbcd_lab.lab_preset import lab_preset
@@ -60,6 +61,26 @@ table
 
 # %%
 plots.show(plots.division_figure(data.counts, division.clusters_per_class))
+
+# %% [markdown]
+# ### Write it yourself: Eq. 3
+#
+# Write $u_c$ for a list of class counts (in any order) and a largest-class u, returning one
+# integer a class. The check runs CIFAR-10-LT's counts and five edge cases: a share of exactly one
+# half, unsorted counts, more clusters than images, equal counts, u = 1.
+
+# %%
+ex = EXERCISES["clusters_per_class"]
+
+
+def my_clusters_per_class(counts, u):
+    raise NotImplementedError  # your code: Eq. 3 for every class, in the order of counts
+
+
+ex.check(my_clusters_per_class)
+
+# %% jupyter={"source_hidden": true}
+assert EXERCISES["clusters_per_class"].check(EXERCISES["clusters_per_class"].answer)  # the check accepts a correct answer
 
 # %% [markdown]
 # ## Try it: u
@@ -161,6 +182,46 @@ widgets.VBox([alpha_slider, heat])
 alpha_slider.value = 0.8  # moved from code: the heat map above redraws, as when you drag the slider
 assert np.allclose(np.asarray(heat.data[0].z, dtype=float), soft_label_matrix(small, 0.8))
 alpha_slider.value = 0.5
+
+# %% [markdown]
+# ### Write it yourself: the soft labels
+#
+# Given each cluster's class (`class_of_cluster`, K integers, a class's clusters side by side) and
+# α, return the (K, K) matrix whose row k is the soft label of a sample in cluster k.
+
+# %%
+ex = EXERCISES["soft_labels"]
+
+
+def my_soft_labels(class_of_cluster, alpha):
+    raise NotImplementedError  # your code: row k is the target of a sample in cluster k
+
+
+ex.check(my_soft_labels)
+
+# %% jupyter={"source_hidden": true}
+assert EXERCISES["soft_labels"].check(EXERCISES["soft_labels"].answer)  # the check accepts a correct answer
+
+# %% [markdown]
+# ### Write it yourself: the whole objective
+#
+# $\mathcal{L} = \mathcal{L}_2 + \lambda\,\mathcal{L}_1$: Eq. 4 on the main head's K cluster
+# logits (B, K) and the batch's soft targets (B, K), rows of the matrix above, plus λ times
+# notebook 2's $\mathcal{L}_1$ on the feature-balancing head's logits (B, C) and the class labels
+# (B,). This is what every training step of the two-head model minimises.
+
+# %%
+ex = EXERCISES["total_loss"]
+
+
+def my_total_loss(cluster_logits, soft_targets, fbh_logits, labels, lam):
+    raise NotImplementedError  # your code: L2 (Eq. 4) on the soft targets, plus lambda times L1
+
+
+ex.check(my_total_loss)
+
+# %% jupyter={"source_hidden": true}
+assert EXERCISES["total_loss"].check(EXERCISES["total_loss"].answer)  # the check accepts a correct answer
 
 # %% [markdown]
 # ## What you should have seen

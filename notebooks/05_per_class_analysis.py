@@ -22,6 +22,7 @@ from fbcd_lab import plots
 from fbcd_lab.claims import claim
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
+from fbcd_lab.exercises import EXERCISES
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.models.predict import RULES
 from fbcd_lab.records import evaluate_run
@@ -141,6 +142,42 @@ claim("mean recall: fbcd top_cluster minus ce top_cluster", by_rule["fbcd"]["top
       above=0.02)
 claim("|mean recall: ce logit_adjusted minus fbcd top_cluster|",
       abs(by_rule["ce"]["logit_adjusted"] - by_rule["fbcd"]["top_cluster"]), below=0.07)
+
+# %% [markdown]
+# ### Write them yourself: the two cluster rules
+#
+# From the K cluster logits (B, K) and each cluster's class (`class_of_cluster`, K integers), the
+# predicted class of each sample (B,): first the top-cluster rule, then the summed-cluster rule.
+# One of the check's inputs is a sample on which the two rules disagree.
+
+# %%
+ex = EXERCISES["top_cluster"]
+
+
+def my_top_cluster(cluster_logits, class_of_cluster):
+    raise NotImplementedError  # your code: the class of each sample's most probable cluster
+
+
+ex.check(my_top_cluster)
+
+# %% jupyter={"source_hidden": true}
+assert EXERCISES["top_cluster"].check(EXERCISES["top_cluster"].answer)  # the check accepts a correct answer
+
+# %% [markdown]
+# And the summed-cluster rule: the class whose clusters' probabilities add up to the most.
+
+# %%
+ex = EXERCISES["sum_clusters"]
+
+
+def my_sum_clusters(cluster_logits, class_of_cluster):
+    raise NotImplementedError  # your code: add up each class's cluster probabilities, take the largest
+
+
+ex.check(my_sum_clusters)
+
+# %% jupyter={"source_hidden": true}
+assert EXERCISES["sum_clusters"].check(EXERCISES["sum_clusters"].answer)  # the check accepts a correct answer
 
 # %% [markdown]
 # ## The same views on real CIFAR-10-LT, from committed runs

@@ -44,6 +44,7 @@ from fbcd_lab.analysis import mean_sd, paired_verdict, points
 from fbcd_lab.claims import claim
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
+from fbcd_lab.exercises import EXERCISES
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.records import read_record
 from fbcd_lab.training import train_seeds
@@ -125,6 +126,26 @@ top = {m: levels[m]["top_cluster"][0] for m in METHODS}
 claim(f"ce: logit_adjusted (tau {TAU:g}) minus top_cluster", curve["ce"][at_tau][0] - top["ce"], above=0.05)
 claim("top_cluster: fbcd minus ce", top["fbcd"] - top["ce"], above=0.03)
 claim("fbcd: top_cluster minus sum_clusters", top["fbcd"] - levels["fbcd"]["sum_clusters"][0], above=0.03)
+
+# %% [markdown]
+# ### Write it yourself: post-hoc logit adjustment
+#
+# From the logits (B, K), the training images of each output (`cluster_sizes`, K counts: clusters
+# for FBH + CDH, classes for CE) and τ, return the adjusted logits $z_k - \tau \log \pi_k$ with
+# $\pi_k = n_k / \sum_j n_j$; the prediction is then their argmax, as above.
+
+# %%
+ex = EXERCISES["logit_adjusted"]
+
+
+def my_logit_adjusted(cluster_logits, cluster_sizes, tau):
+    raise NotImplementedError  # your code: subtract tau log pi_k from every logit
+
+
+ex.check(my_logit_adjusted)
+
+# %% jupyter={"source_hidden": true}
+assert EXERCISES["logit_adjusted"].check(EXERCISES["logit_adjusted"].answer)  # the check accepts a correct answer
 
 # %% [markdown]
 # **The same rules on CIFAR-10-LT.** Every record of the committed study holds the test metrics
