@@ -175,7 +175,7 @@ def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, cap
     assert main(["summarize", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     assert "Traceback" not in err and err.count("warning:") == 4
-    for name, why in (("seed", "seed 'x' is not an integer"), ("config", "config needs method"),
+    for name, why in (("seed", "seed must be an integer in [0, 2**32), got 'x'"), ("config", "config needs method"),
                       ("rule", "has no top_cluster metrics"), ("null", "a finished run without metrics")):
         assert str(tmp_path / name / "results.json") in err and why in err, (name, err)
     row = out.splitlines()[-1]
