@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fbcd_lab.checks import PARAMETERS, Rule, check, check_choice, check_counts, shown
+from fbcd_lab.config import METHODS
+from fbcd_lab.data.datasets import spec_problem
 
 STATUSES = ("finished", "stopped", "diverged")
 SELECTIONS = ("final", "best_val")
@@ -68,8 +70,6 @@ def check_record(record, needs: Sequence[str] = ()) -> None:
         raise ValueError(f"missing {', '.join(missing)}")
     check("seed", record["seed"])
     _check_config(record["config"])
-    from fbcd_lab.config import METHODS  # here, not above: reading a table (orderings) loads no PyTorch
-
     check_choice("method", record["method"], METHODS)
     check_choice("selection", record["selection"], SELECTIONS)
     if "status" in record:
@@ -122,8 +122,6 @@ def _check_config(config) -> None:
                 check(f"config.{part}.{name}", value, PARAMETERS[name])
     if config.get("seed") is not None:
         check("config.seed", config["seed"], PARAMETERS["seed"])
-    from fbcd_lab.data.datasets import spec_problem
-
     problem = spec_problem(config["data_spec"])
     if problem:
         raise ValueError(f"config.data_spec rebuilds no data ({problem})")
