@@ -414,10 +414,12 @@ def run_summarize(args: argparse.Namespace) -> int:
         metric = args.metric
         beside = {"mean_recall": ("accuracy",), "accuracy": ("mean_recall",)}.get(metric, ()) if imbalance else ()
         rows = summarize(records, metric, args.rule, also=beside)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    if not rows:
-        raise ValueError(f"no results.json under {args.folder}")
+    left_out = [str(warning.message) for warning in caught]
+    if not rows:  # one line: nothing to show, and why
+        raise ValueError(f"no usable results.json under {args.folder}: {'; '.join(left_out)}" if left_out else
+                         f"no results.json under {args.folder}")
+    for message in left_out:
+        print(f"warning: {message}", file=sys.stderr)
     cols = [*SHOWN_KEYS[:3], "recipe", *SHOWN_KEYS[3:], *varying_columns(rows), "code", "status", "n"]
     rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
                                (row[c] for c in cols)])  # numbers in numeric order: ratio 10 before 100

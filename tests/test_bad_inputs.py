@@ -122,8 +122,9 @@ def test_summarize_skips_a_record_with_an_impossible_field_naming_it(finished, t
     *_, row = out.splitlines()
     mean = 100 * json.loads((finished / "results.json").read_text())["metrics"]["top_cluster"]["mean_recall"]
     assert row.split()[-3:] == [f"{mean:.2f}", "-", "[0]"] and len(out.splitlines()) == 4
-    assert main(["summarize", str(bad.parent)]) == 2  # nothing left to show
-    assert capsys.readouterr().err.endswith(f"error: no results.json under {bad.parent}\n")
+    assert main(["summarize", str(bad.parent)]) == 2  # nothing left to show: one line says why
+    one_line_error(capsys, f"python -m fbcd_lab summarize: error: no usable results.json under {bad.parent}: "
+                           f"skipped {bad}: {why}\n")
     assert files_of(tmp_path) == before
 
 

@@ -164,7 +164,8 @@ def test_summarize_skips_bad_records_and_never_pools_unlike_runs(finished, tmp_p
     assert len(rows) == 2 and any("[0, 1]" in r for r in rows) and any(r.rstrip().endswith("[0]") for r in rows)
     assert "lam" in header and " - " in next(r for r in rows if r.rstrip().endswith("[0]"))  # one seed: no sd
     assert main(["summarize", str(tmp_path / "d")]) == 2  # only a bad record: nothing to show is an error
-    assert f"python -m fbcd_lab summarize: error: no results.json under {tmp_path / 'd'}" in capsys.readouterr().err
+    one_line_error(capsys, f"python -m fbcd_lab summarize: error: no usable results.json under {tmp_path / 'd'}: "
+                           f"skipped {tmp_path / 'd' / 'results.json'}: not a readable results record (metrics is NaN")
 
 
 def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, capsys):
