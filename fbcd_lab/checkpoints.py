@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
+from fbcd_lab.checks import shown
 from fbcd_lab.class_division import ClassDivision
 from fbcd_lab.config import MethodConfig, OptimConfig
-from fbcd_lab.data.datasets import LongTailData
+from fbcd_lab.data.datasets import LongTailData, spec_problem
 from fbcd_lab.runtime import resolve_device, resolve_precision
 from fbcd_lab.run import Run, model_and_optimizer
 
@@ -157,10 +158,13 @@ def read_checkpoint(path: str | Path) -> dict:
         raise _error(path, f"holds a dict without the keys of an fbcd_lab checkpoint (its keys: "
                            f"{_preview(sorted(map(str, state)))})")
     if type(state["format"]) is not int or state["format"] != FORMAT:
-        raise _error(path, f"has format {_short(state['format'])}, expected {FORMAT}")
+        raise _error(path, f"has format {shown(state['format'])}, expected {FORMAT}")
     _check_types(path, state, KEYS, "")
     _check_types(path, state["division"], DIVISION_KEYS, "division.")
     _check_types(path, state["data"], DATA_KEYS, "data.")
+    problem = spec_problem(state["data_spec"])
+    if problem:
+        raise _error(path, f"has a data_spec that rebuilds no data ({problem})")
     classes = state.get("classes")
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)
                                     and len(classes) == len(state["data"]["counts"])):
@@ -198,14 +202,9 @@ def _check_types(path: Path, mapping: dict, expected: dict, prefix: str) -> None
             raise _error(path, f"has {prefix}{key} of type {type(mapping[key]).__name__}, expected {names}")
 
 
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _preview(names: list) -> str:
-    shown = ", ".join(repr(n) for n in names[:SHOWN])
-    return f"[{shown}, ... {len(names)} in all]" if len(names) > SHOWN else f"[{shown}]"
+    text = ", ".join(repr(n) for n in names[:SHOWN])
+    return f"[{text}, ... {len(names)} in all]" if len(names) > SHOWN else f"[{text}]"
 
 
 def load_checkpoint(path: str | Path, data: LongTailData, device: str | torch.device = "auto") -> Run:
@@ -220,9 +219,9 @@ def load_checkpoint(path: str | Path, data: LongTailData, device: str | torch.de
     dev = resolve_device(device)
     with torch.random.fork_rng(devices=[]):  # building the model draws its initial weights
         model, optimizer = model_and_optimizer(data, method, optim, division, dev)
-    _check_weights(path, "model weights", model.state_dict(), state["model"])
+    check_weights(path, "model weights", model.state_dict(), state["model"])
     if state["best_state"] is not None:
-        _check_weights(path, "best-epoch weights", model.state_dict(), state["best_state"])
+        check_weights(path, "best-epoch weights", model.state_dict(), state["best_state"])
     _restore(path, "model weights", model.load_state_dict, state["model"])
     _restore(path, "optimiser state", optimizer.load_state_dict, state["optimizer"])
     generator = torch.Generator()
@@ -289,7 +288,9 @@ def _settings(path: Path, state: dict) -> tuple[MethodConfig, OptimConfig]:
     return method, optim
 
 
-def _check_weights(path: Path, what: str, expected: dict, saved: dict) -> None:
+def check_weights(path: Path, what: str, expected: dict, saved: dict, kind: str = "checkpoint") -> None:
+    """Refuse (CheckpointError naming the file at ``path``, a ``kind``) ``saved`` weights that do not fit
+    the ``expected`` state dict (keys, tensor shapes) or that are not finite."""
     missing = sorted(expected.keys() - saved.keys())
     unexpected = sorted(saved.keys() - expected.keys(), key=str)
     misfit = [k for k in expected
@@ -297,7 +298,11 @@ def _check_weights(path: Path, what: str, expected: dict, saved: dict) -> None:
     problems = [f"{label} {_preview(keys)}" for label, keys in
                 (("missing", missing), ("unexpected", unexpected), ("wrong shape or type", misfit)) if keys]
     if problems:
-        raise _error(path, f"has {what} that do not fit the model its settings build ({'; '.join(problems)})")
+        raise _error(path, f"has {what} that do not fit the model its settings build ({'; '.join(problems)})", kind)
+    not_finite = [k for k, v in saved.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if not_finite:
+        raise _error(path, f"has {what} that are not finite (NaN or infinite values in {_preview(not_finite)}): "
+                           f"not weights of a trained model", kind)
 
 
 def _restore(path: Path, what: str, load: Callable, saved):

@@ -23,14 +23,14 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fbcd_lab.checks import PARAMETERS, check
+from fbcd_lab.checks import PARAMETERS, check, shown
 from fbcd_lab.class_division import STRATEGIES
 from fbcd_lab.balancing import BALANCING, SAMPLERS
 from fbcd_lab.config import (
     AUGMENTATIONS, L2_WEIGHTS, METHODS, PRESETS, SMALL_FOLDER_IMAGE_SIZE, SMALL_FOLDER_IMAGES, MethodConfig,
     preset, sized_protocol,
 )
-from fbcd_lab.data.datasets import LongTailData, build_long_tailed, default_workers
+from fbcd_lab.data.datasets import LongTailData, build_long_tailed, data_from_spec, loader_workers
 from fbcd_lab.data.long_tail import FEW_BELOW, MANY_ABOVE, PROFILES
 from fbcd_lab.data.sources import SOURCES
 from fbcd_lab.distributed import is_main, lost_a_process, rank
@@ -41,7 +41,7 @@ from fbcd_lab.models.predict import RULES
 from fbcd_lab.models.two_head import NECKS
 from fbcd_lab.paper_results import PAPER_DATASETS
 from fbcd_lab.recipes import RECIPES, describe_method, recipe
-from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, RUN_FILES, hold_folder
+from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, check_record_name, hold_folder
 from fbcd_lab.runtime import PRECISIONS
 from fbcd_lab.studies import STUDIES
 
@@ -53,11 +53,16 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def path_arg(text: str) -> Path:
-    """An argparse type for a path that must not be empty ('' would mean the current folder)."""
+def text_arg(text: str) -> str:
+    """An argparse type for text that must not be empty (or blank)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
-    return Path(text)
+    return text
+
+
+def path_arg(text: str) -> Path:
+    """An argparse type for a path that must not be empty ('' would mean the current folder)."""
+    return Path(text_arg(text))
 
 
 def checked(name: str) -> Callable[[str], int | float]:
@@ -68,11 +73,11 @@ def checked(name: str) -> Callable[[str], int | float]:
         try:
             value = rule.kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {rule.describe()}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be {rule.describe()}, got {shown(text)}") from None
         try:
             return check(name, value)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {rule.describe()}, got {text}") from None
+            raise argparse.ArgumentTypeError(f"must be {rule.describe()}, got {shown(text)}") from None
     parse.__name__ = rule.kind.__name__
     return parse
 
@@ -133,7 +138,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _data_for(args: argparse.Namespace, spec: dict | None = None, image_size: int | None = None):
     if spec is not None:
-        return build_long_tailed(spec.pop("name"), spec.pop("imbalance_ratio"), root=args.data_root, **spec)
+        return data_from_spec(spec, args.data_root)
     ratio = None if args.dataset == "imagenet_lt" else args.imbalance_ratio
     return build_long_tailed(args.dataset, ratio, profile=args.profile, n_max=args.n_max, seed=args.subset_seed,
                              root=args.data_root, download=args.download, image_size=image_size or args.image_size,
@@ -150,12 +155,24 @@ def _report(run, data, selection: str, out: Path, record_name: str) -> None:
                 "no epoch finished, so no checkpoint was written")
         raise ValueError(f"training diverged: the loss became {run.diverged['loss']} in epoch "
                          f"{run.diverged['epoch']}; {kept}; {out / record_name} is marked diverged "
-                         f"(try a lower --lr)")
+                         f"({_divergence_advice(run.method)})")
     print(recall_table(data.counts, data.classes, {r.replace("_", " "): metrics[r] for r in RULES}))
     print(f"protocol: {protocol}; top-1 {metrics['top_cluster']['accuracy']:.4f}; "
           f"{run.epochs_done} epoch{'' if run.epochs_done == 1 else 's'} in {run.wall_time_s:.1f} s on {run.device} "
           f"({run.precision}); "
           f"wrote {out / record_name}")
+
+
+LOSS_SCALES = ("lam", "focal_gamma", "la_tau")  # method options that scale a loss term, whatever the rate
+
+
+def _divergence_advice(method: MethodConfig) -> str:
+    """What to lower after a divergence: ``--lr``, or a loss-scaling option the run reads that is set
+    above its default (a lambda of 1e308 overflows at any learning rate)."""
+    default = MethodConfig()
+    raised = [f"--{name.replace('_', '-')} (it is {getattr(method, name):g})" for name in LOSS_SCALES
+              if not method.unused([name]) and getattr(method, name) > getattr(default, name)]
+    return f"try a lower {' or '.join(raised)} or a lower --lr" if raised else "try a lower --lr"
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -184,6 +201,7 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     # first: a small image folder's default backbone, preset and image size follow its size
     backbone, preset_name, data = _sized_for(args, _data_for(args))
     method = method_from_args(args, backbone)
+    workers = loader_workers(data, args.workers)
     checkpoint = args.out / CHECKPOINT_NAME
     saved_epochs = read_checkpoint(checkpoint)["optim"]["epochs"] if args.resume and checkpoint.is_file() else None
     epochs = saved_epochs if args.epochs is None else args.epochs  # a resumed run keeps its own length
@@ -210,7 +228,6 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     deferred = "" if switch is None else f"; {run.method.balancing} on from epoch {switch + 1} of {run.optim.epochs}"
     print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; {describe_method(run.method)}"
           f"{deferred}; K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
-    workers = default_workers(data) if args.workers is None else args.workers
     fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers, sync_bn=args.sync_bn,
         callbacks=[_time_estimate(run, data.image_size)] if distributed.is_main() else [])
     if distributed.is_main():
@@ -250,11 +267,8 @@ def _time_estimate(run, image_size: int) -> Callable[[dict], None]:
 def run_eval(args: argparse.Namespace) -> int:
     from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
 
-    if (args.record_name in (*RUN_FILES[:2], "", ".", "..") or Path(args.record_name).name != args.record_name
-            or not args.record_name.isprintable()):
-        raise ValueError(f"--record-name must be a plain file name other than {' and '.join(RUN_FILES[:2])}, "
-                         f"got {args.record_name!r}")
-    data = _data_for(args, dict(read_checkpoint(args.checkpoint)["data_spec"]))
+    check_record_name(args.record_name)
+    data = _data_for(args, read_checkpoint(args.checkpoint)["data_spec"])
     with hold_folder(args.checkpoint.parent):  # not while a run trains there
         run = load_checkpoint(args.checkpoint, data, args.device)
         _report(run, data, args.selection, args.checkpoint.parent, args.record_name)
@@ -319,7 +333,7 @@ def run_orderings(args: argparse.Namespace) -> int:
 
     first = od.read_table(args.first)
     second = od.read_table(args.second) if args.second else None
-    ratio = args.ratio or first["ratios"][0]
+    ratio = first["ratios"][0] if args.ratio is None else args.ratio
     for table, path in ((first, args.first), (second, args.second)):
         if table is not None and ratio not in table["ratios"]:
             raise ValueError(f"ratio (--ratio) {ratio} is not in the table of {path} (its ratios: "
@@ -404,8 +418,8 @@ def run_decompose(args: argparse.Namespace) -> int:
 
     if args.out is not None and args.out.exists():
         raise ValueError(f"--out {args.out} exists: name a new file (nothing is overwritten)")
-    first = read_record(args.ce[0] / RECORD_NAME)
-    data = _data_for(args, dict(first["config"]["data_spec"]))
+    first = read_record(args.ce[0] / RECORD_NAME, needs=("data.dataset",))
+    data = _data_for(args, first["config"]["data_spec"])
     out = decompose_saved(args.ce, args.fbcd, data)
     seeds = out["seeds"]
     print(f"the gain of FBH + CDH over CE on {first['data']['dataset']}, mean-recall points, training seed"
@@ -430,10 +444,12 @@ def run_summarize(args: argparse.Namespace) -> int:
         metric = args.metric
         beside = {"mean_recall": ("accuracy",), "accuracy": ("mean_recall",)}.get(metric, ()) if imbalance else ()
         rows = summarize(records, metric, args.rule, also=beside)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    if not rows:
-        raise ValueError(f"no results.json under {args.folder}")
+    left_out = [str(warning.message) for warning in caught]
+    if not rows:  # one line: nothing to show, and why
+        raise ValueError(f"no usable results.json under {args.folder}: {'; '.join(left_out)}" if left_out else
+                         f"no results.json under {args.folder}")
+    for message in left_out:
+        print(f"warning: {message}", file=sys.stderr)
     cols = [*SHOWN_KEYS[:3], "recipe", *SHOWN_KEYS[3:], *varying_columns(rows), "code", "status", "n"]
     rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
                                (row[c] for c in cols)])  # numbers in numeric order: ratio 10 before 100
@@ -691,7 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     od.add_argument("first", type=path_arg, help="a study's table.json, or the study folder holding it")
     od.add_argument("second", type=path_arg, nargs="?",
                     help="another study's table.json or folder (default: the paper's numbers for the first)")
-    od.add_argument("--ratio", help="imbalance ratio to compare (default: the first table's first)")
+    od.add_argument("--ratio", type=text_arg, help="imbalance ratio to compare (default: the first table's first)")
     od.set_defaults(run=run_orderings)
 
     st = sub.add_parser("study", help="run a named study over ratios and seeds; its table beside the paper's")

@@ -24,6 +24,7 @@ from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.evaluation import collect_logits, metrics_from_logits
 from fbcd_lab.models.predict import RULES, log_prior
 from fbcd_lab.models.two_head import class_weight_norms
+from fbcd_lab.readers import check_record, read_json, record_status
 from fbcd_lab.recipes import recipe_of
 from fbcd_lab.runtime import code_version, library_versions
 from fbcd_lab.run import Run
@@ -35,7 +36,6 @@ SHOWN_KEYS = ("dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "c
 SHOWN_ALIASES = {"method.method": "method", "method.backbone": "backbone", "method.u": "u", "method.lam": "lam",
                  "method.cluster": "cluster", "optim.epochs": "epochs", "selection": "selection",
                  "data.imbalance_ratio": "imbalance_ratio", "data.name": "dataset", "precision": "precision"}
-REQUIRED_KEYS = ("config", "metrics", "seed", "method", "selection")
 
 
 def evaluate_run(run: Run, data: LongTailData, selection: str = "final", tau: float = 1.0) -> tuple[dict | None, str]:
@@ -132,47 +132,19 @@ def save_record(record: dict, path: str | Path) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def record_status(record: dict) -> str:
-    """``finished``, ``stopped`` (ended early by the user) or ``diverged`` (loss not finite)."""
-    if "status" in record:
-        return record["status"]
-    return "stopped" if record.get("stopped") or record.get("epochs_done", 0) < record.get("epochs", 0) else "finished"
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def read_record(path: str | Path) -> dict:
-    """One results record, parsed strictly; a ValueError naming the file if it is not one."""
+def read_record(path: str | Path, needs: Sequence[str] = ()) -> dict:
+    """One results record, parsed strictly and checked (:func:`~fbcd_lab.readers.check_record`, with the
+    dotted fields ``needs`` required too); a ValueError naming the file, and the field, if it is not one."""
     path = Path(path)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+        record = read_json(path)
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise ValueError(f"{path}: not a readable results record ({err})") from None
-    missing = [k for k in REQUIRED_KEYS if not isinstance(record, dict) or k not in record]
-    if missing:
-        raise ValueError(f"{path}: not an fbcd_lab results record (missing {', '.join(missing)})")
-    problem = _record_problem(record)
-    if problem:
-        raise ValueError(f"{path}: not a valid results record ({problem})")
+    try:
+        check_record(record, needs)
+    except ValueError as err:
+        raise ValueError(f"{path}: not a valid results record ({err})") from None
     return record
-
-
-def _record_problem(record: dict) -> str | None:
-    """What makes a parsed record unusable (a hand edit, another program's file), or None."""
-    if isinstance(record["seed"], bool) or not isinstance(record["seed"], int):
-        return f"seed {record['seed']!r} is not an integer"
-    config = record["config"]
-    needed = (("method", dict), ("optim", dict), ("precision", str), ("data_spec", dict))
-    if not isinstance(config, dict) or not all(isinstance(config.get(k), kind) for k, kind in needed):
-        return "config needs method, optim, precision and data_spec"
-    metrics = record["metrics"]
-    if metrics is None:
-        return "a finished run without metrics" if record_status(record) == "finished" else None
-    if not isinstance(metrics, dict) or not all(isinstance(v, dict) for v in metrics.values()):
-        return "metrics must map each prediction rule to its numbers"
-    return None
 
 
 def load_records(folder: str | Path) -> list[dict]:
@@ -247,8 +219,9 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
         key = (json.dumps(setting(r), sort_keys=True, default=str), record_status(r))
         if key[1] != "finished":
             key += (r["seed"], r.get("created"))
-        if key[1] == "finished" and not isinstance((r.get("metrics") or {}).get(rule), dict):
-            warnings.warn(f"{r.get('path', 'a record')} has no {rule} metrics; left out", stacklevel=2)
+        lacking = _lacking(r, rule, (metric, *also)) if key[1] == "finished" or r.get("metrics") else None
+        if lacking:
+            warnings.warn(f"{r.get('path', 'a record')} has no {lacking}; left out", stacklevel=2)
             continue
         groups.setdefault(key, {})
         if r["seed"] in groups[key]:
@@ -276,6 +249,15 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
                                       if runs[seed].get("metrics")}
         rows.append(row)
     return rows
+
+
+def _lacking(record: dict, rule: str, names: Sequence[str]) -> str | None:
+    """What of ``rule``'s metrics ``names`` the record lacks, in words (``top_cluster metrics``,
+    ``top_cluster ece``), or None."""
+    numbers = (record.get("metrics") or {}).get(rule)
+    if not isinstance(numbers, dict):
+        return f"{rule} metrics"
+    return next((f"{rule} {name}" for name in names if name not in numbers), None)
 
 
 def code_text(record: dict) -> str:

@@ -3,7 +3,7 @@
 A folder holds one run: ``checkpoint.pt`` (rewritten after every epoch) and ``results.json``
 (written at the end). Training into a folder that holds a run needs ``resume`` (continue it) or
 ``overwrite`` (replace it); a folder that cannot be written fails at once, not after an epoch.
-While a process trains into a folder it holds the folder's lock (``.run.lock``, an ``flock`` the
+Runs never nest: a folder inside another run's folder, or with runs below it, is refused. While a process trains into a folder it holds the folder's lock (``.run.lock``, an ``flock`` the
 kernel releases when the process ends, however it ends): a second process is refused in one line
 naming the holder, and a killed run leaves nothing that blocks its ``--resume``.
 """
@@ -14,7 +14,7 @@ import fcntl
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -25,6 +25,18 @@ RECORD_NAME = "results.json"
 WEIGHTS_NAME = "model.pt"  # model-only weights (fbcd_lab.weights)
 RUN_FILES = (CHECKPOINT_NAME, RECORD_NAME, "eval.json", WEIGHTS_NAME)
 LOCK_NAME = ".run.lock"
+WRITTEN_BY_OTHERS = (CHECKPOINT_NAME, RECORD_NAME, WEIGHTS_NAME)  # eval's record may not take their names
+
+
+def check_record_name(name: str) -> str:
+    """``name`` if ``eval`` may write its record under it in a run folder: a plain, printable file name that
+    is none of the files other commands write there and does not start with '.' (the lock file, the
+    temporary files of atomic writes), else a ValueError."""
+    if (not name or name.startswith(".") or name in WRITTEN_BY_OTHERS or Path(name).name != name
+            or not name.isprintable()):
+        raise ValueError(f"--record-name must be a plain file name not starting with '.', other than "
+                         f"{', '.join(WRITTEN_BY_OTHERS)}, got {name!r}")
+    return name
 
 
 @contextmanager
@@ -33,14 +45,20 @@ def owned_run_folder(out: Path, resume: bool = False, overwrite: bool = False) -
     the stale temporary files it removed; the lock is released, and its file removed, on exit.
 
     Refuses (ValueError, one line naming the folder) a path that is a file or cannot be written, a
-    folder another process holds, a folder holding a run unless ``resume`` or ``overwrite``, and
-    ``resume`` without a checkpoint.
+    folder inside another run's folder or with runs below it (summarize would pool them), a folder
+    another process holds, a folder holding a run unless ``resume`` or ``overwrite``, and ``resume``
+    without a checkpoint.
     """
     out = Path(out)
     if resume and overwrite:
         raise ValueError("--resume and --overwrite exclude each other: continue the run or replace it")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
+    _check_outside_runs(out, out.parents)
+    below = next((p for name in RUN_FILES[:2] for p in out.glob(f"*/**/{name}")), None) if out.is_dir() else None
+    if below is not None:
+        raise ValueError(f"--out {out} holds runs below it ({below}): a run folder holds one run, so summarize never "
+                         f"pools it with another; choose a new folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix=".write-test.", suffix=".tmp")
@@ -75,13 +93,21 @@ def hold_folder(out: Path) -> Iterator[None]:
             break
         os.close(fd)
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        _name_the_holder(fd, path)
         yield
     finally:
         with suppress(FileNotFoundError):
             os.unlink(path)
         os.close(fd)  # closing releases the lock
+
+
+def _name_the_holder(fd: int, path: Path) -> None:
+    """Write this process into the held lock file; a failed write (a full disk) names the file."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    except OSError as err:
+        raise OSError(err.errno, f"{err.strerror} (writing the lock file of the run folder)", str(path)) from None
 
 
 def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> list[Path]:
@@ -99,7 +125,13 @@ def check_study_folder(out: Path) -> None:
     """A study's ``out`` must be a folder (or not yet exist) and lie outside every run folder: a
     study's runs nested in another run would be pooled with it."""
     out = Path(out)
-    for folder in (out, *out.parents):
+    _check_outside_runs(out, (out, *out.parents))
+
+
+def _check_outside_runs(out: Path, folders: Sequence[Path]) -> None:
+    """Refuse ``out`` if one of ``folders`` (``out`` and those above it) is a file or a run folder:
+    runs nested in another run would be pooled with it."""
+    for folder in folders:
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"--out {out}: {folder} is a file, not a folder")
         held = [name for name in RUN_FILES[:2] if (folder / name).is_file()]

@@ -27,7 +27,6 @@
 # %%
 import contextlib
 import io
-import json
 import tempfile
 from pathlib import Path
 
@@ -40,8 +39,8 @@ from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.recipes import RECIPES, TABLE1_RECIPES
 from fbcd_lab.studies import STUDIES
 from fbcd_lab.studies.runner import run_study
-from fbcd_lab.studies.orderings import (CALLED, flipped_pairs, noise_floor, pair_gaps, paper_means, side_by_side,
-                                        table_means, table_seed_scores)
+from fbcd_lab.studies.orderings import (CALLED, flipped_pairs, noise_floor, pair_gaps, paper_means, read_table,
+                                        side_by_side, table_means, table_seed_scores)
 from fbcd_lab.studies.table import table_markdown
 
 plots.setup_notebook()
@@ -133,7 +132,7 @@ claim("digits: ours minus ce", digits["ours"] - digits["ce"], above=0.03)
 # %%
 committed = Path("../results/cifar10_lt/table1")
 if (committed / "table.json").is_file():
-    cifar_table = json.loads((committed / "table.json").read_text())
+    cifar_table = read_table(committed)
     display(Markdown(table_markdown(cifar_table)))
 else:
     cifar_table = None
@@ -215,7 +214,7 @@ if cifar_table is not None:
 # %%
 readings = Path("../results/cifar10_lt/ours_full")
 if (readings / "table.json").is_file():
-    readings_table = json.loads((readings / "table.json").read_text())
+    readings_table = read_table(readings)
     display(Markdown(table_markdown(readings_table)))
 else:
     print(f"no committed study under {readings}: run the command in results/cifar10_lt/README.md")
@@ -235,7 +234,7 @@ else:
 
 # %%
 long_path = Path("../results/cifar10_lt_200/table1/table.json")
-long_table = json.loads(long_path.read_text()) if long_path.is_file() else None
+long_table = read_table(long_path) if long_path.is_file() else None
 if cifar_table is None or long_table is None:
     print(f"no table at {long_path}: make it with the command in results/cifar10_lt_200/README.md")
 else:

@@ -14,7 +14,6 @@
 # %%
 import contextlib
 import io
-import json
 import tempfile
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from fbcd_lab.cli import main
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed, shot_groups
 from fbcd_lab.lab_preset import lab_preset
-from fbcd_lab.records import evaluate_run
+from fbcd_lab.records import evaluate_run, read_record
 from fbcd_lab.training import train
 
 plots.setup_notebook()
@@ -180,7 +179,7 @@ with contextlib.redirect_stdout(io.StringIO()):
     status = main(["train", "--dataset", "imagefolder", "--data-root", str(root), "--imbalance-ratio", "natural",
                    "--method", "fbcd", "--backbone", "small_cnn", "--preset", "digits", "--epochs", str(optim.epochs),
                    "--seed", str(sizes.first_seed), "--precision", sizes.precision, "--no-progress", "--out", str(out)])
-record = json.loads((out / "results.json").read_text())
+record = read_record(out / "results.json")
 print(f"exit status {status}; record: imbalance ratio {record['data']['imbalance_ratio']}, measured "
       f"{record['data']['measured_imbalance_ratio']:.1f}, counts {record['counts']}")
 print(f"mean recall {record['metrics']['top_cluster']['mean_recall']:.3f} "

@@ -41,6 +41,13 @@ def copy_run(src, dst):
     return dst
 
 
+def files_of(folder):
+    """Every file below ``folder`` with its bytes and modification time: the same before and after a
+    command means the command changed no file there."""
+    return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
 def test_existing_run_is_refused_without_resume_or_overwrite(finished, tmp_path, capsys):
     out = copy_run(finished, tmp_path / "r")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -94,7 +101,7 @@ def test_output_folder_checked_before_any_work(tmp_path, capsys):
     assert train(a_file) == 2
     one_line_error(capsys, "is a file")
     assert train(a_file / "below") == 2
-    one_line_error(capsys, "cannot be written")
+    one_line_error(capsys, f"{a_file} is a file, not a folder")
 
 
 def test_stale_temporaries_removed_and_umask_respected(tmp_path, capsys):
@@ -157,7 +164,8 @@ def test_summarize_skips_bad_records_and_never_pools_unlike_runs(finished, tmp_p
     assert len(rows) == 2 and any("[0, 1]" in r for r in rows) and any(r.rstrip().endswith("[0]") for r in rows)
     assert "lam" in header and " - " in next(r for r in rows if r.rstrip().endswith("[0]"))  # one seed: no sd
     assert main(["summarize", str(tmp_path / "d")]) == 2  # only a bad record: nothing to show is an error
-    assert f"python -m fbcd_lab summarize: error: no results.json under {tmp_path / 'd'}" in capsys.readouterr().err
+    one_line_error(capsys, f"python -m fbcd_lab summarize: error: no usable results.json under {tmp_path / 'd'}: "
+                           f"skipped {tmp_path / 'd' / 'results.json'}: not a readable results record (metrics is NaN")
 
 
 def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, capsys):
@@ -175,19 +183,23 @@ def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, cap
     assert main(["summarize", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     assert "Traceback" not in err and err.count("warning:") == 4
-    for name, why in (("seed", "seed 'x' is not an integer"), ("config", "config needs method"),
+    for name, why in (("seed", "seed must be an integer in [0, 2**32), got 'x'"), ("config", "config needs method"),
                       ("rule", "has no top_cluster metrics"), ("null", "a finished run without metrics")):
         assert str(tmp_path / name / "results.json") in err and why in err, (name, err)
     row = out.splitlines()[-1]
     assert row.split()[-2:] == ["-", "[1]"] and " finished 1 " in row
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "results.json", "a/b.json", "line\nbreak.json"])
+@pytest.mark.parametrize("name", ["", ".", "..", "results.json", "a/b.json", "line\nbreak.json", "checkpoint.pt",
+                                  "model.pt", ".run.lock", ".eval.json"])
 def test_eval_refuses_a_record_name_that_is_no_plain_file_name(finished, capsys, name):
-    before = sorted(p.name for p in finished.iterdir())
+    """Nor one another command writes into the run folder, nor a hidden one: `--record-name model.pt`
+    replaced the run's weights with a record, `.run.lock` was removed with the lock."""
+    before = files_of(finished)
     assert main(["eval", "--checkpoint", str(finished / "checkpoint.pt"), "--record-name", name]) == 2
-    one_line_error(capsys, "--record-name must be a plain file name", repr(name))
-    assert sorted(p.name for p in finished.iterdir()) == before
+    one_line_error(capsys, "--record-name must be a plain file name not starting with '.', other than checkpoint.pt, "
+                           "results.json, model.pt, got", repr(name))
+    assert files_of(finished) == before
 
 
 def test_refused_runs_leave_no_folder_and_name_the_option(tmp_path, capsys):

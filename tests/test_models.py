@@ -67,7 +67,7 @@ def test_kernel_and_mapping_errors():
     head = FeatureBalancingHead(2, 1, kernel_size=3)
     with pytest.raises(ValueError, match="kernel_size 3 is larger than the 2x2"):
         head(torch.randn(1, 2, 2, 2))
-    with pytest.raises(ValueError, match="kernel_size must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"kernel_size must be an integer in \[1, 1024\], got 0"):
         FeatureBalancingHead(2, 1, kernel_size=0)
     with pytest.raises(ValueError, match="class_of_cluster"):
         build_model("small_cnn", 3, 1, 8, [0, 0, 1])

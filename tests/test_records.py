@@ -57,7 +57,7 @@ def test_expected_calibration_error_by_hand():
 
 def fake_record(method, seed, recall, lr=0.1, dataset="digits", status="finished", created="2026-01-01"):
     config = {"method": {"method": method}, "optim": {"lr": lr}, "precision": "fp32",
-              "data_spec": {"name": dataset, "seed": 0}}
+              "data_spec": {"name": dataset, "imbalance_ratio": 10, "seed": 0}}
     return {"dataset": dataset, "imbalance_ratio": 10, "method": method, "seed": seed, "selection": "final",
             "status": status, "created": created, "config": config,
             "metrics": {"top_cluster": {"mean_recall": recall}}}

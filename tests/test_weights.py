@@ -39,7 +39,7 @@ def test_weights_of_unfinished_or_mismatched_runs_are_refused(tmp_path):
     (out / "results.json").write_text(json.dumps({**record, "status": "stopped"}))
     with pytest.raises(ValueError, match="the run is stopped, not finished"):
         export_weights(out)
-    (out / "results.json").write_text(json.dumps({**record, "epochs_done": 3}))
+    (out / "results.json").write_text(json.dumps({**record, "epochs": 3, "epochs_done": 3}))
     with pytest.raises(ValueError, match="holds 1 epochs but the record 3"):
         export_weights(out)
     (out / "results.json").write_text(json.dumps(record))
@@ -47,7 +47,7 @@ def test_weights_of_unfinished_or_mismatched_runs_are_refused(tmp_path):
     saved = torch.load(out / "model.pt", weights_only=True)
     saved["model"].popitem()
     torch.save(saved, out / "model.pt")
-    with pytest.raises(ValueError, match="does not fit the model its record"):
+    with pytest.raises(ValueError, match="model-weights file .* has model weights that do not fit the model its settings"):
         load_weights(out)
     (out / "model.pt").write_bytes(b"\x80\x02 not a weights file")
     with pytest.raises(ValueError, match="model-weights file .* is truncated or not a model-weights file"):

@@ -116,13 +116,15 @@ def decompose_gain(ce_runs: Sequence[Run], fbcd_runs: Sequence[Run], data: LongT
 
 def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str | Path], data: LongTailData,
                     probe_seed: int = 0) -> dict:
-    """The waterfall of saved runs (folders with ``results.json`` and model-only ``model.pt``), paired by
+    """The waterfall of saved runs (folders with ``results.json`` and model-only ``model.pt``; CE runs in
+    ``ce_folders``, FBH + CDH runs in ``fbcd_folders``, as their records say), paired by
     training seed: the rule levels are the records' own test metrics (logit adjustment at their tau),
     the two class-balanced probes are fitted on features of the saved weights. ``data`` must be the
     long-tailed set the runs were trained on (its subset fingerprint is compared)."""
     from fbcd_lab.weights import load_weights
 
-    ce, fbcd = _saved_by_seed(ce_folders, "ce_folders"), _saved_by_seed(fbcd_folders, "fbcd_folders")
+    ce = _saved_by_seed(ce_folders, "ce_folders (--ce)", "ce")
+    fbcd = _saved_by_seed(fbcd_folders, "fbcd_folders (--fbcd)", "fbcd")
     if set(ce) != set(fbcd):
         raise ValueError(f"ce_folders and fbcd_folders must hold the same seeds, got {sorted(ce)} and {sorted(fbcd)}")
     seeds = sorted(ce)
@@ -130,7 +132,7 @@ def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str
     per_seed = {k: [] for k in ("ce_top", "ce_la", "ce_probe", "fbcd_probe", "fbcd_top", "fbcd_la")}
     for seed in seeds:
         for name, (folder, record) in (("ce", ce[seed]), ("fbcd", fbcd[seed])):
-            if record["data"].get("indices_sha256") != data.fingerprint.indices_sha256:
+            if record["data"]["indices_sha256"] != data.fingerprint.indices_sha256:
                 raise ValueError(f"{folder}: its run was trained on another long-tailed subset than `data`")
             metrics = record["metrics"]
             taus.add(metrics["logit_adjusted"]["tau"])
@@ -150,16 +152,24 @@ def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str
     return out
 
 
-def _saved_by_seed(folders: Sequence[str | Path], what: str) -> dict[int, tuple[Path, dict]]:
-    """Finished saved runs by training seed (folder, record); a seed twice is refused."""
-    from fbcd_lab.records import read_record
+SAVED_NEEDS = ("data.indices_sha256", "metrics.top_cluster.mean_recall", "metrics.logit_adjusted.mean_recall",
+               "metrics.logit_adjusted.tau")  # what decompose_saved reads of a record
+
+
+def _saved_by_seed(folders: Sequence[str | Path], what: str, method: str) -> dict[int, tuple[Path, dict]]:
+    """Finished saved runs of ``method`` by training seed (folder, record); another method (swapped
+    or repeated folders) or a seed twice is refused, naming ``what`` holds them."""
+    from fbcd_lab.records import read_record, record_status
     from fbcd_lab.run_folder import RECORD_NAME
 
     out = {}
     for folder in map(Path, folders):
-        record = read_record(folder / RECORD_NAME)
-        if record["status"] != "finished":
-            raise ValueError(f"{folder}: the run is {record['status']}, not finished")
+        record = read_record(folder / RECORD_NAME, SAVED_NEEDS)
+        if record["method"] != method:
+            raise ValueError(f"{what} must hold runs of method {method!r}: {folder} is a run of method "
+                             f"{record['method']!r}")
+        if record_status(record) != "finished":
+            raise ValueError(f"{folder}: the run is {record_status(record)}, not finished")
         if record["seed"] in out:
             raise ValueError(f"{what} holds training seed {record['seed']} twice ({out[record['seed']][0]}, {folder})")
         out[record["seed"]] = (folder, record)

@@ -16,6 +16,8 @@ from fbcd_lab.runtime import available_cpus
 
 IN_MEMORY_MAX_SIZE = 64
 MAX_STREAM_WORKERS = 8
+SPEC_KEYS = ("name", "imbalance_ratio", "profile", "n_max", "seed", "convention", "image_size", "val_per_class",
+             "val_folder")  # what LongTailData.spec holds: the arguments of build_long_tailed that rebuild it
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +161,34 @@ def build_long_tailed(
     )
 
 
+def spec_problem(spec) -> str | None:
+    """What keeps a saved ``spec`` (:attr:`LongTailData.spec`) from rebuilding its data with
+    :func:`build_long_tailed` (a hand edit, another version's file), or None; the values themselves
+    are checked when it is built."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or "imbalance_ratio" not in spec:
+        return "it needs a name and an imbalance_ratio"
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    return f"it holds {', '.join(map(repr, unknown))}, which no data takes" if unknown else None
+
+
+def data_from_spec(spec: dict, root: str | Path | None = None) -> LongTailData:
+    """The data a saved ``spec`` (:func:`spec_problem` finds nothing wrong with it) describes, read from ``root``."""
+    spec = dict(spec)
+    return build_long_tailed(spec.pop("name"), spec.pop("imbalance_ratio"), root=root, **spec)
+
+
+def loader_workers(data: LongTailData, workers: int | None = None) -> int:
+    """DataLoader processes that decode ``data``'s training images: ``workers`` (checked), by default
+    :func:`default_workers`; workers for images held in memory, which no loader reads, are refused."""
+    if workers is None:
+        return default_workers(data)
+    workers = check("workers", workers)
+    if workers and not isinstance(data.train, FileImages):
+        raise ValueError(f"workers {workers}: the training images of {data.name} are held in memory, where "
+                         f"batches are indexed and no worker process decodes them; leave it out")
+    return workers
+
+
 def default_workers(data: LongTailData) -> int:
     """DataLoader processes that decode ``data``'s training images: min(8, the CPUs this process may
     use) when they stream from files, 0 when they are in memory (batches are indexed, no loader)."""
@@ -174,7 +204,7 @@ def validation_indices(labels: np.ndarray, unused: np.ndarray, num_classes: int,
         short = int(np.argmin(available))
         raise ValueError(f"val_per_class {per_class} needs that many unused training images of every class, but "
                          f"class {short} has {available[short]} left over by the long tail; lower val_per_class "
-                         f"or n_max (by at least {per_class - available[short]})")
+                         f"or n_max (by at least {per_class - int(available[short])})")
     rng = np.random.RandomState(seed + 1)
     return np.sort(np.concatenate([rng.permutation(unused[labels[unused] == c])[:per_class]
                                    for c in range(num_classes)]))

@@ -77,6 +77,8 @@ def load_source(
     if native is not None and image_size not in (None, native):
         raise ValueError(f"image_size must be None or {native} for {name} (its images are not resized), "
                          f"got {image_size!r}")
+    if download and name not in ("cifar10", "cifar100"):
+        raise ValueError(f"download is used only by cifar10 and cifar100 (torchvision fetches them), not by {name!r}")
     if name == "digits":
         if root is not None:
             raise ValueError(f"data_root is not used by 'digits' (embedded in scikit-learn), got {str(root)!r}")

@@ -70,12 +70,12 @@ class TwoHeadModel(nn.Module):
         if (fbh or neck == "always") and g * num_classes != raw:
             self.neck = BalancedNeck(raw, g * num_classes)
         self.balanced_channels = g * num_classes if not isinstance(self.neck, nn.Identity) else raw
-        if fbh:
-            self.fbh = FeatureBalancingHead(num_classes, g, kernel_size)
-            if min(h, w) < self.fbh.kernel_size:
+        if fbh:  # the kernel checked before the head is made: its weights grow with its square
+            if min(h, w) < check("kernel_size", kernel_size):
                 raise ValueError(f"kernel_size {kernel_size} is larger than the backbone's {h}x{w} "
                                  f"feature map; kernel_size must be <= {min(h, w)}, or choose a backbone that "
                                  f"keeps a larger map for images this small (e.g. small_cnn or a CIFAR ResNet)")
+            self.fbh = FeatureBalancingHead(num_classes, g, kernel_size)
         d = raw if neck == "fbh_only" else self.balanced_channels
         self.feature_channels = d
         self.precision = "auto"  # the trainer's choice (bf16 or fp32), so evaluation matches training

@@ -15,11 +15,12 @@ is measured by :data:`NOISE_PAIR`, two recipes that minimise the same objective.
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
+
+from fbcd_lab.readers import check_table, read_json
 
 CALLED, WITHIN_NOISE, SINGLE_RUN = "called", "within noise", "n = 1, not called"
 # The LA loss at tau = 1 and Balanced Softmax are one objective (cross-entropy of z + log prior): any
@@ -97,17 +98,16 @@ def table_means(table: dict, ratio: str) -> dict[str, float]:
 
 
 def read_table(path: Path) -> dict:
-    """The table a study saved: ``path`` is its ``table.json`` or the study folder holding it."""
+    """The table a study saved: ``path`` is its ``table.json`` or the study folder holding it; parsed
+    strictly and checked (:func:`~fbcd_lab.readers.check_table`)."""
     file = path / "table.json" if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"no study table at {file}: make it with `python -m fbcd_lab study ... --table-only`")
     try:
-        table = json.loads(file.read_text())
-        rows, ratios = table["rows"], table["ratios"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{file} is not a study's table.json ({type(err).__name__}: {err})") from None
-    if not isinstance(rows, list) or not isinstance(ratios, list):
-        raise ValueError(f"{file} is not a study's table.json (its rows or ratios are not a list)")
+        table = read_json(file)
+        check_table(table)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{file} is not a study's table.json ({err})") from None
     return table
 
 

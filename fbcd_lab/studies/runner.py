@@ -20,7 +20,7 @@ from fbcd_lab import distributed
 from fbcd_lab.checkpoints import read_checkpoint
 from fbcd_lab.checks import check, check_optional
 from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset, sized_protocol
-from fbcd_lab.data.datasets import LongTailData, build_long_tailed, default_workers
+from fbcd_lab.data.datasets import LongTailData, build_long_tailed, loader_workers
 from fbcd_lab.records import evaluate_run, read_record, run_record, save_record
 from fbcd_lab.resume import resume_run, setting_differences
 from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, check_study_folder, clear_run, owned_run_folder
@@ -57,7 +57,7 @@ def run_study(
     """Run study ``name`` on ``dataset`` at ``ratios`` (default: the study's; None: the training set as
     counted, ``natural``) x ``seeds`` (default 0 1 2) for the ``cells`` named (default all), print its
     table and save it as ``out/<name>/table.md`` and ``table.json``. ``workers`` DataLoader processes
-    decode streamed images (default :func:`~fbcd_lab.data.datasets.default_workers`). ``precision``
+    decode streamed images (default and checks: :func:`~fbcd_lab.data.datasets.loader_workers`). ``precision``
     (``auto``, ``bf16``, ``fp32``; see :func:`~fbcd_lab.runtime.resolve_precision`) is resolved once,
     used for every run and named in the table's header. A backbone, preset or image size not given
     follows :func:`~fbcd_lab.config.sized_protocol`, the rule ``train`` follows (a small image folder:
@@ -92,6 +92,7 @@ def run_study(
     backbone, preset_name = sized.backbone, sized.preset
     chosen = study.select(backbone, dataset, cells)
     optim = preset(preset_name, **({} if epochs is None else {"epochs": epochs}))
+    loaders = {r: loader_workers(data[r], workers) for r in ratios}
     paper = paper_reference(study, dataset, data[ratios[0]].num_classes, paper_column)
     folder = Path(out) / study.name
     if table_only:
@@ -110,8 +111,7 @@ def run_study(
             if planned.action != "done":
                 bar.set_postfix_str(f"ratio {ratio_name(planned.ratio)} {planned.cell.label} seed {planned.seed}")
                 _train(planned, data[planned.ratio], optim, dev, precision, resolved,
-                       [lambda _: bar.update(1), *callbacks],
-                       default_workers(data[planned.ratio]) if workers is None else workers)
+                       [lambda _: bar.update(1), *callbacks], loaders[planned.ratio])
     finally:
         bar.close()
     # the cells run now and (--cells ran part of the study) every other cell whose runs of these ratios
