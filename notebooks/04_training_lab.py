@@ -126,7 +126,11 @@ claim("training loss, last epoch / first", history[-1]["loss"] / history[0]["los
 #    plain C-way classifier trained with hard labels.
 # 4. Without L1 the class groups get no gradient of their own, so FBH no longer shares the
 #    channels out among the classes; its balanced neck (where D is not a multiple of C) still adds
-#    a layer. On the digits' small CNN (D = 80) there is no neck, so λ = 0 trains plain CDH.
+#    a layer. On the digits' small CNN (D = 80) there is no neck, so λ = 0 trains CDH's objective
+#    alone. Its numbers still differ from a `cdh` run of the same seed (notebook 6's λ = 0 point
+#    against its CDH cell): the model still holds the FBH kernels, which draw their initial values
+#    from the seeded random stream before the classifier does, so the classifier starts from other
+#    weights (the class division is the same).
 # 5. A class's probability becomes the sum over its u_c clusters: a head class with 10 clusters
 #    collects ten shares where a tail class has one, the training prior again. The top-cluster
 #    rule takes the single best cluster instead.

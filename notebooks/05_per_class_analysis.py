@@ -187,8 +187,9 @@ assert EXERCISES["sum_clusters"].check(EXERCISES["sum_clusters"].answer)  # the 
 # seed 0; `results/cifar10_lt/README.md` has the command that made them), so these views need no
 # training and no images: per-class recall is in each run's record, and the weights give the norm
 # of every cluster's weight vector $w_k$ in the main head. Four runs: cross-entropy, the paper's
-# model (`ours`), and the two strongest baselines of the study, the logit-adjusted loss (`la_loss`)
-# and LDAM with deferred re-weighting (`ldam_drw`).
+# model (`ours`), and two baselines that score above it in that study (notebook 7 calls both orders
+# above the run-to-run noise), the logit-adjusted loss (`la_loss`) and LDAM with deferred
+# re-weighting (`ldam_drw`).
 
 # %%
 from pathlib import Path

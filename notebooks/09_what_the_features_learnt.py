@@ -339,9 +339,10 @@ claim("ce balanced probe minus fbcd with its own head (exercise 1)", probe_mean[
 #
 # - **Features.** Sentence 1 is the only comparison that leaves the heads out: the same
 #   class-balanced probe on both frozen feature extractors. On the digits the step is noisy (read
-#   its ± over the seeds); on CIFAR-10-LT, a real long tail, it is a few points: FBH + CDH's
-#   features are better, but the prior correction of notebook 8 is larger than the whole headline
-#   gain over CE (the checks under the CIFAR-10-LT waterfall assert both).
+#   its ± over the seeds); on CIFAR-10-LT, a real long tail, it is a few points in favour of FBH +
+#   CDH's features, on seed 0 alone (only seed 0's weights are committed, so this is one run, not
+#   an order called over seeds), while the prior correction of notebook 8 is larger than the whole
+#   headline gain over CE (the checks under the CIFAR-10-LT waterfall assert both).
 # - **Where the damage sits.** Sentence 2 compares a balanced classifier retrained on CE's own
 #   features with FBH + CDH and its own head: where it reads *above*, much of what long-tailed
 #   training costs sits in the classifier, not in the features.
