@@ -60,7 +60,8 @@ def test_the_readme_row_quotes_the_committed_30_epoch_table():
     assert set(header) == set(cells)
     for recipe, text in zip(header, quoted):
         run = cells[recipe]
-        assert text == f"{run['mean']:.1f} ± {run['sd']:.1f} ({run['n']})", recipe
+        spread = "" if run["sd"] is None else f" ± {run['sd']:.1f}"
+        assert text == f"{run['mean']:.1f}{spread} ({run['n']})", recipe
 
 
 def test_the_readme_quotes_the_orderings_command_on_the_two_studies(capsys, monkeypatch):
