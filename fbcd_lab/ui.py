@@ -108,15 +108,24 @@ def make_figure(recall_title: str = VALIDATION_TITLE) -> go.FigureWidget:
 
 
 TRAINED_SETTINGS = tuple(name for name in CONTROL_NAMES if name != "rule")
+HEAD_SETTINGS = ("u", "lam", "alpha", "cluster")
+
+
+def method_settings(settings: dict) -> dict:
+    """The head's settings of a run (u, lambda, alpha, clustering), None where its method does not
+    read them (u, alpha and the clustering without CDH, lambda without FBH): a CE row shows none."""
+    unused = MethodConfig(method=settings["method"]).unused(HEAD_SETTINGS)
+    return {k: None if k in unused else settings[k] for k in HEAD_SETTINGS}
 
 
 def run_row(run_id: int, settings: dict, run: Run, metrics: dict, rule: str) -> dict:
     """The comparison-table row of one run: its final-epoch test metrics under ``rule`` (reported,
-    not used to choose), its settings, and its best validation epoch (None without a split)."""
+    not used to choose), its settings (those its method reads), and its best validation epoch (None
+    without a split)."""
     groups, best = metrics["group_recall"], run.best or {}
     return {"run": run_id, "method": settings["method"], "rule": rule, "mean_recall": metrics["mean_recall"],
             "accuracy": metrics["accuracy"], "many": groups["many"], "medium": groups["medium"],
-            "few": groups["few"], **{k: settings[k] for k in ("u", "lam", "alpha", "cluster")},
+            "few": groups["few"], **method_settings(settings),
             "ratio": settings["imbalance_ratio"], "seed": settings["seed"], "epochs": settings["epochs"],
             "epochs_done": run.epochs_done, "stopped": run.stopped, "best_val_epoch": best.get("epoch"),
             "best_val_mean_recall": best.get("val_mean_recall"), "wall_time_s": run.wall_time_s}
@@ -270,7 +279,9 @@ class TrainingPanel:
     def _add_traces(self, run_id: int, settings: dict) -> tuple[go.Scatter, ...]:
         """L2, L1 and recall traces for a new run, in one colour and dash, one legend entry; a run
         that repeats an earlier run's settings says whose."""
-        name = f"run {run_id}: {settings['method']} u={settings['u']} λ={settings['lam']:g}"
+        used = method_settings(settings)
+        name = " ".join([f"run {run_id}: {settings['method']}", *([f"u={used['u']}"] if used["u"] is not None else []),
+                         *([f"λ={used['lam']:g}"] if used["lam"] is not None else [])])
         same = [i for i, s in self.trained.items() if all(s[k] == settings[k] for k in TRAINED_SETTINGS)]
         if same:
             name += f" (settings of run {same[0]})"

@@ -271,7 +271,9 @@ else:
 #
 # 1. **Predict, then check.** Under `cpu_short` (30 epochs, learning-rate decays at epochs 20 and
 #    25), at which epoch (from 0) do DRW and DRS switch on? And on `paper_cifar` shortened to 50
-#    epochs? Check with `fbcd_lab.balancing.deferred_epoch(preset("cpu_short"))`.
+#    epochs? (Shortening a preset, `preset(name, epochs=...)`, scales its warm-up and decays with
+#    it: 120 and 160 of 200 become 30 and 40 of 50.) Check with
+#    `fbcd_lab.balancing.deferred_epoch(preset("cpu_short"))`.
 # 2. The class-balanced weights ($\beta_{CB}$ = 0.9999, formula in the table of names above) of
 #    CIFAR-10-LT at ratio 100: how many times the head class's weight does the tail class get?
 #    Check with `effective_number_weights`.

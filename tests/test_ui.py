@@ -72,7 +72,8 @@ def test_train_button_adds_rows_traces_and_progress():
     row2 = panel.train(block=True)
     assert row2 is panel.runs[1] and row2["method"] == "ce" and row2["rule"] == "logit_adjusted"
     assert row2["mean_recall"] == panel.results[2][1]["logit_adjusted"]["mean_recall"]
-    assert len(panel.figure.data) == 6 and panel.figure.data[3].name == "run 2: ce u=10 λ=1.5"
+    assert len(panel.figure.data) == 6 and panel.figure.data[3].name == "run 2: ce"  # CE reads no u, λ
+    assert [row2[k] for k in ("u", "lam", "alpha", "cluster")] == [None] * 4 and row["u"] == 4
     assert panel.figure.data[4].x == ()  # CE trains no FBH: no L1 curve
     assert panel.table.value.count("<tr") == 3  # header + two runs
     assert "fbcd" in panel.table.value and "logit_adjusted" in panel.table.value
