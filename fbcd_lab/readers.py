@@ -195,10 +195,7 @@ def check_table(table) -> None:
 
 
 def _check_row(at: str, row) -> None:
-    row = _mapping(at, row)
-    missing = [k for k in ("cell", "paper_only", "results", "paper") if k not in row]
-    if missing:
-        raise ValueError(f"{at} lacks {', '.join(missing)}")
+    row = _required(at, row, ("cell", "paper_only", "results", "paper"))
     if row["cell"] is not None:
         _text(f"{at}.cell", row["cell"])
     if not isinstance(row["paper_only"], bool):
@@ -216,10 +213,7 @@ def _check_row(at: str, row) -> None:
 
 
 def _check_pooled_run(at: str, run) -> None:
-    run = _mapping(at, run)
-    missing = [k for k in ("status", "n", "mean", "sd") if k not in run]
-    if missing:
-        raise ValueError(f"{at} lacks {', '.join(missing)}")
+    run = _required(at, run, ("status", "n", "mean", "sd"))
     check_choice(f"{at}.status", run["status"], STATUSES)
     check(f"{at}.n", run["n"], TALLY)
     for i, seed in enumerate(_list(f"{at}.seeds", run.get("seeds", []))):
@@ -227,6 +221,17 @@ def _check_pooled_run(at: str, run) -> None:
     for name in ("mean", "sd", "top1_mean", "top1_sd"):
         if run.get(name) is not None:
             check(f"{at}.{name}", run[name], PERCENT)
+    for seed, score in _mapping(f"{at}.by_seed", run.get("by_seed") or {}).items():
+        check(f"{at}.by_seed.{seed}", score, PERCENT)
+
+
+def _required(at: str, value, keys: tuple[str, ...]) -> dict:
+    """``value`` as a mapping that holds every one of ``keys``; else one line naming what it lacks."""
+    value = _mapping(at, value)
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise ValueError(f"{at} lacks {', '.join(missing)}")
+    return value
 
 
 def _check_each(name: str, values, rule: Rule) -> None:
