@@ -39,8 +39,8 @@ from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.recipes import RECIPES, TABLE1_RECIPES
 from fbcd_lab.studies import STUDIES
 from fbcd_lab.studies.runner import run_study
-from fbcd_lab.studies.orderings import (CALLED, flipped_pairs, noise_floor, pair_gaps, paper_means, read_table,
-                                        side_by_side, table_means, table_seed_scores)
+from fbcd_lab.studies.orderings import (CALLED, flipped_pairs, noise_floor, pair_gap, pair_gaps, paper_means,
+                                        read_table, side_by_side, table_means, table_seed_scores)
 from fbcd_lab.studies.table import table_markdown
 
 plots.setup_notebook()
@@ -199,6 +199,24 @@ if cifar_table is not None:
                                 f"({gaps.get((b, a), gaps.get((a, b))).verdict})" for a, b in flips[:6])
                     + (f"; and {len(flips) - 6} more" if len(flips) > 6 else "") + ".")
     display(Markdown("\n".join(f"- {line}" for line in findings)))
+
+# %% [markdown]
+# ### Does a baseline's own schedule change its place?
+#
+# LDAM + DRW and DRS also run on LDAM-DRW's own learning-rate schedule (the `@ldam_cifar` cells:
+# x0.01 at 80 % of the epochs, x0.0001 at 90 %, the deferred rule from the first decay), beside the
+# schedule every recipe shares. Each own-schedule cell against the same recipe on the shared one,
+# paired by seed, and the place of each among all the cells, by mean:
+
+# %%
+if cifar_table is not None:
+    ranking = sorted(cifar, key=lambda c: -cifar[c])
+    own = [{"cell": cell, "own schedule": cifar[cell], "shared schedule": cifar[cell.split("@")[0]],
+            "places (own, shared)": f"{ranking.index(cell) + 1}, {ranking.index(cell.split('@')[0]) + 1} "
+                                    f"of {len(ranking)}",
+            "own minus shared": pair_gap(seeds[cell], seeds[cell.split("@")[0]]).text()}
+           for cell in cifar if "@" in cell]
+    display(pd.DataFrame(own).set_index("cell").round(2) if own else "no own-schedule cell has finished yet")
 
 # %% [markdown]
 # ## Three readings of Ours-Full
