@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-import fbcd_lab.ui
+import fbcd_lab.ui.runner
 from fbcd_lab.ui import TrainingPanel
 
 
@@ -158,7 +158,7 @@ def test_error_in_the_worker_thread_is_shown(monkeypatch):
     def boom(*args, **kwargs):
         raise ValueError("boom <b>")
 
-    monkeypatch.setattr(fbcd_lab.ui, "fit", boom)
+    monkeypatch.setattr(fbcd_lab.ui.runner, "fit", boom)
     panel = TrainingPanel()
     set_controls(panel, epochs=1)
     panel.train_button.click()
@@ -184,7 +184,7 @@ def test_a_diverged_run_is_shown_as_such(monkeypatch):
     panel = TrainingPanel()
     from fbcd_lab.config import OptimConfig
 
-    monkeypatch.setattr(fbcd_lab.ui, "optim_preset", lambda name, epochs: OptimConfig(
+    monkeypatch.setattr(fbcd_lab.ui.runner, "optim_preset", lambda name, epochs: OptimConfig(
         epochs=epochs, batch_size=64, lr=1e30, warmup_epochs=0, milestones=(), factors=()))
     set_controls(panel, method="ce", epochs=2)
     with pytest.raises(ValueError, match="diverged in epoch 1"):

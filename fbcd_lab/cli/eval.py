@@ -1,0 +1,31 @@
+"""``python -m fbcd_lab eval``: a checkpoint re-evaluated on its test set, its record written beside it."""
+
+from __future__ import annotations
+
+import argparse
+
+from fbcd_lab.cli.options import add_data_root, add_device_option, add_selection_option, data_for, path_arg
+from fbcd_lab.cli.report import report
+from fbcd_lab.run_folder import check_record_name, hold_folder
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
+
+    check_record_name(args.record_name)
+    data = data_for(args, read_checkpoint(args.checkpoint)["data_spec"])
+    with hold_folder(args.checkpoint.parent):  # not while a run trains there
+        run = load_checkpoint(args.checkpoint, data, args.device)
+        report(run, data, args.selection, args.checkpoint.parent, args.record_name)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``eval`` to the subcommands ``sub``."""
+    ev = sub.add_parser("eval", help="re-evaluate a checkpoint on its test set")
+    ev.add_argument("--checkpoint", type=path_arg, required=True, help="checkpoint.pt written by train")
+    add_data_root(ev)
+    add_selection_option(ev)
+    add_device_option(ev)
+    ev.add_argument("--record-name", default="eval.json", help="record written beside the checkpoint")
+    ev.set_defaults(run=run_eval)

@@ -1,0 +1,70 @@
+"""``python -m fbcd_lab lab``: the notebooks in JupyterLab (unknown options passed on to it), or
+executed with ``--headless`` into HTML."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    """JupyterLab on the notebooks (unknown options passed on to it), or ``--headless`` HTML."""
+    from fbcd_lab.lab_preset import HEADLESS_DEFAULT, lab_preset
+    from fbcd_lab.notebooks import INSTALL_HINT, NotebookError, missing_packages, open_lab, run_headless
+
+    headless = args.headless is not None
+    options = list(getattr(args, "jupyter_options", ()))
+    if headless and options:
+        raise ValueError(f"{' '.join(options)}: JupyterLab options do nothing with --headless")
+    missing = missing_packages(headless)
+    if missing:
+        raise ValueError(f"the notebooks need {', '.join(missing)} (the [lab] extra): {INSTALL_HINT}")
+    if not headless:
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and not any(o.split("=")[0] in LAB_ROOT_OPTIONS
+                                                                       for o in options):
+            options.append("--allow-root")
+            print("running as root (as in a container): passing --allow-root to JupyterLab", file=sys.stderr)
+        if args.preset:
+            print(f"FBCD_PRESET={lab_preset(args.preset).name} for this JupyterLab's kernels", file=sys.stderr)
+        return open_lab(options, args.preset)
+    preset = lab_preset(args.preset, default=HEADLESS_DEFAULT).name
+    print(f"executing the notebooks under preset {preset} into {args.headless}/ "
+          f"(--preset ci: seconds per notebook)", flush=True)
+    try:
+        run_headless(args.headless, preset)
+    except NotebookError as err:
+        print(f"python -m fbcd_lab lab: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+LAB_ROOT_OPTIONS = ("--allow-root", "--ServerApp.allow_root")
+LAB_EPILOG = """\
+Any other option is passed on to JupyterLab, e.g.:
+  --no-browser          print the URL instead of opening a browser
+  --ip 0.0.0.0          listen on every interface (in a container, to open it from the host)
+  --port 8890           the port (default 8888, else the next free one)
+  --ServerApp.token=T   a fixed token instead of a random one
+As root (as in a container) --allow-root is added, unless --ServerApp.allow_root=False is given.
+In a container: python -m fbcd_lab lab --ip 0.0.0.0 --no-browser (and publish the port)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``lab`` to the subcommands ``sub``."""
+    from fbcd_lab.lab_preset import HEADLESS_DEFAULT, LAB_PRESETS, SUMMARY
+
+    lab = sub.add_parser("lab", help="open the notebooks in JupyterLab, or execute them headless into HTML",
+                         description="Open the notebooks in JupyterLab (notebook 1 first), or with --headless\n"
+                                     "execute them all and write one HTML file each (figures work offline).",
+                         epilog=LAB_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         allow_abbrev=False)
+    lab.add_argument("--headless", type=Path, metavar="HTML_DIR",
+                     help="execute every notebook and write HTML_DIR/<notebook>.html instead, printing each "
+                          "notebook with its time")
+    lab.add_argument("--preset", choices=tuple(LAB_PRESETS),
+                     help="size of the notebooks' runs: " + ", ".join(f"{k} ({v})" for k, v in SUMMARY.items())
+                          + "; sets FBCD_PRESET for JupyterLab's kernels (default: $FBCD_PRESET, else full; "
+                          f"with --headless, else {HEADLESS_DEFAULT})")
+    lab.set_defaults(run=run_lab, jupyter_options=[])

@@ -1,0 +1,103 @@
+"""``python -m fbcd_lab orderings``: two study tables (or one and the paper's numbers) side by side,
+and the pairs of recipes whose order changes."""
+
+from __future__ import annotations
+
+import argparse
+
+from fbcd_lab.cli.options import path_arg, text_arg
+
+
+def run_orderings(args: argparse.Namespace) -> int:
+    from fbcd_lab.studies import orderings as od
+
+    first = od.read_table(args.first)
+    second = od.read_table(args.second) if args.second else None
+    ratio = first["ratios"][0] if args.ratio is None else args.ratio
+    for table, path in ((first, args.first), (second, args.second)):
+        if table is not None and ratio not in table["ratios"]:
+            raise ValueError(f"ratio (--ratio) {ratio} is not in the table of {path} (its ratios: "
+                             f"{' '.join(table['ratios'])})")
+    if second is not None and first.get("ranked_by") != second.get("ranked_by"):
+        raise ValueError(f"the tables rank by different measures ({args.first}: {first.get('ranked_by')}, "
+                         f"{args.second}: {second.get('ranked_by')}): their orderings do not compare")
+    names = (_table_label(first), _table_label(second) if second else "paper")
+    if names[0] == names[1]:
+        names = ("first", "second")
+    scores = (od.table_means(first, ratio),
+              od.paper_means(first, ratio) if second is None else od.table_means(second, ratio))
+    spreads = (od.table_spreads(first, ratio), {} if second is None else od.table_spreads(second, ratio))
+    by_seed = [od.table_seed_scores(t, ratio) for t in (first, second) if t is not None]
+    rows = od.side_by_side(*scores, names)
+    if not rows:
+        print(f"no recipe is finished in both orderings at ratio {ratio}")
+        return 1
+    print(f"ratio {ratio}; {first.get('measure', 'score')}")
+    print(f"  {names[0]}: {args.first} ({_table_description(first)})")
+    paper = (first.get("paper") or {}).get("text", "the paper")
+    print(f"  {names[1]}: " + (f"{args.second} ({_table_description(second)})" if second else paper))
+    width = max(len("recipe"), *(len(row["recipe"]) for row in rows))
+    print(f"{'recipe':<{width}}", *(f"{name:>{max(len(name), 15)}} rank" for name in names), "moves")
+    for row in rows:
+        cells = []
+        for name, spread in zip(names, spreads):
+            sd = spread.get(row["recipe"])
+            text = f"{row[name]:.2f}" + (f" ± {sd:.2f}" if sd is not None else "")
+            cells.append(f"{text:>{max(len(name), 15)}} {row[f'rank ({name})']:>4}")
+        print(f"{row['recipe']:<{width}}", *cells, f"{row['moves']:+5d}")
+    order = [row["recipe"] for row in rows]
+    gaps = [od.pair_gaps(scores, order) for scores in by_seed]
+    flips = od.flipped_pairs(*scores)
+    print(f"{len(flips)} of the {len(rows) * (len(rows) - 1) // 2} pairs change order" + (":" if flips else "."))
+    for a, b in flips:
+        verdicts = [f" ({g[a, b].verdict})" for g in gaps] + [""] * (2 - len(gaps))
+        print(f"  {a} over {b} by {scores[0][a] - scores[0][b]:.2f} in {names[0]}{verdicts[0]}, under it by "
+              f"{scores[1][b] - scores[1][a]:.2f} in {names[1]}{verdicts[1]}")
+    if len(gaps) == 2:
+        both = sum(all(g[pair].verdict == od.CALLED for g in gaps) for pair in flips)
+        print(f"{both} of the {len(flips)} changes {'is' if both == 1 else 'are'} called in both orderings.")
+    _print_pair_verdicts(order, gaps, names, by_seed)
+    return 0
+
+
+def _print_pair_verdicts(order: list[str], gaps: list[dict], names: tuple[str, str], by_seed: list[dict]) -> None:
+    """Every pair's paired gap and verdict in each study table, and the noise floor beside them."""
+    from fbcd_lab.studies.orderings import CALLED, NOISE_PAIR, noise_floor
+
+    print(f"Every pair, the first over the second in the order of {names[0]}: the paired gap (points) ± its sd over "
+          f"the seeds both trained (n), {CALLED} where every seed's gap has one sign and the mean exceeds twice "
+          f"the sd:")
+    width = max(len(f"{a} - {b}") for a, b in gaps[0])
+    columns = [max(len(f"{names[i]}"), *(len(g[p].text()) for p in g)) for i, g in enumerate(gaps)]
+    print(" ".join([f"{'pair':<{width}}", *(f"{names[i]:<{w}}" for i, w in enumerate(columns))]).rstrip())
+    for a, b in gaps[0]:
+        print(" ".join([f"{a + ' - ' + b:<{width}}", *(f"{g[a, b].text():<{w}}" for g, w in zip(gaps, columns))]).rstrip())
+    floors = []
+    for name, scores in zip(names, by_seed):
+        floor = noise_floor(scores)
+        floors.append(f"{name} {floor.text()}" if floor else f"{name} not measured (not both trained)")
+    print(f"noise floor, {NOISE_PAIR[0]} - {NOISE_PAIR[1]} (one objective, so their gap is run-to-run noise): "
+          + "; ".join(floors))
+
+
+def _table_label(table: dict) -> str:
+    """A study table's column name: its epochs."""
+    return f"{table.get('epochs')} epochs"
+
+
+def _table_description(table: dict) -> str:
+    """A study table in a few words: study, dataset, backbones, preset and seeds."""
+    seeds = " ".join(str(s) for s in table.get("seeds", []))
+    return (f"{table.get('study')} on {table.get('dataset')}, {' '.join(table.get('backbones', []))}, "
+            f"{table.get('preset')}, seeds {seeds}")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``orderings`` to the subcommands ``sub``."""
+    od = sub.add_parser("orderings", help="two study tables (or one and the paper) side by side: ranks, and the "
+                                         "pairs of recipes whose order changes")
+    od.add_argument("first", type=path_arg, help="a study's table.json, or the study folder holding it")
+    od.add_argument("second", type=path_arg, nargs="?",
+                    help="another study's table.json or folder (default: the paper's numbers for the first)")
+    od.add_argument("--ratio", type=text_arg, help="imbalance ratio to compare (default: the first table's first)")
+    od.set_defaults(run=run_orderings)
