@@ -1,7 +1,7 @@
 """Checkpoints: model, optimiser, schedule position, settings, class division, generator and history.
 
-Written atomically (temporary file, then rename) with the mode the umask gives new files, and read
-with ``weights_only=True``. A file that is no usable checkpoint, or data whose class names, class
+Written atomically (temporary file, then rename) with the mode the umask gives new files, Ctrl-C held
+until the file is in place, and read with ``weights_only=True``. A file that is no usable checkpoint, or data whose class names, class
 count, subset fingerprint or labels differ from the checkpoint's, raise a one-line CheckpointError.
 """
 
@@ -11,9 +11,12 @@ import errno
 import os
 import pickle
 import re
+import signal
 import tempfile
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -51,7 +54,8 @@ def atomic_write(path: str | Path, write: Callable) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _write_then_replace(path, write)
+        with _interrupts_held():
+            _write_then_replace(path, write)
     except Exception as err:
         code = _disk_full_errno(err)
         if code is None:
@@ -60,6 +64,26 @@ def atomic_write(path: str | Path, write: Callable) -> None:
         full = DiskFullError(f"{DISK_FULL[code]} writing {str(path)!r}; {kept}")
         full.errno = code
         raise full from None
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while a file is written, then deliver them: torch's zip writer turns
+    an interrupt inside it into a RuntimeError, or aborts the process, instead of KeyboardInterrupt.
+    Only the main thread handles signals; elsewhere (the training lab's thread) nothing changes."""
+    names = (signal.SIGINT, signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or None in map(signal.getsignal, names):
+        yield
+        return
+    caught = []
+    previous = {name: signal.signal(name, lambda number, frame: caught.append(number)) for name in names}
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, handler)
+        for number in caught:
+            signal.raise_signal(number)
 
 
 def _write_then_replace(path: Path, write: Callable) -> None:

@@ -194,8 +194,14 @@ def run_headless(html_dir: Path, preset: str, timeout: int = CELL_TIMEOUT_S,
 
 
 def working_folder() -> Path:
-    """Where ``lab`` opens the notebooks: ``$FBCD_NOTEBOOKS``, else ``my_notebooks/`` beside ``notebooks/``."""
-    return Path(os.environ.get(WORK_VAR) or WORK_DIR)
+    """Where ``lab`` opens the notebooks: ``$FBCD_NOTEBOOKS``, else ``my_notebooks/`` beside ``notebooks/``;
+    the committed notebooks' own folder is refused (saving there would change what nbval compares with)."""
+    folder = Path(os.environ.get(WORK_VAR) or WORK_DIR)
+    if folder.resolve() == NOTEBOOK_DIR.resolve():
+        raise ValueError(f"{WORK_VAR}={os.environ[WORK_VAR]} names the committed notebooks' folder: the lab opens "
+                         f"copies, so that saving never changes the outputs nbval compares with; name another "
+                         f"folder in the repository root, beside results/")
+    return folder
 
 
 def working_copies(folder: Path) -> list[Path]:

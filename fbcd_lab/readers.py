@@ -81,6 +81,8 @@ def check_record(record, needs: Sequence[str] = ()) -> None:
         check("imbalance_ratio", record["imbalance_ratio"])
     if "epochs_done" in record:
         check("epochs_done", record["epochs_done"], Rule(int, 0, record.get("epochs")))
+        if record.get("status") == "finished" and record.get("epochs") not in (None, record["epochs_done"]):
+            raise ValueError(f"status is finished but epochs_done is {record['epochs_done']} of {record['epochs']}")
     for name in TEXT_FIELDS:
         _text(name, record.get(name, ""))
     if record.get("recipe") is not None:
@@ -190,8 +192,12 @@ def check_table(table) -> None:
         _text(f"backbones[{i}]", backbone)
     paper = _mapping("paper", table.get("paper") or {})
     _text("paper.text", paper.get("text", ""))
+    cells = []
     for i, row in enumerate(_list("rows", table.get("rows"))):
         _check_row(f"rows[{i}]", row)
+        if row["cell"] is not None and row["cell"] in cells:
+            raise ValueError(f"rows[{i}].cell {row['cell']!r} is a second row of the same cell")
+        cells.append(row["cell"])
 
 
 def _check_row(at: str, row) -> None:
@@ -221,8 +227,13 @@ def _check_pooled_run(at: str, run) -> None:
     for name in ("mean", "sd", "top1_mean", "top1_sd"):
         if run.get(name) is not None:
             check(f"{at}.{name}", run[name], PERCENT)
-    for seed, score in _mapping(f"{at}.by_seed", run.get("by_seed") or {}).items():
+    if "seeds" in run and run["status"] == "finished" and len(run["seeds"]) != run["n"]:
+        raise ValueError(f"{at}.n is {run['n']} but it lists {len(run['seeds'])} seeds")
+    by_seed = _mapping(f"{at}.by_seed", run.get("by_seed") or {})
+    for seed, score in by_seed.items():
         check(f"{at}.by_seed.{seed}", score, PERCENT)
+    if by_seed and "seeds" in run and sorted(by_seed) != sorted(str(seed) for seed in run["seeds"]):
+        raise ValueError(f"{at}.by_seed holds the seeds {sorted(by_seed)}, not the run's {run['seeds']}")
 
 
 def _required(at: str, value, keys: tuple[str, ...]) -> dict:

@@ -28,13 +28,14 @@ LOCK_NAME = ".run.lock"
 WRITTEN_BY_OTHERS = (CHECKPOINT_NAME, RECORD_NAME, WEIGHTS_NAME)  # eval's record may not take their names
 
 
-def check_record_name(name: str) -> str:
-    """``name`` if ``eval`` may write its record under it in a run folder: a plain, printable file name that
-    is none of the files other commands write there and does not start with '.' (the lock file, the
-    temporary files of atomic writes), else a ValueError."""
+def check_record_name(name: str, option: str = "--record-name") -> str:
+    """``name`` if a command (``eval``'s record, ``decompose --out``) may write a file of that name,
+    possibly in a run folder: a plain, printable file name that is none of the files other commands
+    write there and does not start with '.' (the lock file, the temporary files of atomic writes),
+    else a ValueError naming ``option``."""
     if (not name or name.startswith(".") or name in WRITTEN_BY_OTHERS or Path(name).name != name
             or not name.isprintable()):
-        raise ValueError(f"--record-name must be a plain file name not starting with '.', other than "
+        raise ValueError(f"{option} must be a plain file name not starting with '.', other than "
                          f"{', '.join(WRITTEN_BY_OTHERS)}, got {name!r}")
     return name
 

@@ -164,7 +164,8 @@ def test_orderings_refuses_nan_and_an_empty_ratio(tmp_path, capsys):
     with pytest.raises(SystemExit) as refused:
         main(["orderings", str(path), "--ratio", ""])
     assert refused.value.code == 2
-    one_line_error(capsys, "python -m fbcd_lab orderings: error: argument --ratio: must not be empty")
+    one_line_error(capsys, "python -m fbcd_lab orderings: error: argument --ratio: must be natural or a finite "
+                           "number >= 1, got ''")
     assert files_of(tmp_path) == before
 
 
@@ -272,3 +273,27 @@ def test_a_divergence_names_the_loss_option_that_caused_it(tmp_path, capsys, ext
     assert main(["train", "--dataset", "digits", *extra, "--epochs", "1", "--no-progress", "--out", str(out)]) == 2
     one_line_error(capsys, f"is marked diverged (try a lower {option} or a lower --lr)")
     assert json.loads((out / "results.json").read_text())["status"] == "diverged"
+
+
+def test_decompose_takes_plain_runs_of_one_schedule_and_never_writes_a_run_file(pair, tmp_path, capsys):
+    """A CE-method run with another loss (LDAM-DRW passed as "CE"), or runs of another schedule, made a
+    waterfall that is none; --out could write JSON over .run.lock, checkpoint.pt or model.pt."""
+    ce, fbcd = pair
+    focal, longer = tmp_path / "focal", tmp_path / "longer"
+    for folder, extra in ((focal, ["--loss", "focal", "--epochs", "2"]), (longer, ["--epochs", "3"])):
+        assert main(["train", "--dataset", "digits", "--method", "ce", *extra, "--no-progress", "--out",
+                     str(folder)]) == 0
+        assert main(["weights", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["decompose", "--ce", str(focal), "--fbcd", str(fbcd)]) == 2
+    one_line_error(capsys, f"python -m fbcd_lab decompose: error: ce_folders (--ce) must hold plain runs of method "
+                           f"'ce' (loss ce, no balancing, no Mixup): {focal} has loss focal")
+    assert main(["decompose", "--ce", str(longer), "--fbcd", str(fbcd)]) == 2
+    one_line_error(capsys, f"python -m fbcd_lab decompose: error: {fbcd}: its run was trained on another schedule "
+                           f"than {longer} (epochs, rate, decays): not one waterfall")
+    before = files_of(fbcd)
+    for name in (".run.lock", "checkpoint.pt", "model.pt", "results.json"):
+        assert main(["decompose", "--ce", str(ce), "--fbcd", str(fbcd), "--out", str(fbcd / name)]) == 2
+        one_line_error(capsys, f"python -m fbcd_lab decompose: error: --out's file name must be a plain file name "
+                               f"not starting with '.', other than checkpoint.pt, results.json, model.pt, got {name!r}")
+    assert files_of(fbcd) == before

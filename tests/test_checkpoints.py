@@ -298,3 +298,22 @@ def test_streamed_resume_is_bit_identical_and_leaves_global_rng(imagenet_lt_tree
     fit(resumed, data, progress=False)
     assert torch.equal(torch.get_rng_state(), rng)
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
+
+
+def test_ctrl_c_during_a_write_is_held_until_the_file_is_in_place(tmp_path):
+    """An interrupt inside torch's writer came back as a RuntimeError or an abort: it is held, the
+    file written whole, and the KeyboardInterrupt raised after."""
+    import signal
+
+    from fbcd_lab.checkpoints import atomic_write
+
+    def write(f):
+        f.write(b"first half")
+        signal.raise_signal(signal.SIGINT)
+        f.write(b", second half")
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "x.bin", write)
+    assert (tmp_path / "x.bin").read_bytes() == b"first half, second half"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -229,3 +229,9 @@ def test_lab_opens_copies_so_a_saved_notebook_leaves_the_committed_one_alone(fak
     assert {p.name: p.read_bytes() for p in NOTEBOOK_DIR.glob("*.ipynb")} == committed
     saved.unlink()
     assert working_copies(folder) == [saved] and saved.read_bytes() == committed[saved.name]
+
+
+def test_lab_refuses_to_open_the_committed_notebooks_folder_as_its_copies(fake_lab, monkeypatch, capsys):
+    monkeypatch.setenv(WORK_VAR, str(NOTEBOOK_DIR / ".." / "notebooks"))
+    assert main(["lab"]) == 2 and not fake_lab
+    assert "names the committed notebooks' folder: the lab opens copies" in capsys.readouterr().err

@@ -144,3 +144,29 @@ def test_the_orderings_command_refuses_tables_it_cannot_compare(tmp_path, capsys
         main(["orderings", str(tmp_path / "a.json"), str(tmp_path / "a.json"), str(tmp_path / "a.json")])
     assert refused.value.code == 2
     assert capsys.readouterr().err.startswith("python -m fbcd_lab orderings: error: unrecognized arguments: ")
+
+
+@pytest.mark.parametrize("spoil, why", [
+    (lambda run: run["by_seed"].update({"1": "abc"}), "rows[0].results.100.runs[0].by_seed.1 must be a finite number"),
+    (lambda run: run.update(by_seed=[1.0, 2.0]), "rows[0].results.100.runs[0].by_seed must be a JSON object"),
+    (lambda run: run["by_seed"].update({"1": 750.0}), "rows[0].results.100.runs[0].by_seed.1 must be a finite number in"),
+    (lambda run: run["by_seed"].update({"x": 50.0}), "rows[0].results.100.runs[0].by_seed holds the seeds"),
+    (lambda run: run.update(n=0), "rows[0].results.100.runs[0].n"),
+    (lambda run: run.update(seeds=[0, 1, 2, 3, 4, 5]), "rows[0].results.100.runs[0].n is 3 but it lists 6 seeds"),
+], ids=["text", "list", "750", "unknown seed", "n 0", "n against seeds"])
+def test_a_table_whose_per_seed_scores_no_run_could_produce_is_refused(spoil, why, tmp_path, capsys):
+    """The stranger pass found tracebacks and gaps of -231.97 points from spoilt per-seed scores."""
+    table = _table(SHORT, 30)
+    spoil(table["rows"][0]["results"]["100"]["runs"][0])
+    (tmp_path / "t.json").write_text(json.dumps(table))
+    assert main(["orderings", str(tmp_path / "t.json")]) == 2
+    err = capsys.readouterr().err
+    assert why in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_table_with_two_rows_of_one_cell_is_refused(tmp_path, capsys):
+    table = _table(SHORT, 30)
+    table["rows"].append(table["rows"][0])
+    (tmp_path / "t.json").write_text(json.dumps(table))
+    assert main(["orderings", str(tmp_path / "t.json")]) == 2
+    assert "rows[6].cell 'drs' is a second row of the same cell" in capsys.readouterr().err

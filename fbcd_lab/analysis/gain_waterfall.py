@@ -133,7 +133,11 @@ def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str
     for seed in seeds:
         for name, (folder, record) in (("ce", ce[seed]), ("fbcd", fbcd[seed])):
             if record["data"]["indices_sha256"] != data.fingerprint.indices_sha256:
-                raise ValueError(f"{folder}: its run was trained on another long-tailed subset than `data`")
+                raise ValueError(f"{folder}: its run was trained on another long-tailed subset than the data it is "
+                                 f"decomposed on")
+            if record["config"]["optim"] != ce[seeds[0]][1]["config"]["optim"]:
+                raise ValueError(f"{folder}: its run was trained on another schedule than {ce[seeds[0]][0]} "
+                                 f"(epochs, rate, decays): not one waterfall")
             metrics = record["metrics"]
             taus.add(metrics["logit_adjusted"]["tau"])
             per_seed[f"{name}_top"].append(metrics["top_cluster"]["mean_recall"])
@@ -152,13 +156,15 @@ def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str
     return out
 
 
+PLAIN = {"loss": "ce", "balancing": "none", "augment": "none"}  # what a waterfall's two runs leave as CE's
 SAVED_NEEDS = ("data.indices_sha256", "metrics.top_cluster.mean_recall", "metrics.logit_adjusted.mean_recall",
                "metrics.logit_adjusted.tau")  # what decompose_saved reads of a record
 
 
 def _saved_by_seed(folders: Sequence[str | Path], what: str, method: str) -> dict[int, tuple[Path, dict]]:
     """Finished saved runs of ``method`` by training seed (folder, record); another method (swapped
-    or repeated folders) or a seed twice is refused, naming ``what`` holds them."""
+    or repeated folders), a run with another loss, balancing or Mixup (:data:`PLAIN`), or a seed twice
+    is refused, naming ``what`` holds them."""
     from fbcd_lab.records import read_record, record_status
     from fbcd_lab.run_folder import RECORD_NAME
 
@@ -168,6 +174,11 @@ def _saved_by_seed(folders: Sequence[str | Path], what: str, method: str) -> dic
         if record["method"] != method:
             raise ValueError(f"{what} must hold runs of method {method!r}: {folder} is a run of method "
                              f"{record['method']!r}")
+        changed = [f"{key} {value}" for key, plain in PLAIN.items()
+                   if (value := record["config"]["method"].get(key, plain)) != plain]
+        if changed:
+            raise ValueError(f"{what} must hold plain runs of method {method!r} (loss ce, no balancing, no Mixup): "
+                             f"{folder} has {', '.join(changed)}")
         if record_status(record) != "finished":
             raise ValueError(f"{folder}: the run is {record_status(record)}, not finished")
         if record["seed"] in out:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 
 from fbcd_lab.cli.options import data_for, path_arg
-from fbcd_lab.run_folder import RECORD_NAME
+from fbcd_lab.run_folder import RECORD_NAME, check_record_name
 
 
 def run_decompose(args: argparse.Namespace) -> int:
     from fbcd_lab.analysis import decompose_saved, signed_points, waterfall_rows
     from fbcd_lab.records import read_record, save_record
 
+    if args.out is not None:
+        check_record_name(args.out.name, "--out's file name")
     if args.out is not None and args.out.exists():
         raise ValueError(f"--out {args.out} exists: name a new file (nothing is overwritten)")
     first = read_record(args.ce[0] / RECORD_NAME, needs=("data.dataset",))

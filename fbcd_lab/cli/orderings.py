@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from fbcd_lab.cli.options import path_arg, text_arg
+from fbcd_lab.cli.options import path_arg, ratio_or_natural
+from fbcd_lab.studies.table import ratio_name
 
 
 def run_orderings(args: argparse.Namespace) -> int:
@@ -99,5 +100,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     od.add_argument("first", type=path_arg, help="a study's table.json, or the study folder holding it")
     od.add_argument("second", type=path_arg, nargs="?",
                     help="another study's table.json or folder (default: the paper's numbers for the first)")
-    od.add_argument("--ratio", type=text_arg, help="imbalance ratio to compare (default: the first table's first)")
+    od.add_argument("--ratio", type=lambda text: ratio_name(ratio_or_natural(text)),
+                    help="imbalance ratio to compare, a number or natural (default: the first table's first)")
     od.set_defaults(run=run_orderings)
