@@ -157,11 +157,12 @@ if cifar_table is not None:
 #
 # Two recipes that minimise the same objective, the LA loss at τ = 1 and Balanced Softmax, still
 # differ from seed to seed: floating-point order alone sends two runs apart. Their gap is the
-# *noise floor*. A gap between two recipes counts as a finding here only when it is *called*: the
-# gap of every seed (both trained on the same seeds, so the gaps pair up) has one sign and the mean
-# gap exceeds twice its standard deviation over seeds, $\bar d > 2 s_d$ (with three seeds a paired t
-# statistic $\bar d / (s_d/\sqrt{3})$ above 3.46). Otherwise it is *within noise*; a single run is
-# never called. `orderings.pair_gap` applies the rule; the command line prints it for every pair.
+# *noise floor*. A gap between two recipes counts as a finding here only when it is *called*: both
+# trained on at least three common seeds, the gap of every seed (the gaps pair up by seed) has one
+# sign and the mean gap exceeds twice its standard deviation over seeds, $\bar d > 2 s_d$ (with
+# three seeds a paired t statistic $\bar d / (s_d/\sqrt{3})$ above 3.46). Otherwise it is *within
+# noise*; one or two seeds are never called (with two, the same rule would be a t above 2.83 at
+# one degree of freedom, two-sided p < 0.23). `orderings.pair_gap` applies the rule; the command line prints it for every pair.
 #
 # The paper's ordering and this study's, over the recipes both have; the flips are the pairs whose
 # order differs. Each number below is computed from the table above.

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from fbcd_lab.cli import main
-from fbcd_lab.studies.orderings import (CALLED, SINGLE_RUN, WITHIN_NOISE, PairGap, flipped_pairs, pair_gap, paper_means,
-                                        side_by_side, table_means)
+from fbcd_lab.studies.orderings import (CALLED, WITHIN_NOISE, PairGap, flipped_pairs, not_called, pair_gap,
+                                        paper_means, side_by_side, table_means)
 
 COMMITTED = Path(__file__).parents[1] / "results" / "cifar10_lt" / "table1" / "table.json"
 
@@ -84,8 +84,10 @@ def test_pair_gap_calls_an_order_only_above_the_noise():
     assert (wide.n, wide.verdict) == (3, WITHIN_NOISE) and wide.mean == pytest.approx(2.0)
     against = pair_gap({"0": 9.0, "1": 9.0, "2": 9.0, "3": -0.1}, {s: 0.0 for s in "0123"})  # a seed against
     assert against.verdict == WITHIN_NOISE
-    assert pair_gap({"0": 70.0, "1": 1.0}, {"0": 60.0}) == PairGap(10.0, None, 1, SINGLE_RUN)  # paired on seed 0
-    assert pair_gap({"0": 1.0, "1": 1.0}, {"0": 0.5, "1": 0.5}).verdict == CALLED  # identical gaps: sd 0
+    assert pair_gap({"0": 70.0, "1": 1.0}, {"0": 60.0}) == PairGap(10.0, None, 1, not_called(1))  # on seed 0
+    two = pair_gap({"0": 3.0, "1": 2.0}, {"0": 0.0, "1": 0.0})  # one sign, mean 2.5 > 2 x 0.71: yet two seeds
+    assert (two.n, two.verdict) == (2, "n = 2, not called") and two.text() == "+2.50 ± 0.71 (2) n = 2, not called"
+    assert pair_gap({s: 1.0 for s in "012"}, {s: 0.5 for s in "012"}).verdict == CALLED  # identical gaps: sd 0
     with pytest.raises(ValueError, match="share no seed"):
         pair_gap({"0": 1.0}, {"1": 1.0})
 

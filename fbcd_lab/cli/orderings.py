@@ -63,11 +63,11 @@ def run_orderings(args: argparse.Namespace) -> int:
 
 def _print_pair_verdicts(order: list[str], gaps: list[dict], names: tuple[str, str], by_seed: list[dict]) -> None:
     """Every pair's paired gap and verdict in each study table, and the noise floor beside them."""
-    from fbcd_lab.studies.orderings import CALLED, NOISE_PAIR, noise_floor
+    from fbcd_lab.studies.orderings import CALLED, MIN_SEEDS, NOISE_PAIR, noise_floor
 
     print(f"Every pair, the first over the second in the order of {names[0]}: the paired gap (points) ± its sd over "
-          f"the seeds both trained (n), {CALLED} where every seed's gap has one sign and the mean exceeds twice "
-          f"the sd:")
+          f"the seeds both trained (n), {CALLED} where there are {MIN_SEEDS} seeds or more, every seed's gap has one "
+          f"sign and the mean exceeds twice the sd:")
     width = max(len(f"{a} - {b}") for a, b in gaps[0])
     columns = [max(len(f"{names[i]}"), *(len(g[p].text()) for p in g)) for i, g in enumerate(gaps)]
     print(" ".join([f"{'pair':<{width}}", *(f"{names[i]:<{w}}" for i, w in enumerate(columns))]).rstrip())

@@ -5,11 +5,12 @@ Used to ask whether a short protocol ranks the recipes as the paper's schedule d
 against the 200-epoch CIFAR-10-LT study) and as the paper's own numbers do. A pair *flips* when one
 ordering puts it strictly one way and the other strictly the other way; ties flip nothing.
 
-An order is *called* (:func:`pair_gap`) only where the paired gaps over the seeds both recipes
-trained all have one sign and their mean exceeds twice their sample sd; otherwise it is *within
-noise*, and a single seed is *n = 1, not called*. With three seeds the rule asks for a paired
-t statistic above 2 sqrt(3) = 3.46 (two-sided p < 0.075 at 2 degrees of freedom) and no seed
-against: a conservative line for so few runs, not a significance test. The noise it guards against
+An order is *called* (:func:`pair_gap`) only where the two recipes share at least three seeds, the
+paired gaps over them all have one sign and their mean exceeds twice their sample sd; otherwise it
+is *within noise*, and fewer seeds are *n = 1, not called* or *n = 2, not called*. With three seeds
+the rule asks for a paired t statistic above 2 sqrt(3) = 3.46 (two-sided p < 0.075 at 2 degrees of
+freedom) and no seed against: a conservative line for so few runs, not a significance test. With
+two it would ask for t above 2 sqrt(2) = 2.83 at one degree of freedom (p < 0.23), too weak to call. The noise it guards against
 is measured by :data:`NOISE_PAIR`, two recipes that minimise the same objective.
 """
 
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from fbcd_lab.readers import check_table, read_json
 
-CALLED, WITHIN_NOISE, SINGLE_RUN = "called", "within noise", "n = 1, not called"
+CALLED, WITHIN_NOISE = "called", "within noise"
+MIN_SEEDS = 3  # the fewest paired seeds on which an order is called
 # The LA loss at tau = 1 and Balanced Softmax are one objective (cross-entropy of z + log prior): any
 # gap between them is run-to-run noise (floating-point order), the floor under every other gap.
 NOISE_PAIR = ("la_loss", "balanced_softmax")
@@ -32,7 +34,7 @@ NOISE_PAIR = ("la_loss", "balanced_softmax")
 class PairGap:
     """The paired gap of one recipe over another in points: mean and sample sd over their common
     seeds (None for one seed), the number of seeds, and the verdict (:data:`CALLED`,
-    :data:`WITHIN_NOISE` or :data:`SINGLE_RUN`)."""
+    :data:`WITHIN_NOISE` or :func:`not_called`)."""
 
     mean: float
     sd: float | None
@@ -45,6 +47,11 @@ class PairGap:
         return f"{self.mean:+.2f}{spread} ({self.n}) {self.verdict}"
 
 
+def not_called(n: int) -> str:
+    """The verdict of a gap over too few seeds to call: ``n = 2, not called``."""
+    return f"n = {n}, not called"
+
+
 def pair_gap(first: dict[str, float], second: dict[str, float]) -> PairGap:
     """The gap of ``first`` over ``second``, per-seed scores keyed by seed, paired over their common
     seeds, with its verdict (see the module's docstring)."""
@@ -53,8 +60,10 @@ def pair_gap(first: dict[str, float], second: dict[str, float]) -> PairGap:
         raise ValueError("the two recipes share no seed: their gap cannot be paired")
     gaps = [first[s] - second[s] for s in seeds]
     if len(gaps) == 1:
-        return PairGap(gaps[0], None, 1, SINGLE_RUN)
+        return PairGap(gaps[0], None, 1, not_called(1))
     mean, sd = statistics.fmean(gaps), statistics.stdev(gaps)
+    if len(gaps) < MIN_SEEDS:
+        return PairGap(mean, sd, len(gaps), not_called(len(gaps)))
     one_sign = all(g > 0 for g in gaps) or all(g < 0 for g in gaps)
     return PairGap(mean, sd, len(gaps), CALLED if one_sign and abs(mean) > 2 * sd else WITHIN_NOISE)
 
