@@ -16,7 +16,9 @@
 # Balanced Softmax (Ren et al., 2020), which correct the class prior inside the loss. A third
 # control, `ce_neck`, is CE with the one layer Ours adds to the backbone (the balanced neck of the
 # feature-balancing head, 64 -> 70 channels on the CIFAR ResNets), so that Ours is compared with
-# a network of its own depth. Two baselines also run on their authors' own learning-rate schedule
+# a network of its own depth. (The digits' small CNN ends with D = 80 channels, which split evenly
+# into 10 classes: there is no neck to add, so on the digits `ce_neck` is the very run `ce` is.)
+# Two baselines also run on their authors' own learning-rate schedule
 # (`ldam_drw@ldam_cifar`, `drs@ldam_cifar`: LDAM-DRW's decays), beside the schedule shared by all.
 #
 # The first table is trained here on the embedded digits (ratio 100, several training seeds, one
@@ -55,7 +57,7 @@ print(f"preset {sizes.name}: training seeds {sizes.training_seeds}, {sizes.epoch
 # paper's defaults: u = 10, λ = 1.5, random division). The hyper-parameters are those LDAM-DRW and
 # MiSLAS use on CIFAR-LT. DRW and DRS switch on where LDAM-DRW switches them on: at a learning-rate
 # decay, the one nearest 80 % of the epochs (160 of 200; 25 of 30 here, with the decay to
-# 0.001 x lr). The last two rows are the other readings of Ours-Full (the README explains all
+# 0.01 x lr: 0.001 at CIFAR's lr of 0.1). The last two rows are the other readings of Ours-Full (the README explains all
 # three); Table 1 shows the default, `ours_full`. `cb_focal_ldam` is CB + Focal as LDAM-DRW's code
 # writes it (below), kept beside Cui et al.'s `cb_focal` because this kit's table showed it under
 # that name until December 2026.
@@ -77,7 +79,7 @@ pd.DataFrame([{"recipe": name, **fields} for name, fields in RECIPES.items()]).s
 # | DRS | deferred re-sampling: class-balanced batches (each class drawn with probability 1/C, images with replacement) from that decay on; LDAM-DRW's code draws each image with its class's CB weight instead (`--sampler effective_number`: 0.119 of the draws for CIFAR-10-LT's head class, 0.094 for its tail) |
 # | Mixup | pairs of images and their labels mixed with one weight λ ~ Beta(1, 1) a batch |
 # | LA loss | logit-adjusted loss: $\tau \log \pi_c$ added to every logit $z_c$ inside the cross-entropy (τ = 1) |
-# | Balanced Softmax | the softmax with each $e^{z_c}$ multiplied by $n_c$: the same as the LA loss at τ = 1 |
+# | Balanced Softmax | the softmax with each $e^{z_c}$ multiplied by $n_c$: the same objective as the LA loss at τ = 1; two runs of them still differ, by the order of floating-point sums alone (the *noise floor* below) |
 #
 # The runs below use two optimisation presets: the digits' (30 epochs) and, for CIFAR-10-LT,
 # `cpu_short` (30 epochs, lr 0.1 decayed at epochs 20 and 25), against the paper's `paper_cifar`
