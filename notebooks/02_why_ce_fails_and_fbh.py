@@ -17,6 +17,7 @@ import inspect
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from plotly.subplots import make_subplots
 from scipy.stats import spearmanr
 
 from fbcd_lab import MethodConfig, plots, train
@@ -285,7 +286,7 @@ runs["CE + FBH, ratio 100"] = train(long_tail, MethodConfig(method="fbh", backbo
                                seed=sizes.first_seed, precision=sizes.precision, progress=False)
 energy = {name: group_energy(runs[name].model, long_tail) for name in ("CE, ratio 100", "CE + FBH, ratio 100")}
 dominance = {name: diagonal_dominance(e, long_tail.counts) for name, e in energy.items()}
-fig = plots.make_subplots(rows=1, cols=2, subplot_titles=list(energy))
+fig = make_subplots(rows=1, cols=2, subplot_titles=list(energy))
 for col, e in enumerate(energy.values(), start=1):
     fig.add_trace(go.Heatmap(z=e, x=long_tail.classes, y=long_tail.classes, zmin=0, zmax=0.5,
                              coloraxis="coloraxis"), row=1, col=col)

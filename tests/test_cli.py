@@ -54,7 +54,7 @@ def test_missing_data_is_one_line_error(tmp_path, capsys):
 
 def test_recall_table_shows_whole_rule_names_and_printable_class_names():
     """Column heads were cut to 8 characters ("top clus"); a newline in a class name broke the layout."""
-    from fbcd_lab.cli import recall_table
+    from fbcd_lab.cli.report import recall_table
 
     result = {"per_class_recall": [1.0, 0.5], "mean_recall": 0.75, "group_recall": {"many": 1.0, "medium": None,
                                                                                      "few": 0.5}}
@@ -71,7 +71,7 @@ def test_a_long_run_says_after_its_first_epoch_how_long_it_will_take(capsys):
     first epoch, a run with more than a minute to go says how long and how to shorten it."""
     from types import SimpleNamespace
 
-    from fbcd_lab.cli import _time_estimate
+    from fbcd_lab.cli.train import _time_estimate
 
     run = SimpleNamespace(epochs_done=0, wall_time_s=0.0, optim=SimpleNamespace(epochs=200))
     estimate = _time_estimate(run, 32)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.colors import qualitative
 import pytest
 import torch
 from PIL import Image
@@ -30,7 +31,7 @@ def test_series_colors_methods_then_palette():
     colors = plots.series_colors(["ce", "train", "fbcd", "test", "cdh"])
     assert colors["ce"] == plots.METHOD_COLORS["ce"] and colors["fbcd"] == plots.METHOD_COLORS["fbcd"]
     assert colors["cdh"] == plots.METHOD_COLORS["cdh"]
-    assert [colors["train"], colors["test"]] == plots.qualitative.Plotly[:2]
+    assert [colors["train"], colors["test"]] == qualitative.Plotly[:2]
 
 
 def test_setup_notebook_sets_plotly_defaults(monkeypatch):

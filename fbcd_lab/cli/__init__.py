@@ -23,8 +23,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fbcd_lab.cli import decompose, demo, eval, lab, orderings, study, summarize, train, weights
-from fbcd_lab.cli.report import recall_table  # noqa: F401 (importable from fbcd_lab.cli, as before the split)
-from fbcd_lab.cli.train import _time_estimate  # noqa: F401 (likewise)
 from fbcd_lab.distributed import is_main, lost_a_process, rank
 from fbcd_lab.run_folder import CHECKPOINT_NAME
 

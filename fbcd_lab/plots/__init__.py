@@ -12,9 +12,6 @@ the shared look and :func:`show` in :mod:`~fbcd_lab.plots.layout`, :func:`descri
 :mod:`~fbcd_lab.plots.text`. Every public name is importable from here (``plots.X``).
 """
 
-from plotly.colors import qualitative  # noqa: F401 (plots.qualitative and plots.make_subplots, which notebook 2
-from plotly.subplots import make_subplots  # noqa: F401 and the tests use, as before the split)
-
 from fbcd_lab.plots.layout import (
     CLUSTER_COLORS, COUNT_BAR_COLOR, HEIGHT, METHOD_COLORS, NOTEBOOK_RENDERER, TALL, TEMPLATE, series_colors,
     setup_notebook, show,
