@@ -189,7 +189,7 @@ if cifar_table is not None:
     findings = [f"Called above Ours: {', '.join(called_above) or 'none'}; called below it: "
                 f"{', '.join(called_below) or 'none'}; within noise of it: {', '.join(unclear) or 'none'}.",
                 f"Ours ranks {ours_rank} of {len(cifar)} recipes here by mean (the paper ranks it {paper_rank} of the "
-                f"{len(paper_scores)} it reports). {len(flips)} of the {pairs} pairs of recipes with a paper number "
+                f"{len(paper_scores)} cells with a paper number). {len(flips)} of the {pairs} pairs of those cells "
                 f"are in the other order by mean, {sum(gaps.get(p, gaps.get(p[::-1])).verdict == CALLED for p in flips)} "
                 f"of them called here."]
     if "ce_neck" in cifar:
