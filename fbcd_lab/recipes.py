@@ -5,8 +5,9 @@ Each recipe is a head x loss x class balancing x augmentation with the hyper-par
 original papers use on CIFAR-LT, as LDAM-DRW and MiSLAS set them: focal gamma 1; class-balanced
 weights with beta 0.9999 (``cb_focal`` is Cui et al.'s class-balanced focal loss, the weight
 multiplying the focal term; ``cb_focal_ldam`` the same weights inside the exponent, as LDAM-DRW's
-code writes its ``FocalLoss(weight=...)``, the form this kit's ``cb_focal`` had until December 2026); LDAM margin 0.5 at the smallest class and scale 30; DRW and DRS switched on
-at the learning-rate decay nearest 80 % of the epochs (160 of 200, with the decay there, as in
+code writes its ``FocalLoss(weight=...)``, the form this kit's ``cb_focal`` had until December
+2026); LDAM margin 0.5 at the smallest class and scale 30; DRW and DRS switched on at the
+learning-rate decay nearest 80 % of the epochs (160 of 200, with the decay there, as in
 LDAM-DRW; see :mod:`fbcd_lab.config`); Mixup alpha 1. The paper's own method is ``ours`` (u = 10,
 lambda = 1.5, random division) and ``ours_full``. ``ce_neck`` is CE with the balanced neck that
 Ours's feature-balancing head adds where D is not a multiple of C (64 -> 70 channels on the CIFAR

@@ -228,7 +228,7 @@ def _train_epoch(run: Run, data: LongTailData, objective: _Objective, epoch: int
     sums = torch.zeros(3, device=device)
     for step, (x, y, idx) in enumerate(iterate_batches(
             train_set, optim.batch_size, data.augment, train=True, generator=run.generator, device=device,
-            image_size=data.image_size, num_workers=num_workers, draws=balancing.draws_of(epoch))):
+            image_size=data.image_size, num_workers=num_workers, class_draws=balancing.draws_of(epoch))):
         if should_stop is not None and should_stop():
             run.mid_epoch = True
             raise _StopRequested
@@ -319,7 +319,7 @@ def _train_epoch_shard(run: Run, data: LongTailData, objective: _Objective, epoc
     sums = torch.zeros(3, device=device)
     for step, (x, y, idx) in enumerate(iterate_batches(
             train_set, batch_size, data.augment, train=True, generator=run.generator, device=device,
-            image_size=data.image_size, num_workers=num_workers, draws=balancing.draws_of(epoch),
+            image_size=data.image_size, num_workers=num_workers, class_draws=balancing.draws_of(epoch),
             shard=None if whole_batches else (rank, processes))):
         if should_stop is not None and distributed.all_reduce_sum(
                 torch.tensor([float(should_stop())], device=device)).item():  # one stops, all stop

@@ -94,7 +94,7 @@ def drawn_shares(data, draws, epochs=40):
     seen = np.zeros(data.num_classes)
     g = torch.Generator().manual_seed(0)
     for _ in range(epochs):
-        for _, y, _ in iterate_batches(data.train, 64, data.augment, train=True, generator=g, draws=draws):
+        for _, y, _ in iterate_batches(data.train, 64, data.augment, train=True, generator=g, class_draws=draws):
             seen += np.bincount(y.numpy(), minlength=data.num_classes)
     return seen / seen.sum()
 

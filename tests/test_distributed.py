@@ -55,7 +55,7 @@ def test_in_memory_shards_together_are_the_one_process_batch(digits_lt, processe
     """585 images in batches of 64: the last batch (9) splits unevenly; every image, augmentation
     and index of a process's part is bit for bit what one process has in those rows."""
     draws = draw_weights("class_balanced", digits_lt.counts) if balanced else None
-    options = dict(train=True, drop_last=drop_last, draws=draws)
+    options = dict(train=True, drop_last=drop_last, class_draws=draws)
     whole = torch.Generator().manual_seed(3)
     alone = list(iterate_batches(digits_lt.train, 64, digits_lt.augment, generator=whole, **options))
     parts = []

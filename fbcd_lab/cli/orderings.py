@@ -57,11 +57,11 @@ def run_orderings(args: argparse.Namespace) -> int:
     if len(gaps) == 2:
         both = sum(all(g[pair].verdict == od.CALLED for g in gaps) for pair in flips)
         print(f"{both} of the {len(flips)} changes {'is' if both == 1 else 'are'} called in both orderings.")
-    _print_pair_verdicts(order, gaps, names, by_seed)
+    _print_pair_verdicts(gaps, names, by_seed)
     return 0
 
 
-def _print_pair_verdicts(order: list[str], gaps: list[dict], names: tuple[str, str], by_seed: list[dict]) -> None:
+def _print_pair_verdicts(gaps: list[dict], names: tuple[str, str], by_seed: list[dict]) -> None:
     """Every pair's paired gap and verdict in each study table, and the noise floor beside them."""
     from fbcd_lab.studies.orderings import CALLED, MIN_SEEDS, NOISE_PAIR, noise_floor
 
@@ -72,7 +72,8 @@ def _print_pair_verdicts(order: list[str], gaps: list[dict], names: tuple[str, s
     columns = [max(len(f"{names[i]}"), *(len(g[p].text()) for p in g)) for i, g in enumerate(gaps)]
     print(" ".join([f"{'pair':<{width}}", *(f"{names[i]:<{w}}" for i, w in enumerate(columns))]).rstrip())
     for a, b in gaps[0]:
-        print(" ".join([f"{a + ' - ' + b:<{width}}", *(f"{g[a, b].text():<{w}}" for g, w in zip(gaps, columns))]).rstrip())
+        cells = (f"{g[a, b].text():<{w}}" for g, w in zip(gaps, columns))
+        print(" ".join([f"{a + ' - ' + b:<{width}}", *cells]).rstrip())
     floors = []
     for name, scores in zip(names, by_seed):
         floor = noise_floor(scores)

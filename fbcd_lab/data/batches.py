@@ -40,14 +40,14 @@ def iterate_batches(
     image_size: int | None = None,
     num_workers: int = 0,
     drop_last: bool = False,
-    draws: np.ndarray | None = None,
+    class_draws: np.ndarray | None = None,
     shard: tuple[int, int] | None = None,
 ) -> Iterator[Batch]:
     """Yield (float inputs, int64 labels, int64 sample indices); inputs and labels on ``device``,
     indices on ``device`` for in-memory sets and on the CPU for streamed ones.
 
     ``train`` shuffles and augments; otherwise the order is kept and images are only normalised.
-    ``draws`` (with ``train``), per-class weights, draws the epoch's len(images) samples with
+    ``class_draws`` (with ``train``), per-class weights, draws the epoch's len(images) samples with
     replacement, each with its class's weight (:func:`fbcd_lab.balancing.draw_weights`: 1 / n_c makes
     every class equally likely, class-balanced re-sampling). Pass in-memory sets already moved with
     ``TensorImages.to(device)`` to avoid a copy per epoch.
@@ -61,16 +61,16 @@ def iterate_batches(
         raise ValueError(f"shard must be (rank, processes) with 0 <= rank < processes, got {shard!r}")
     if isinstance(images, TensorImages):
         yield from _tensor_batches(images, batch_size, spec, train, generator, torch.device(device), drop_last,
-                                   draws, shard)
+                                   class_draws, shard)
     else:
         if image_size is None:
             raise ValueError("image_size is required to stream a FileImages set")
         if shard is not None:
             yield from _stream_shards(images, batch_size, spec, train, generator, torch.device(device),
-                                      image_size, num_workers, drop_last, draws, shard)
+                                      image_size, num_workers, drop_last, class_draws, shard)
             return
         yield from _stream_batches(images, batch_size, spec, train, generator, torch.device(device),
-                                   image_size, num_workers, drop_last, draws)
+                                   image_size, num_workers, drop_last, class_draws)
 
 
 def shard_slice(batch: int, rank: int, processes: int) -> slice:
@@ -81,27 +81,27 @@ def shard_slice(batch: int, rank: int, processes: int) -> slice:
     return slice(start, start + base + (rank < extra))
 
 
-def sample_weights(labels: np.ndarray, draws: np.ndarray) -> torch.Tensor:
-    """Each sample's draw weight: its class's weight in ``draws`` (float64)."""
-    return torch.from_numpy(np.asarray(draws, dtype=np.float64)[labels])
+def sample_weights(labels: np.ndarray, class_draws: np.ndarray) -> torch.Tensor:
+    """Each sample's draw weight: its class's weight in ``class_draws`` (float64)."""
+    return torch.from_numpy(np.asarray(class_draws, dtype=np.float64)[labels])
 
 
-def _epoch_order(n: int, labels: np.ndarray, train: bool, draws: np.ndarray | None,
+def _epoch_order(n: int, labels: np.ndarray, train: bool, class_draws: np.ndarray | None,
                  generator: torch.Generator) -> torch.Tensor:
     if not train:
         return torch.arange(n)
-    if draws is not None:
-        return torch.multinomial(sample_weights(labels, draws), n, replacement=True, generator=generator)
+    if class_draws is not None:
+        return torch.multinomial(sample_weights(labels, class_draws), n, replacement=True, generator=generator)
     return torch.randperm(n, generator=generator)
 
 
 def _tensor_batches(images: TensorImages, batch_size: int, spec: AugmentSpec, train: bool,
                     generator: torch.Generator, device: torch.device, drop_last: bool,
-                    draws: np.ndarray | None, shard: tuple[int, int] | None = None) -> Iterator[Batch]:
+                    class_draws: np.ndarray | None, shard: tuple[int, int] | None = None) -> Iterator[Batch]:
     # The epoch's order and augmentation are drawn on the CPU and copied once: a host-to-device
     # copy per step would stall the GPU's queue on every step.
     n = len(images)
-    order = _epoch_order(n, images.labels, train, draws, generator).to(device)
+    order = _epoch_order(n, images.labels, train, class_draws, generator).to(device)
     draws = draw_augmentation(n, spec, generator).to(device) if train else None
     data = images.images.to(device)
     labels = torch.from_numpy(images.labels).to(device)
@@ -144,9 +144,9 @@ def _collate(items: list):
 
 def _stream_batches(images: FileImages, batch_size: int, spec: AugmentSpec, train: bool,
                     generator: torch.Generator, device: torch.device, image_size: int,
-                    num_workers: int, drop_last: bool, draws: np.ndarray | None) -> Iterator[Batch]:
-    sampler = (WeightedRandomSampler(sample_weights(images.labels, draws), len(images), generator=generator)
-               if train and draws is not None else None)
+                    num_workers: int, drop_last: bool, class_draws: np.ndarray | None) -> Iterator[Batch]:
+    sampler = (WeightedRandomSampler(sample_weights(images.labels, class_draws), len(images), generator=generator)
+               if train and class_draws is not None else None)
     loader = DataLoader(
         _FileDataset(images, stream_transform(spec, image_size, train)), batch_size=batch_size,
         shuffle=train and sampler is None, sampler=sampler, generator=generator, num_workers=num_workers,
@@ -181,7 +181,7 @@ def _seeded(loader: DataLoader, generator: torch.Generator) -> Iterator:
 
 def _stream_shards(images: FileImages, batch_size: int, spec: AugmentSpec, train: bool,
                    generator: torch.Generator, device: torch.device, image_size: int, num_workers: int,
-                   drop_last: bool, draws: np.ndarray | None, shard: tuple[int, int]) -> Iterator[Batch]:
+                   drop_last: bool, class_draws: np.ndarray | None, shard: tuple[int, int]) -> Iterator[Batch]:
     """A streamed set's part for process ``shard[0]`` of every global batch. The epoch order (a
     seeded shuffle, or a class-balanced draw) and one seed come from ``generator`` alike on every
     process; each process's crops and flips come from that seed and its rank, so no two processes
@@ -189,7 +189,7 @@ def _stream_shards(images: FileImages, batch_size: int, spec: AugmentSpec, train
     empty tensors, so that every process takes every step."""
     rank, processes = shard
     n = len(images)
-    order = _epoch_order(n, images.labels, train, draws, generator)
+    order = _epoch_order(n, images.labels, train, class_draws, generator)
     stop = n - n % batch_size if drop_last else n
     parts = [order[start:start + batch_size][shard_slice(min(batch_size, stop - start), rank, processes)].tolist()
              for start in range(0, stop, batch_size)]

@@ -94,8 +94,8 @@ def build_table(study: Study, cells: Sequence[Cell], ratios: Sequence[float | No
                 "runs": [{"status": s["status"], "n": s["n"], "seeds": s["seeds"],
                           **{f"{prefix}{key}": value for name, prefix in zip(shown, ("", "top1_"))
                              for key, value in _mean_sd(s, name).items()}} for s in summary]}
-        rows.append({"cell": cell.label, "schedule": cell.schedule or header["preset"], "paper_row": row_name(cell.paper_row, cell.paper_backbone)
-                     if cell.paper_row else study.unnumbered, "paper_only": False, "results": results,
+        rows.append({"cell": cell.label, "schedule": cell.schedule or header["preset"],
+                     "paper_row": row_name(cell.paper_row, cell.paper_backbone) if cell.paper_row else study.unnumbered, "paper_only": False, "results": results,
                      "paper": {ratio_name(r): number(cell.paper_row, r, cell.paper_backbone) for r in ratios}})
     for row, backbone in paper_only_rows(table_no, column) if table_no else ():
         rows.append({"cell": None, "paper_row": row_name(row, backbone), "paper_only": True, "results": {},
