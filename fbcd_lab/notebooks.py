@@ -141,6 +141,14 @@ def mathml_markdown(source: str) -> str:
     return "".join(part if i % 2 else MARKDOWN_MATH.sub(one, part) for i, part in enumerate(parts))
 
 
+def hide_collapsed_code(notebook) -> None:
+    """Mark the code of cells collapsed in JupyterLab (the checks, ``jupyter.source_hidden``) to be
+    left out of an export, as it is hidden there; their outputs stay."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.metadata.get("jupyter", {}).get("source_hidden"):
+            cell.metadata["transient"] = {**cell.metadata.get("transient", {}), "remove_source": True}
+
+
 def write_html(notebook, target: Path) -> Path:
     """A static HTML export of an executed notebook that shows its figures and equations offline:
     plotly.js is embedded once, first in the page (before require.js, so that it defines
@@ -150,11 +158,10 @@ def write_html(notebook, target: Path) -> Path:
     from plotly.offline import get_plotlyjs
 
     notebook, figures = offline_figures(notebook)
+    hide_collapsed_code(notebook)
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = mathml_markdown(cell.source)
-        elif cell.metadata.get("jupyter", {}).get("source_hidden"):
-            cell.metadata["transient"] = {**cell.metadata.get("transient", {}), "remove_source": True}
     body, _ = HTMLExporter().from_notebook_node(notebook)
     if figures:
         head = body.index("<head>") + len("<head>")

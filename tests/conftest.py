@@ -1,5 +1,6 @@
-"""Shared fixtures: digits, a tiny ImageNet-LT tree, and the path to the real CIFAR-10 JPEG copy; the
-notebooks' runs in other numeric environments started early (``test_notebooks_elsewhere``)."""
+"""Shared fixtures: digits, a tiny ImageNet-LT tree, the path to the real CIFAR-10 JPEG copy, and the
+book built once (``python -m fbcd_lab book``); the notebooks' runs in other numeric environments
+started early (``test_notebooks_elsewhere``)."""
 
 from pathlib import Path
 
@@ -30,6 +31,14 @@ def pytest_sessionfinish():
     elsewhere.stop_runs()
 
 
+@pytest.fixture(scope="session")
+def book_site(tmp_path_factory) -> Path:
+    """The book, built once per session with ``python -m fbcd_lab book`` (warnings as errors)."""
+    from fbcd_lab.cli import main
+
+    site = tmp_path_factory.mktemp("book") / "site"
+    assert main(["book", str(site)]) == 0, "the book did not build: its warnings are printed above"
+    return site
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,weights,decompose,summarize,orderings,study}``.
+"""Command line: ``python -m fbcd_lab {lab,demo,train,eval,weights,decompose,summarize,orderings,study,book}``.
 
 ``lab`` opens the notebooks in JupyterLab (``--headless DIR`` executes them and writes HTML);
 ``demo`` trains CE and FBH + CDH on the embedded digits and prints per-class recall side by side;
@@ -7,7 +7,8 @@
 its record; ``decompose`` takes the gain of FBH + CDH over CE apart from saved runs;
 ``summarize`` tabulates a folder of results over seeds; ``orderings`` sets two study tables (or
 one and the paper's numbers) side by side and names the pairs of recipes whose order changes;
-``study`` runs a named study (cells x ratios x seeds) and tabulates it beside the paper's numbers.
+``study`` runs a named study (cells x ratios x seeds) and tabulates it beside the paper's numbers;
+``book`` builds the kit's book (notebooks, guides, studies, reference) as a static website.
 Bad values exit with status 2 and a one-line message naming the option; no command lists the
 commands and exits with status 2. ``python -m fbcd_lab COMMAND --help`` documents each command.
 """
@@ -22,11 +23,11 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from fbcd_lab.cli import decompose, demo, eval, lab, orderings, study, summarize, train, weights
+from fbcd_lab.cli import book, decompose, demo, eval, lab, orderings, study, summarize, train, weights
 from fbcd_lab.distributed import is_main, lost_a_process, rank
 from fbcd_lab.run_folder import CHECKPOINT_NAME
 
-COMMANDS = (lab, demo, train, eval, weights, decompose, summarize, orderings, study)  # in the order --help lists them
+COMMANDS = (lab, demo, train, eval, weights, decompose, summarize, orderings, study, book)  # in the order --help lists them
 
 
 class OneLineParser(argparse.ArgumentParser):

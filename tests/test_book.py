@@ -1,0 +1,124 @@
+"""The book (``python -m fbcd_lab book DIR``): built offline with warnings as errors, it holds a page per
+notebook with its stored outputs, the guides, a page per committed study, every command in the
+command reference and the API reference, and no page loads anything from the network."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fbcd_lab.book import site as book
+from fbcd_lab.book.command_reference import subcommands
+from fbcd_lab.cli import build_parser, main
+from fbcd_lab.notebooks import PLOTLY_MIME, markdown_tex
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+STUDIES = sorted(path.parent for path in (ROOT / "results").glob("*/*/table.json"))
+GUIDES = ["install", "notebooks", "command_line", "comparison", "own_data", "gpus", "reliability", "library",
+          "results", "benchmarks"]
+# What makes a page fetch: a script's src, a stylesheet's, icon's or preload's href, an image's src.
+FETCHES = re.compile(r"<(?:script|img|iframe)[^>]*\ssrc=\"([^\"]*)\"|<link(?![^>]*rel=\"canonical\")[^>]*"
+                     r"\shref=\"([^\"]*)\"")
+
+
+def pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def test_every_page_loads_only_files_of_the_book(book_site):
+    outside = {}
+    for page in pages(book_site):
+        for match in FETCHES.finditer(page.read_text(encoding="utf-8")):
+            url = match.group(1) or match.group(2)
+            if re.match(r"^[a-z]+:|^//", url) and not url.startswith("data:"):
+                outside.setdefault(str(page.relative_to(book_site)), []).append(url)
+            elif url and not url.startswith("data:") and page.name != "404.html":  # that one: from the site's URL
+                target = (page.parent / url.split("?")[0].split("#")[0]).resolve()
+                assert target.exists(), f"{page.relative_to(book_site)} loads {url}, which the book lacks"
+    assert not outside, outside
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_has_a_page_with_its_stored_figures_and_equations(book_site, notebook):
+    stored = nbformat.read(notebook, as_version=4)
+    figures = sum(PLOTLY_MIME in o.get("data", {}) for c in stored.cells if c.cell_type == "code"
+                  for o in c.get("outputs", []))
+    page = (book_site / "notebooks" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+    assert page.count('class="plotly-graph-div"') == figures
+    assert 'src="../assets/javascripts/plotly.min.js"' in page and "cdn.plot.ly" not in page
+    if any(markdown_tex(c.source) for c in stored.cells if c.cell_type == "markdown"):
+        assert 'src="../assets/mathjax/MathJax.js?' in page
+    streams = [o.text for c in stored.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if o.output_type == "stream" and o.text.strip()]
+    assert streams, f"{notebook.name} has no printed output"
+    first = streams[0].strip().splitlines()[0]
+    assert first.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;") in page \
+        or first in page, f"{notebook.name}'s first printed line is not on its page"
+    hidden = [c for c in stored.cells if c.cell_type == "code" and c.metadata.get("jupyter", {}).get("source_hidden")]
+    for cell in hidden:  # a collapsed check's code stays out of the page, as JupyterLab hides it
+        assert cell.source.strip().splitlines()[-1].strip() not in page
+
+
+def test_every_command_and_its_options_are_in_the_command_reference(book_site):
+    page = (book_site / "reference" / "commands.html").read_text(encoding="utf-8")
+    commands = subcommands(build_parser())
+    assert {"lab", "train", "eval", "study", "orderings", "book"} <= set(commands)
+    for name, parser in commands.items():
+        assert f'<h2 id="{name}">' in page, name
+        section = page.split(f'<h2 id="{name}">', 1)[1].split("<h2 ", 1)[0]
+        for action in parser._actions:
+            for option in action.option_strings:
+                assert option in section, f"{name} {option}"
+
+
+def test_the_api_reference_is_written_from_the_docstrings(book_site):
+    api = book_site / "api"
+    assert {p.stem for p in api.glob("*.html")} >= {"fbcd_lab", "fbcd_lab.class_division", "fbcd_lab.training",
+                                                    "fbcd_lab.data", "fbcd_lab.analysis", "fbcd_lab.studies"}
+    page = (api / "fbcd_lab.class_division.html").read_text(encoding="utf-8")
+    from fbcd_lab.class_division import clusters_per_class
+
+    assert 'id="fbcd_lab.class_division.clusters_per_class"' in page
+    assert " ".join(clusters_per_class.__doc__.split()[:6]) in " ".join(re.sub("<[^>]+>", "", page).split())
+
+
+@pytest.mark.parametrize("study", STUDIES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_each_committed_study_has_a_page_with_its_table_and_figure(book_site, study):
+    page = (book_site / "studies" / study.parent.name / f"{study.name}.html").read_text(encoding="utf-8")
+    assert page.count('class="plotly-graph-div"') == 1
+    table = json.loads((study / "table.json").read_text(encoding="utf-8"))
+    for cell in [row["cell"] for row in table["rows"] if row["cell"]]:  # the paper-only rows have none
+        assert f"<td>{cell}</td>" in page, cell
+
+
+def test_the_guides_the_benchmarks_and_the_search_index_are_built(book_site):
+    for guide in GUIDES:
+        assert (book_site / "guides" / f"{guide}.html").is_file(), guide
+    index = (book_site / "search" / "search_index.js").read_text(encoding="utf-8")
+    assert index.startswith("var __index = ") and "notebooks/04_training_lab.html" in index
+    results = (book_site / "guides" / "results.html").read_text(encoding="utf-8")
+    assert "<td>this kit</td>" in results, "the README's results table is included in the results guide"
+
+
+def test_a_broken_link_fails_the_build(tmp_path, monkeypatch, capsys):
+    sources = tmp_path / "docs"
+    shutil.copytree(book.SOURCES, sources)
+    with (sources / "pages" / "guides" / "install.md").open("a", encoding="utf-8") as page:
+        page.write("\nSee [a page that is not there](no_such_page.md).\n")
+    monkeypatch.setattr(book, "SOURCES", sources)
+    assert main(["book", str(tmp_path / "site")]) == 1
+    err = capsys.readouterr().err
+    assert "no_such_page.md" in err and "did not build" in err
+
+
+def test_a_folder_that_holds_something_else_is_refused(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["book", str(tmp_path)]) == 1
+    assert "is not empty and holds no book" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
