@@ -122,3 +122,15 @@ def test_a_folder_that_holds_something_else_is_refused(tmp_path, capsys):
     assert main(["book", str(tmp_path)]) == 1
     assert "is not empty and holds no book" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_the_pages_workflow_builds_the_book_with_the_kit_command_and_deploys_it():
+    """.github/workflows/book.yml (GitHub's runners; it cannot run here) builds with the book command."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8"))
+    build, deploy = workflow["jobs"]["build"]["steps"], workflow["jobs"]["deploy"]["steps"]
+    runs = [step.get("run", "") for step in build]
+    assert 'pip install -c constraints.txt -e ".[book]"' in runs and "python -m fbcd_lab book site" in runs
+    assert any(step.get("with", {}).get("path") == "site" for step in build if "upload-pages" in step.get("uses", ""))
+    assert any("deploy-pages" in step.get("uses", "") for step in deploy)

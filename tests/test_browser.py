@@ -1,4 +1,5 @@
-"""The notebooks as a user meets them: JupyterLab driven by headless Chromium through Playwright.
+"""The notebooks as a user meets them: JupyterLab driven by headless Chromium through Playwright; and
+the book (``python -m fbcd_lab book``) read from its files with the network cut.
 
 A JupyterLab server runs on a free port with a random token, on a copy of the repository's
 ``notebooks/`` folder (so that nothing a test does can save into the committed notebooks), its
@@ -454,3 +455,73 @@ def test_exported_html_draws_its_figures_and_equations_offline(browser, tmp_path
     finally:
         context.close()
     assert not [u for u in blocked if "plot.ly" in u or "plotly" in u], blocked
+
+
+# --- the book (python -m fbcd_lab book), opened from its files with the network cut -------------
+BOOK_NOTEBOOKS = ["02_why_ce_fails_and_fbh", "04_training_lab"]
+# Material's search box says "Type to start searching" once its index is loaded (from file://: the
+# offline plugin's search_index.js, run by the iframe-worker shim).
+SEARCH_READY_JS = """() => { const m = document.querySelector('.md-search-result__meta');
+  return !!m && /type to start/i.test(m.textContent); }"""
+
+
+@pytest.fixture
+def offline_page(browser):
+    """A page with the network cut: every request other than a file's is aborted, and listed."""
+    context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    blocked: list[str] = []
+
+    def only_files(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    try:
+        page = context.new_page()
+        page.route("**/*", only_files)
+        page.blocked = blocked
+        yield page
+    finally:
+        context.close()
+
+
+def test_the_book_reads_offline(offline_page, book_site):
+    """The built book from its files: the navigation leads from the front page to a guide and a
+    notebook, search finds a guide's word, each notebook page draws its figures and typesets its
+    equations (MathJax, the book's own copy), and the command reference lists every command."""
+    from fbcd_lab.book.command_reference import subcommands
+    from fbcd_lab.cli import build_parser
+
+    page = offline_page
+    page.goto((book_site / "index.html").as_uri())
+    page.locator(".md-nav__link", has_text="More than one GPU").first.click()
+    page.wait_for_url("**/guides/gpus.html")
+    assert page.locator("article h1").inner_text().startswith("More than one GPU")
+    page.locator(".md-nav__link", has_text="Training lab").first.click()
+    page.wait_for_url("**/notebooks/04_training_lab.html")
+
+    page.locator(".md-search__input").click()
+    page.wait_for_function(SEARCH_READY_JS)
+    page.keyboard.type("torchrun", delay=20)
+    page.wait_for_function("() => document.querySelectorAll('.md-search-result__item').length > 0")
+    links = page.eval_on_selector_all(".md-search-result__item a", "es => es.map(e => e.href)")
+    assert any("/guides/gpus.html" in link for link in links), links
+
+    for name in BOOK_NOTEBOOKS:
+        page.goto((book_site / "notebooks" / f"{name}.html").as_uri())
+        states = wait_for_figures(page, plotly_outputs(name), ".js-plotly-plot")
+        assert len(states) == plotly_outputs(name), states
+        equations = tex_snippets(name)
+        wait_until(page, f"() => ({EQUATIONS_JS})('span.MathJax') >= {equations}", 60,
+                   f"{name}: {equations} equations typeset")
+        assert page.evaluate(EQUATIONS_JS, "span.MathJax") == equations
+        text = page.locator("article").inner_text()
+        assert not any(tex in text for tex in ("\\frac", "\\lambda", "\\mathcal", "$\\")), text[:2000]
+
+    page.goto((book_site / "reference" / "commands.html").as_uri())
+    headings = [h.replace("¶", "").strip() for h in page.locator("article h2").all_inner_texts()]
+    assert headings == list(subcommands(build_parser())), headings
+    assert not page.blocked, page.blocked

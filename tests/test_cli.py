@@ -67,8 +67,9 @@ def test_recall_table_shows_whole_rule_names_and_printable_class_names():
 
 
 def test_a_long_run_says_after_its_first_epoch_how_long_it_will_take(capsys):
-    """The README's own-data command once ran 10 minutes on 58 images with nothing said: after the
-    first epoch, a run with more than a minute to go says how long and how to shorten it."""
+    """The own-data guide's command (docs/pages/guides/own_data.md) once ran 10 minutes on 58 images with
+    nothing said: after the first epoch, a run with more than a minute to go says how long and how to
+    shorten it."""
     from types import SimpleNamespace
 
     from fbcd_lab.cli.train import _time_estimate

@@ -1,7 +1,8 @@
-"""The committed CIFAR-10-LT studies agree with their records, and the README quotes their tables.
+"""The committed CIFAR-10-LT studies agree with their records, and the README and the book's results
+guide (docs/pages/guides/results.md) quote their tables.
 
-A record landed without rebuilding the table, or a table rebuilt without updating the README,
-fails here; no data is needed (the records hold every number).
+A record landed without rebuilding the table, or a table rebuilt without updating the README or the
+guide, fails here; no data is needed (the records hold every number).
 """
 
 import json
@@ -16,6 +17,7 @@ from fbcd_lab.studies.orderings import flipped_pairs, paper_means, table_means
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = [ROOT / "results" / "cifar10_lt" / "table1", ROOT / "results" / "cifar10_lt_200" / "table1"]
+RESULTS_GUIDE = ROOT / "docs" / "pages" / "guides" / "results.md"
 
 
 def _cells(table: dict) -> dict[str, dict]:
@@ -64,17 +66,17 @@ def test_the_readme_row_quotes_the_committed_30_epoch_table():
         assert text == f"{run['mean']:.1f}{spread} ({run['n']})", recipe
 
 
-def test_the_readme_quotes_the_orderings_command_on_the_two_studies(capsys, monkeypatch):
+def test_the_results_guide_quotes_the_orderings_command_on_the_two_studies(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     if not (STUDIES[1] / "table.json").is_file():
         pytest.skip(f"no table at {STUDIES[1] / 'table.json'} yet: the 200-epoch runs have not landed")
     assert main(["orderings", "results/cifar10_lt/table1", "results/cifar10_lt_200/table1"]) == 0
     printed = capsys.readouterr().out
-    assert f"```\n{printed}```" in (ROOT / "README.md").read_text(), \
-        "README's 30- against 200-epoch block is not what the orderings command prints: paste it again"
+    assert f"```\n{printed}```" in RESULTS_GUIDE.read_text(), \
+        "the results guide's 30- against 200-epoch block is not what the orderings command prints: paste it again"
 
 
-def test_the_readme_counts_the_pairs_that_differ_from_the_paper_over_the_six_recipes_it_reports():
+def test_the_results_guide_counts_the_pairs_that_differ_from_the_paper_over_the_six_recipes_it_reports():
     tables = [json.loads((folder / "table.json").read_text()) for folder in STUDIES]
     paper = paper_means(tables[1], "100")
     short, long = (table_means(table, "100") for table in tables)
@@ -82,4 +84,4 @@ def test_the_readme_counts_the_pairs_that_differ_from_the_paper_over_the_six_rec
     differ = [len(flipped_pairs(means, six)) for means in (long, short)]  # over the names both have
     assert len(six) == 6 and differ == [3, 6]
     assert "the 200-epoch ordering differs from the paper's in those 3 of the 15 pairs, the 30-epoch ordering in 6" \
-        in " ".join((ROOT / "README.md").read_text().split())
+        in " ".join(RESULTS_GUIDE.read_text().split())

@@ -98,8 +98,9 @@ def test_natural_from_the_command_line(tmp_path, capsys):
 
 
 def test_a_small_folder_gets_the_cpu_protocol_by_default_and_is_told(tmp_path, capsys):
-    """The README's own-data command, no option beyond the data: ResNet-8 and cpu_short (30 epochs)
-    below SMALL_FOLDER_IMAGES training images, with one line naming the paper's setup."""
+    """The own-data guide's command (docs/pages/guides/own_data.md), no option beyond the data: ResNet-8
+    and cpu_short (30 epochs) below SMALL_FOLDER_IMAGES training images, with one line naming the
+    paper's setup."""
     root, out = image_folder(tmp_path / "pets"), tmp_path / "run"
     assert main(["train", "--dataset", "imagefolder", "--data-root", str(root), "--imbalance-ratio", "natural",
                  "--method", "fbcd", "--no-progress", "--out", str(out)]) == 0

@@ -27,7 +27,8 @@ from fbcd_lab.cli import book, decompose, demo, eval, lab, orderings, study, sum
 from fbcd_lab.distributed import is_main, lost_a_process, rank
 from fbcd_lab.run_folder import CHECKPOINT_NAME
 
-COMMANDS = (lab, demo, train, eval, weights, decompose, summarize, orderings, study, book)  # in the order --help lists them
+# in the order --help lists them
+COMMANDS = (lab, demo, train, eval, weights, decompose, summarize, orderings, study, book)
 
 
 class OneLineParser(argparse.ArgumentParser):
