@@ -45,7 +45,7 @@ def _describe(run: Run | dict, data: LongTailData | None) -> tuple[dict[str, str
         seed, kind, size = run["seed"], config["data_spec"]["name"], run["data"]["image_size"]
     else:
         raise ValueError(f"runs must hold trained runs or results records, got a {type(run).__name__}")
-    return {"backbone": method.backbone, "epochs": _count(optim.epochs, "epoch"),
+    return {"backbone": method.backbone, "epochs": f"{optim.epochs} epoch{'' if optim.epochs == 1 else 's'}",
             "optimiser": f"SGD (momentum {optim.momentum:g}, weight decay {optim.weight_decay:g})",
             "schedule": _schedule(optim), "batch": f"batch {optim.batch_size}",
             "augmentation": _augmentation(kind, size, method)}, seed
@@ -53,15 +53,12 @@ def _describe(run: Run | dict, data: LongTailData | None) -> tuple[dict[str, str
 
 def _schedule(optim: OptimConfig) -> str:
     """The learning rate over the epochs, in words (epochs counted from 0, as the trainer does)."""
-    warmup = f" (linear warm-up over the first {_count(optim.warmup_epochs, 'epoch')})" if optim.warmup_epochs else ""
+    first = "the first epoch" if optim.warmup_epochs == 1 else f"the first {optim.warmup_epochs} epochs"
+    warmup = f" (linear warm-up over {first})" if optim.warmup_epochs else ""
     if optim.schedule == "cosine":
         return f"lr {optim.lr:g}{warmup}, cosine to 0"
     steps = " and ".join(f"{optim.lr * f:g} from epoch {m}" for m, f in zip(optim.milestones, optim.factors))
     return f"lr {optim.lr:g}{warmup}" + (f", {steps}" if steps else ", constant")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _augmentation(kind: str, size: int, method: MethodConfig) -> str:

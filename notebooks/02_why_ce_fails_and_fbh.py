@@ -369,9 +369,9 @@ claim("FBH diagonal minus CE's matched diagonal", dominance["CE + FBH, ratio 100
 # 4. The learnt prior: averaged over the balanced test set, the three rarest classes get far less
 #    than their 0.3 of the probability (the cell prints it). (Class 0 supplies 144 of the 354 training images, class 9
 #    one: every image of a class pulls its weight vector toward its features.)
-# 5. From about 0.30 (the ratio-1 model) to the value printed for ratio 100: 0.051 in the stored
-#    run, about six times less (the notebook's checks hold it below 0.2 over seeds, precisions and
-#    CPUs). Their training share is 0.020: the model has learnt much of the long tail as a prior.
+# 5. From about 0.30 (the ratio-1 model) to the value printed for ratio 100, about a sixth of it
+#    in the stored run (the notebook's checks hold it below 0.2 over seeds, precisions and CPUs).
+#    Their training share is 0.020: the model has learnt much of the long tail as a prior.
 #
 # </details>
 

@@ -63,3 +63,9 @@ def test_each_source_kind_has_its_training_augmentation():
     assert train_augmentation("imagefolder", 64) == (8, True) and train_augmentation("imagenet_lt", 224) == (0, True)
     with pytest.raises(ValueError, match="kind must be one of"):
         train_augmentation("svhn", 32)
+
+
+def test_a_one_epoch_warm_up_reads_as_the_first_epoch():
+    record = copy.deepcopy(load_records(STUDY / "table1" / "r100" / "ours" / "seed0")[0])
+    record["config"]["optim"] = preset("cpu_short", epochs=15).to_dict()
+    assert "lr 0.1 (linear warm-up over the first epoch), 0.01 from epoch 10" in protocol_line([record])
