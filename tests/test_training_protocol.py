@@ -29,7 +29,8 @@ def test_mixup_and_a_cosine_schedule_are_named():
     record["config"]["method"]["augment"] = "mixup"
     record["config"]["optim"] = preset("paper_imagenet_lt").to_dict()
     line = protocol_line([record])
-    assert "flip, Mixup, training seed 0" in line and "lr 0.2 (linear warm-up over the first 5 epochs), cosine to 0" in line
+    assert "flip, Mixup, training seed 0" in line
+    assert "lr 0.2 (linear warm-up over the first 5 epochs), cosine to 0" in line
     assert "batch 512" in line and "90 epochs" in line
 
 
