@@ -12,8 +12,11 @@
 # counts on a log axis, look at its images, and split its classes into the groups papers report.
 #
 # Everything here runs on the embedded scikit-learn digits (8x8 grey images), so it needs no
-# download. The same calls build CIFAR-10-LT, CIFAR-100-LT, Tiny-ImageNet-LT or ImageNet-LT
-# (see the README).
+# download. The same calls build the paper's sets from their images:
+# `build_long_tailed("cifar10", 100, root=...)` for CIFAR-10-LT (likewise `"cifar100"`,
+# `"tiny_imagenet"`, `"imagenet_lt"`, or `"imagefolder"` for a `train/` and `test/` folder of your
+# own; notebook 10), once the images are on disk (`download=True` fetches CIFAR on a machine with
+# internet). The counts alone need no images: `long_tail_counts` below gives them.
 
 # %%
 import ipywidgets as widgets

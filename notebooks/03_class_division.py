@@ -51,6 +51,33 @@ print("CIFAR-10-LT, u = 10: u_c =", clusters_per_class(cifar10, 10), "K =", sum(
 for ratio in (10, 50, 100):
     print(f"CIFAR-100-LT ratio {ratio}, u = 10: K = {sum(clusters_per_class(long_tail_counts(500, 100, ratio), 10))}")
 
+# %% [markdown]
+# The same division cut for real: `divide_classes` (random, the paper's default) on CIFAR-10-LT's
+# 12,406 training labels at β = 100 with the paper's u = 10, one row a class. It needs only the
+# counts, which the long-tail builder fixes, so no image is loaded (the class names are read from a
+# committed run record of that set). Each cluster's size is a whole number of images, so a class
+# of 2,997 split in 6 gets clusters of 500 and 499.
+
+# %%
+from fbcd_lab.records import read_record
+
+cifar_record = read_record("../results/cifar10_lt/table1/r100/ce/seed0/results.json")
+cifar_labels = np.repeat(np.arange(10), cifar10)
+cifar_division = divide_classes(cifar_labels, 10, 10, "random", seed=0)
+owner = np.asarray(cifar_division.class_of_cluster)
+cifar_table = pd.DataFrame({
+    "class": cifar_record["classes"], "n_c": cifar10, "u_c": cifar_division.clusters_per_class,
+    "cluster sizes": [sorted(cifar_division.cluster_sizes[owner == c].tolist(), reverse=True) for c in range(10)],
+    "mean images per cluster": np.round(np.array(cifar10) / cifar_division.clusters_per_class, 1)})
+print(f"CIFAR-10-LT, β = 100, u = 10: K = {cifar_division.num_clusters}; imbalance before "
+      f"{cifar_division.imbalance_before():.0f}, after {cifar_division.imbalance_after():.1f} (largest / smallest "
+      f"cluster: {cifar_division.cluster_sizes.max()} against {cifar_division.cluster_sizes.min()} images)")
+cifar_table
+
+# %% jupyter={"source_hidden": true}
+assert cifar_record["counts"] == list(cifar10) and cifar_division.num_clusters == 31
+assert cifar_division.cluster_sizes.max() == 500 and cifar_division.cluster_sizes.min() == 50
+
 # %%
 division = divide_classes(data.train.labels, data.num_classes, 10, "random", seed=0)
 table = pd.DataFrame({"class": data.classes, "n_c": data.counts, "u_c": division.clusters_per_class,
@@ -226,7 +253,8 @@ assert EXERCISES["total_loss"].check(EXERCISES["total_loss"].answer)  # the chec
 # %% [markdown]
 # ## What you should have seen
 #
-# - Eq. 3 gives K = 31 clusters for CIFAR-10-LT (β = 100, u = 10) and 283 for CIFAR-100-LT.
+# - Eq. 3 gives K = 31 clusters for CIFAR-10-LT (β = 100, u = 10) and 283 for CIFAR-100-LT; on
+#   CIFAR-10-LT the clusters hold 500 images down to the tail's 50, an imbalance of 10 instead of 100.
 # - Division brings the digits' imbalance from 144 down to 15 with u = 10 (clusters of 14 or 15
 #   images against a one-image tail class).
 # - Random division makes equal clusters; k-means and hierarchical follow the images and may be

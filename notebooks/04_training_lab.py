@@ -31,6 +31,15 @@
 # subset is the same for every run of a ratio (subset seed 0); the seed control changes the
 # training only (initialisation, division, batch order), so two seeds show the training noise.
 #
+# **What each control may be set to.** Beside every control its sensible range is written (also
+# its tooltip). The settings the chosen method does not read are greyed out: plain `ce` reads none
+# of u, λ, α and the division, and its rows in the table leave them blank. A warning line under
+# the controls names any setting that makes no sense for the method, before you train: u = 1 with
+# the class-division head (it then divides nothing), α at or below 1/u (a sample's own cluster
+# would get no more than a sibling) or α = 1 (siblings become rivals), λ = 0 with the
+# feature-balancing head (it gets no gradient), fewer than 10 epochs (the schedule is squeezed).
+# You may still train such a run, to see what happens; its row keeps the warnings in `flags`.
+#
 # The loss is $\mathcal{L} = \mathcal{L}_2 + \lambda \mathcal{L}_1$: $\mathcal{L}_2$ is the soft-label
 # cross-entropy of the K-cluster main head (notebook 3) and $\mathcal{L}_1$ the cross-entropy of the
 # feature-balancing head, where each class owns an equal group of feature channels (notebook 2).
@@ -44,7 +53,8 @@ import pandas as pd
 from fbcd_lab import plots
 from fbcd_lab.claims import claim
 from fbcd_lab.lab_preset import lab_preset
-from fbcd_lab.ui import TrainingPanel
+from fbcd_lab.training_protocol import protocol_line
+from fbcd_lab.ui import TrainingPanel, setting_warnings
 
 plots.setup_notebook()
 preset = lab_preset()
@@ -74,6 +84,7 @@ row = panel.train(block=True)
 panel.controls["method"].value = "ce"
 ce_row = panel.train(block=True)
 print("the lab's training counts:", list(panel.datasets[100].counts))
+print("training protocol:", protocol_line([run for run, _ in panel.results.values()], panel.datasets[100]))
 pd.DataFrame([{key: round(r[key], 3) if isinstance(r[key], float) else r[key]
                for key in ("method", "u", "lam", "epochs_done", "best_val_epoch", "mean_recall", "many", "medium",
                            "few")} for r in (row, ce_row)])
@@ -99,6 +110,19 @@ assert panel.results[1][0].division.num_clusters == 31 and list(panel.results[1]
 claim("mean recall (chance is 0.1)", row["mean_recall"], above=0.3)
 history = panel.results[1][0].history
 claim("training loss, last epoch / first", history[-1]["loss"] / history[0]["loss"], below=0.6)
+
+# %% [markdown]
+# The warnings are there before you press Train. From code, as if you had dragged the slider to
+# u = 1 with the paper's model, then back:
+
+# %%
+panel.controls["method"].value, panel.controls["u"].value = "fbcd", 1
+print(setting_warnings(panel.settings()))
+panel.controls["u"].value = 10
+print(setting_warnings(panel.settings()))
+
+# %% jupyter={"source_hidden": true}
+assert panel.flags.value == "" and row["flags"] is None and ce_row["flags"] is None
 
 # %% [markdown]
 # `panel.results[run_id]` holds each trained run and its metrics under every rule, for your own
@@ -127,8 +151,8 @@ claim("training loss, last epoch / first", history[-1]["loss"] / history[0]["los
 # 4. Without L1 the class groups get no gradient of their own, so FBH no longer shares the
 #    channels out among the classes; its balanced neck (where D is not a multiple of C) still adds
 #    a layer. On the digits' small CNN (D = 80) there is no neck, so λ = 0 trains CDH's objective
-#    alone. Its numbers still differ from a `cdh` run of the same seed (notebook 6's λ = 0 point
-#    against its CDH cell): the model still holds the FBH kernels, which draw their initial values
+#    alone. Its numbers still differ from a `cdh` run of the same seed (train both here and
+#    compare the rows): the model still holds the FBH kernels, which draw their initial values
 #    from the seeded random stream before the classifier does, so the classifier starts from other
 #    weights (the class division is the same).
 # 5. A class's probability becomes the sum over its u_c clusters: a head class with 10 clusters

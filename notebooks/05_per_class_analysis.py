@@ -27,6 +27,7 @@ from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.models.predict import RULES
 from fbcd_lab.records import evaluate_run
 from fbcd_lab.training import train
+from fbcd_lab.training_protocol import protocol_line
 
 plots.setup_notebook()
 sizes = lab_preset()
@@ -54,7 +55,8 @@ for method in runs:
           f"(K = {runs[method].division.num_clusters})")
 
 # %%
-print("protocol:", protocol)
+print("training protocol:", protocol_line(list(runs.values()), data))
+print("evaluation:", protocol)
 print("rows of the confusion matrices:", len(metrics["ce"]["top_cluster"]["confusion_matrix"]))
 
 # %% jupyter={"source_hidden": true}
@@ -75,7 +77,11 @@ plots.show(plots.per_class_recall_figure(data.counts, {m: metrics[m]["top_cluste
 # ## Classifier weight norms (Fig. 3, bottom)
 #
 # For the two-head model a class's norm is the mean over its clusters. Cross-entropy tends to give
-# the head classes larger weight vectors, which pushes predictions toward them.
+# the head classes larger weight vectors, which pushes predictions toward them. Why, from the
+# softmax gradient (notebook 2 derives it): cross-entropy moves $\mathbf{w}_c$ by a sum over
+# class c's own images, each pulling it toward its features with weight $1 - p_{ic}$, so a class
+# with 144 images collects up to 144 pulls an epoch and a one-image class one; weight decay shrinks
+# every vector by the same factor, so what is left orders the norms by class size.
 
 # %% tags=["nbval-ignore-output"]
 plots.show(plots.weight_norms_figure(data.counts, {m: metrics[m]["top_cluster"]["weight_norms"] for m in runs}))
@@ -184,7 +190,8 @@ assert EXERCISES["sum_clusters"].check(EXERCISES["sum_clusters"].answer)  # the 
 #
 # The digits' tail has one or two images a class; CIFAR-10-LT at ratio 100 has 5,000 down to 50.
 # The repository keeps the records and model weights of a CIFAR-10-LT study (ResNet-8, 30 epochs,
-# seed 0; `results/cifar10_lt/README.md` has the command that made them), so these views need no
+# seed 0; the protocol is printed below, and `results/cifar10_lt/README.md` has the command that
+# made them), so these views need no
 # training and no images: per-class recall is in each run's record, and the weights give the norm
 # of every cluster's weight vector $w_k$ in the main head. Four runs: cross-entropy, the paper's
 # model (`ours`), and two baselines that score above it in that study (notebook 7 calls both orders
@@ -194,13 +201,14 @@ assert EXERCISES["sum_clusters"].check(EXERCISES["sum_clusters"].answer)  # the 
 # %%
 from pathlib import Path
 
-from fbcd_lab.records import read_record
+from fbcd_lab.records import load_records, read_record
 from fbcd_lab.weights import load_weights
 
 study = Path("../results/cifar10_lt/table1/r100")
 cifar = {cell: read_record(study / cell / "seed0" / "results.json") for cell in ("ce", "ours", "la_loss", "ldam_drw")}
 cifar_top = {cell: r["metrics"]["top_cluster"] for cell, r in cifar.items()}
 counts, classes = cifar["ours"]["counts"], cifar["ours"]["classes"]
+print("training protocol:", protocol_line(list(cifar.values())))
 print("training images per class:", dict(zip(classes, counts)))
 
 # %% tags=["nbval-ignore-output"]
@@ -240,7 +248,49 @@ assert cifar_top["ce"]["mean_recall"] < cifar_top["ours"]["mean_recall"] < cifar
 # the paper's model scores below the logit-adjusted loss and LDAM-DRW in mean recall; notebook 7
 # sets every method of the paper's Table 1 side by side.
 #
-# The committed weights show where the inversion comes from. Each marker below is one cluster of
+# **Where this study departs from the paper, and the evidence.** The paper's Table 1 (CIFAR-10-LT,
+# ratio 100, ResNet-32, 200 epochs) puts its model above LDAM-DRW and Mixup above cross-entropy;
+# here both orders are reversed. The repository also holds a few 200-epoch runs of the same
+# ResNet-8 protocol (`results/cifar10_lt_200`), which say whether the short schedule is the
+# reason:
+
+# %%
+from fbcd_lab.models.two_head import build_model
+from fbcd_lab.paper_results import TABLES
+
+CELLS = ("ce", "mixup", "ours", "ldam_drw")
+studies = {"30 epochs": Path("../results/cifar10_lt/table1/r100"), "200 epochs": Path("../results/cifar10_lt_200/table1/r100")}
+accuracy = {label: {cell: [100 * read_record(p / "results.json")["metrics"]["top_cluster"]["accuracy"]
+                           for p in sorted((folder / cell).glob("seed*"))] for cell in CELLS}
+            for label, folder in studies.items()}
+paper1 = {cell: TABLES[1].numbers["cifar10", 100, cell, None, "all"] for cell in CELLS}
+departures = {f"ResNet-8, {label} (seeds)": {cell: f"{np.mean(v):.1f} ({len(v)})" for cell, v in cells.items()}
+              for label, cells in accuracy.items()}
+departures["paper: ResNet-32, 200 epochs"] = {cell: f"{v:.1f}" for cell, v in paper1.items()}
+print("protocol of the 200-epoch runs:", protocol_line(load_records(studies["200 epochs"] / "ours")))
+size = {name: sum(p.numel() for p in build_model(name, 10, 3, 32, fbh=False).parameters())
+        for name in ("resnet8", "resnet32")}
+below = {cell: paper1[cell] - np.mean(accuracy["200 epochs"][cell]) for cell in CELLS}
+print(f"parameters: ResNet-8 {size['resnet8']:,}, ResNet-32 {size['resnet32']:,}; at 200 epochs every cell is "
+      f"{min(below.values()):.1f} to {max(below.values()):.1f} points below the paper's")
+pd.DataFrame(departures)
+
+# %% jupyter={"source_hidden": true}
+for label, cells in accuracy.items():
+    assert np.mean(cells["mixup"]) < np.mean(cells["ce"]) and np.mean(cells["ours"]) < np.mean(cells["ldam_drw"]), label
+assert paper1["mixup"] > paper1["ce"] and paper1["ours"] > paper1["ldam_drw"] and min(below.values()) > 5
+
+# %% [markdown]
+# Both departures survive the paper's 200 epochs, so the short schedule is not the whole reason
+# (the 200-epoch cells are one or two seeds: orders, not gaps to quote). What is left differs
+# from the paper in the backbone: ResNet-8, with far fewer parameters than ResNet-32 (printed). A
+# likely reason, untested here: Mixup is a regulariser, and a small network that already
+# underfits gains nothing from a harder training task (every cell here scores several points
+# below the paper's, printed above); the paper's model may need the larger network's features as
+# well. The test: the same cells with ResNet-32 for 200 epochs, on a GPU. Notebook 7 sets every
+# method of Table 1 side by side.
+#
+# The committed weights show where the inversion of the weight norms comes from. Each marker below is one cluster of
 # the main head: the head class (airplane) owns 10 clusters, the four smallest classes one each.
 
 # %% tags=["nbval-ignore-output"]
@@ -262,6 +312,30 @@ assert np.allclose(np.bincount(owner, weights=cluster_norms) / clusters, cifar_t
 assert (round(float(cluster_norms[~single].mean()), 1), round(float(cluster_norms[single].mean()), 1)) == (2.4, 2.9)
 assert data.counts[0] == 144 and sum(c > 100 for c in data.counts) == 1  # exercise 2: digit 0 alone is many-shot
 assert [round(float(tail[c]), 3) for c in ("la_loss", "ce", "ours", "ldam_drw")] == [0.664, 0.098, 0.421, 0.633]
+
+# %% [markdown]
+# Split against whole is not the whole story: among the classes kept whole the norm still grows
+# with the class size, as cross-entropy's does, and a class split in 6 (automobile) sits above some
+# split in fewer. Two forces act, and a least-squares line through every committed seed's class
+# norms separates them: $\lVert \mathbf{w}_c \rVert \approx a + b \ln n_c + c \ln u_c$.
+
+# %%
+seed_records = [read_record(study / "ours" / f"seed{s}" / "results.json") for s in (0, 1, 2)]
+design = np.array([[1.0, np.log(n), np.log(u)] for r in seed_records
+                   for n, u in zip(r["counts"], r["division"]["clusters_per_class"])])
+observed = np.concatenate([r["metrics"]["top_cluster"]["weight_norms"] for r in seed_records])
+(a, b, c), *_ = np.linalg.lstsq(design, observed, rcond=None)
+r2 = 1 - ((observed - design @ np.array([a, b, c])) ** 2).sum() / ((observed - observed.mean()) ** 2).sum()
+u_of = seed_records[0]["division"]["clusters_per_class"]
+print(f"norm ≈ {a:.2f} + {b:.2f} ln n_c − {-c:.2f} ln u_c over {len(observed)} class norms (3 seeds); R² {r2:.2f}")
+print(pd.DataFrame({"n_c": counts, "u_c": u_of, "norm, seed 0": np.round(cifar_top["ours"]["weight_norms"], 2),
+                    "the line": np.round(design[:10] @ np.array([a, b, c]), 2)}, index=classes).to_string())
+
+# %% jupyter={"source_hidden": true}
+assert b > 0 and c < -b and r2 > 0.5  # more images lengthen a class's vectors, more clusters shorten them more
+whole = [cifar_top["ours"]["weight_norms"][k] for k in range(10) if u_of[k] == 1]  # exercise 4: frog .. truck
+assert whole.index(max(whole)) == 0 and whole.index(min(whole)) == len(whole) - 1
+assert cifar_top["ours"]["weight_norms"][1] > max(cifar_top["ours"]["weight_norms"][2:4])  # automobile above bird, cat
 
 # %% [markdown]
 # ## Exercises
@@ -289,10 +363,19 @@ assert [round(float(tail[c]), 3) for c in ("la_loss", "ce", "ours", "ldam_drw")]
 # 3. Near cross-entropy in mean recall on the digits (notebook 6 measures it over seeds), with
 #    weight norms still skewed like cross-entropy's, since its main head is a plain C-way
 #    classifier.
-# 4. With α = 0.5 a cluster of a class split in u_c > 1 clusters is trained toward 0.5 and its
-#    siblings share the other 0.5, so no cluster is pushed to a confident logit; a class kept whole
-#    (u_c = 1) gets a hard label of 1. The cell above measures it: clusters of split classes have
-#    the smaller norms (2.4 against 2.9 on average).
+# 4. Two forces, which the line fitted above separates. More images lengthen a class's vectors,
+#    as in cross-entropy (the coefficient of ln n_c is positive: among the classes kept whole,
+#    truck's 50 images give the shortest vector, frog's 232 the longest). More clusters shorten
+#    them, by more per nat (the coefficient of ln u_c is negative and larger): in training a
+#    class's probability is the sum of its u_c clusters', and a random division makes the clusters
+#    alike, so their logits are alike and the class scores about z + ln u_c, with z one cluster's
+#    logit. The division hands a class split in u_c a head start of ln u_c nats, and its clusters'
+#    weights need that much less length to give the class its probability; the soft labels (α =
+#    0.5, siblings sharing the rest) keep any one cluster from being pushed to a confident logit.
+#    Airplane has the largest head start, ln 10 ≈ 2.3, and the shortest vectors; automobile (6
+#    clusters, 2,997 images) loses less to its clusters than it gains from its images and ends
+#    above bird and cat; a class kept whole gets no head start. The line misses some classes by a
+#    few tenths (read the table), so these two forces are not all: one study, three seeds.
 # 5. That a skewed norm profile is a symptom of a prior learnt into the weights, not a requirement
 #    for balance: a model can correct the prior elsewhere (the logits, the loss, the decision
 #    rule) and keep skewed norms. Compare recalls, not norms, to judge a method.

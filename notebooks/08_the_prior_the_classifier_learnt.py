@@ -48,6 +48,7 @@ from fbcd_lab.exercises import EXERCISES
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.records import read_record
 from fbcd_lab.training import train_seeds
+from fbcd_lab.training_protocol import protocol_line
 
 plots.setup_notebook()
 started = time.perf_counter()
@@ -80,6 +81,7 @@ runs = train_seeds(data, [MethodConfig(method=m, backbone="small_cnn") for m in 
                    precision=sizes.precision, progress=False)
 for m in METHODS:
     print(f"{m:>5}: trained in " + ", ".join(f"{run.wall_time_s:.1f} s (seed {run.seed})" for run in runs[m]))
+print("training protocol:", protocol_line([run for m in METHODS for run in runs[m]], data))
 
 # %%
 for m in METHODS:
@@ -162,6 +164,8 @@ cifar = {c: [read_record(STUDY / c / f"seed{s}" / "results.json")["metrics"] for
 RULES = ("top_cluster", "sum_clusters", "logit_adjusted")
 cifar_rules = pd.DataFrame({name: {rule: points([m[rule]["mean_recall"] for m in cifar[c]]) for rule in RULES}
                             for c, name in (("ce", "CE"), ("ours", "FBH + CDH"))})
+print("training protocol:", protocol_line([read_record(STUDY / c / f"seed{s}" / "results.json")
+                                          for c in ("ce", "ours") for s in cifar_seeds]))
 print(f"CIFAR-10-LT ratio 100, committed runs, seeds {cifar_seeds}: test mean recall, points (mean ± sd)")
 print(cifar_rules.to_string())
 cifar_verdict, cifar_gap = paired_verdict([m["logit_adjusted"]["mean_recall"] for m in cifar["ce"]],
@@ -224,13 +228,35 @@ print(f"imbalance: classes {division['imbalance_before']:.1f}, clusters {divisio
 # $$\log \pi_c - \log u_c \;\approx\; (1 - \tau_{\mathrm{eq}}) \log \pi_c + \text{const},$$
 #
 # and $\tau_{\mathrm{eq}}$, its **equivalent τ** (`equivalent_tau`, `fit_tau` below; $u_c$ is
-# `clusters_per_class`), says how strong. `prior_shift` gives the shift two ways: *analytic*, the
+# `clusters_per_class`), says how strong. Step by step:
+#
+# 1. Why $-\log u_c$. With a random division the clusters of class c carry no information on the
+#    image, so the head gives them about equal logits z; the class's summed score is
+#    $\log \sum_{k \in c} e^{z} = z + \log u_c$, and the top-cluster rule scores the class by one
+#    cluster, $z$: the class's score, which carries its learnt log prior $\log \pi_c$, is lowered
+#    by $\log u_c$.
+# 2. Logit adjustment with τ lowers each class's score by $\tau \log \pi_c$, a straight line in
+#    $\log \pi_c$. $\log u_c$ is not one: Eq. 3 makes $u_c$ a straight line in $n_c$, not in
+#    $\log n_c$, and rounds it. So fit the best straight line through the C points
+#    $(\log \pi_c, \log u_c)$: $\log u_c \approx \tau_{\mathrm{eq}} \log \pi_c + b$ (least
+#    squares; `equivalent_tau` fits the shift $-\log u_c$, or the measured shift, the same way).
+# 3. Substitute: $\log \pi_c - \log u_c \approx \log \pi_c - \tau_{\mathrm{eq}} \log \pi_c - b =
+#    (1 - \tau_{\mathrm{eq}}) \log \pi_c + \text{const}$, with const $= -b$.
+# 4. The constant changes no prediction: it is added to every class's score alike, and the arg-max
+#    is the same. Only the slope matters, which is why τ alone describes a logit adjustment.
+#
+# For the digits (u = 10, printed above): $u_c$ = 10 for the head digit and 1 for the tail, so
+# $\log u_c$ falls from 2.3 to 0 while $\log \pi_c$ falls by $\log 144 = 5.0$: a slope near
+# 2.3 / 5.0 ≈ 0.46 (exercise 1). `prior_shift` gives the shift two ways: *analytic*, the
 # log share of the class's largest cluster, $\log(\max_{k \in c} n_k / n_c)$, and *measured*, the
 # mean over test images of $\max_{k \in c} z_k - \log \sum_{k \in c} e^{z_k}$ (how far the best
 # cluster's logit falls below the class's summed score); `equivalent_tau` fits each to the τ of a
 # logit adjustment of CE's log prior that shifts class scores the same way (least squares). The figure
 # draws CE's log prior, the top-cluster rule's (analytic and measured) and the straight line
-# $(1 - \tau_{\mathrm{eq}}) \log \pi_c$ fitted to the measured one.
+# $(1 - \tau_{\mathrm{eq}}) \log \pi_c$ fitted to the measured one. That line is drawn shifted
+# up or down by a constant, the mean gap between it and the measured curve (the const of step 3),
+# so that the two lie on each other and their slopes can be compared; the shift, printed under
+# the figure, changes no prediction (step 4).
 
 # %% tags=["nbval-ignore-output"]
 shifts = [analysis.prior_shift(run, data) for run in runs["fbcd"]]
@@ -246,6 +272,7 @@ plots.show(plots.effective_prior_figure(data.counts, {
 }))
 
 # %% tags=["nbval-ignore-output"]
+print(f"the fitted line is drawn shifted by {(measured - fit).mean():+.2f} nats (the constant of step 3)")
 equivalent = {kind: mean_sd([s["equivalent_tau"][kind] for s in shifts]) for kind in ("analytic", "measured")}
 for kind, (mean, sd) in equivalent.items():
     print(f"equivalent tau of the top-cluster rule, {kind}: {mean:.2f} ± {sd:.2f}")

@@ -38,6 +38,7 @@ from fbcd_lab.data import build_long_tailed
 from fbcd_lab.data.sources import CIFAR10_JPEG_VAR, cifar10_jpeg_root
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.training import train_seeds
+from fbcd_lab.training_protocol import protocol_line
 
 plots.setup_notebook()
 started = time.perf_counter()
@@ -61,6 +62,7 @@ runs = train_seeds(data, [MethodConfig(method=m, backbone="small_cnn") for m in 
                    precision=sizes.precision, progress=False)
 for m in METHODS:
     print(f"{m:>5}: trained in " + ", ".join(f"{run.wall_time_s:.1f} s (seed {run.seed})" for run in runs[m]))
+print("training protocol:", protocol_line([run for m in METHODS for run in runs[m]], data))
 
 # %% [markdown]
 # ## 1. Classifier vs features: linear probes
@@ -193,10 +195,28 @@ else:
 # Per training seed, in mean-recall points: start from CE under the top-cluster rule; add the
 # **prior correction** (CE with post-hoc logit adjustment at τ = 1 minus CE, notebook 8); add the
 # **better features** (the class-balanced probe on FBH + CDH's features minus the same probe on
-# CE's); what is left to reach FBH + CDH under the top-cluster rule is **the rest**
-# (`analysis.DEFINITIONS`). The prior and feature steps are measured on different models, so the
-# rest may be negative: FBH + CDH then gains less than the two separate effects predict. Bars are
-# means over seeds; hover for the spread and each seed's value.
+# CE's); what is left to reach FBH + CDH under the top-cluster rule is **the rest**. In symbols,
+# per seed,
+#
+# $$\text{rest} = \text{FBH+CDH}_{\text{top}} - \big(\text{CE}_{\text{LA}} + \text{probe}_{\text{FBH+CDH}} - \text{probe}_{\text{CE}}\big),$$
+#
+# so the three steps add up to the whole gain exactly. **Why the rest can be negative.** The two
+# steps are credits measured on other models than the one that reaches the end: the prior step is
+# what a *full* correction (τ = 1) gives CE, and the feature step is what a *retrained, balanced*
+# classifier gets out of each feature extractor. FBH + CDH collects neither in full: its
+# top-cluster rule corrects the prior only partly (its equivalent τ is below 1, notebook 8), and
+# its own head was trained on the long tail, so it may turn the better features into less recall
+# than a balanced probe does. Where the credits exceed what it collects, the rest is negative.
+#
+# The first reason can be taken away: give FBH + CDH the same full correction, logit adjustment at
+# τ = 1 over its clusters, and compute the rest again. That is `residual_logit_adjusted`:
+#
+# $$\text{rest}_{\text{LA}} = \text{FBH+CDH}_{\text{LA}} - \big(\text{CE}_{\text{LA}} + \text{probe}_{\text{FBH+CDH}} - \text{probe}_{\text{CE}}\big),$$
+#
+# and the two rests differ by exactly $\text{FBH+CDH}_{\text{LA}} - \text{FBH+CDH}_{\text{top}}$,
+# what the top-cluster rule's weaker correction costs (`analysis.DEFINITIONS` holds every step's
+# definition; the cell prints the two rests' definitions). Bars are means over seeds; hover for the spread and
+# each seed's value.
 
 # %% tags=["nbval-ignore-output"]
 per_seed = {"ce_top": [s["top_cluster"]["mean_recall"] for s in own_head["ce"]],
@@ -207,6 +227,8 @@ per_seed = {"ce_top": [s["top_cluster"]["mean_recall"] for s in own_head["ce"]],
             "fbcd_la": [s["logit_adjusted"][0]["mean_recall"] for s in own_head["fbcd"]]}
 gain = analysis.waterfall(**per_seed, seeds=seeds)  # the numbers decompose_gain computes, from the passes above
 plots.show(plots.waterfall_figure(gain, "top_cluster", "On the digits: CE to FBH + CDH"))
+for key in ("residual_top_cluster", "residual_logit_adjusted"):
+    print(f"{key} = {analysis.DEFINITIONS[key]}")
 
 # %% jupyter={"source_hidden": true}
 total = gain["levels"]["fbcd_top_cluster"]["mean"] - gain["levels"]["ce_top_cluster"]["mean"]
@@ -216,11 +238,11 @@ claim("waterfall: prior correction, points", gain["steps"]["prior_correction"]["
 
 # %% [markdown]
 # **The same waterfall on CIFAR-10-LT.** The committed study keeps the model-only weights of seed
-# 0 of CE and of FBH + CDH (`ours`; ResNet-8, 30 epochs, `results/cifar10_lt/`). The rule levels
+# 0 of CE and of FBH + CDH (`ours`; the protocol is printed below). The rule levels
 # are their records' test metrics; the two probes need the features of the 12,406 training and
 # 10,000 test images, so they need CIFAR-10 itself. `results/cifar10_lt/decomposition/seed0.json`
-# holds the waterfall made from them by `python -m fbcd_lab decompose` (the command is in
-# `results/cifar10_lt/README.md`). Under the `binder` and `full` presets, where the CIFAR-10 images
+# holds the waterfall made from them by `python -m fbcd_lab decompose`. Under the `binder` and
+# `full` presets, where the CIFAR-10 images
 # are (the folder `$FBCD_CIFAR10_JPEG` names, else `shared/data/cifar10-jpeg` beside the repository),
 # this cell computes it again from the weights (about half a minute) and checks it against the
 # committed one; the quick `ci` preset always reads the committed one, so its output is the same
@@ -246,6 +268,8 @@ else:
 plots.show(plots.waterfall_figure(cifar_gain, "top_cluster", "On CIFAR-10-LT (ResNet-8, seed 0): CE to FBH + CDH"))
 
 # %% tags=["nbval-ignore-output"]
+print("training protocol:", protocol_line([json.loads((SAVED / "table1" / "r100" / cell / "seed0" / "results.json")
+                                                      .read_text()) for cell in ("ce", "ours")]))
 for name, stats, step in analysis.waterfall_rows(cifar_gain):
     print(f"CIFAR-10-LT, seed 0 {name:>24}: {signed_points(stats, step)}")
 
@@ -288,7 +312,9 @@ print(f"4. The waterfall's rest is {signed_points(rests['the digits']['residual_
       f"top-cluster rule gains less than the prior correction and the better features together on "
       f"{' and '.join(negative) or 'neither'}. With logit adjustment over its clusters instead, the rest is "
       f"{signed_points(rests['the digits']['residual_logit_adjusted'])} and "
-      f"{signed_points(rests['CIFAR-10-LT']['residual_logit_adjusted'])}.")
+      f"{signed_points(rests['CIFAR-10-LT']['residual_logit_adjusted'])} (residual_logit_adjusted: the rest once "
+      f"FBH + CDH gets the same full correction, so what the top-cluster rule's weaker correction costs is the "
+      f"difference).")
 
 # %% tags=["nbval-ignore-output"]
 print(f"the whole notebook took {time.perf_counter() - started:.0f} s")

@@ -28,6 +28,7 @@ from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed, shot_groups
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.records import evaluate_run, read_record
+from fbcd_lab.training_protocol import protocol_line
 from fbcd_lab.training import train
 
 plots.setup_notebook()
@@ -145,7 +146,8 @@ for method in runs:
           f"accuracy {m['accuracy']:.3f}")
 
 # %%
-print("protocol:", protocol)
+print("training protocol:", protocol_line(list(runs.values()), data))
+print("evaluation:", protocol)
 
 # %% jupyter={"source_hidden": true}
 assert runs["ce"].division.num_clusters == 5 and runs["fbcd"].division.num_clusters == 20
@@ -200,8 +202,19 @@ assert record["metrics"]["top_cluster"]["mean_recall"] == recall["fbcd"], "the c
 #   With ten test images a class, a class's recall moves in steps of 10 % (one image); its three
 #   training images make that recall vary from seed to seed: train more seeds (notebook 6) before
 #   you trust a difference.
-# - The command line gives the same run and records it; the README's "Your own data" section has
-#   the commands for Tiny-ImageNet, ImageNet-LT and CIFAR.
+# - The command line gives the same run and records it. The same command trains the paper's
+#   sets, each with its own defaults (backbone, schedule, augmentation: the record's protocol):
+#
+#   ```bash
+#   python -m fbcd_lab train --dataset cifar10 --data-root ~/data --download --imbalance-ratio 100 --out runs/c10
+#   python -m fbcd_lab train --dataset tiny_imagenet --data-root ~/data/tiny-imagenet-200 --imbalance-ratio 100 \
+#       --out runs/tiny
+#   python -m fbcd_lab train --dataset imagenet_lt --data-root ~/data/imagenet --out runs/imagenet_lt
+#   ```
+#
+#   (`--download` fetches CIFAR on a machine with internet; Tiny-ImageNet and ImageNet-LT must be
+#   on disk, ImageNet-LT with its split lists `ImageNet_LT_train.txt` and `ImageNet_LT_test.txt`
+#   beside the images.)
 #
 # ## Exercises
 #

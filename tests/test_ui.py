@@ -3,6 +3,7 @@ shown errors."""
 
 import time
 
+import ipywidgets as widgets
 import pytest
 
 import fbcd_lab.ui.runner
@@ -27,6 +28,40 @@ def test_controls_have_documented_ranges_and_defaults():
     assert c["seed"].value == 0
 
 
+def test_every_control_states_its_sensible_range_beside_it():
+    from fbcd_lab.ui import HELP
+
+    panel = TrainingPanel()
+    rows = [child for child in panel.widget.children if isinstance(child, widgets.HBox)][:len(panel.controls)]
+    for (name, control), row in zip(panel.controls.items(), rows):
+        assert row.children[0] is control and HELP[name] in row.children[1].value and control.tooltip == HELP[name]
+    assert "Sensible 2 to 20 (the paper: 10)" in HELP["u"] and "Sensible 0.5 to 3 (the paper: 1.5)" in HELP["lam"]
+    assert "above 1/u" in HELP["alpha"] and "10 or more" in HELP["epochs"] and "0 or more" in HELP["seed"]
+    panel.controls["seed"].value = -3  # the seed box refuses a negative seed: it stays at its lowest, 0
+    assert panel.controls["seed"].value == 0
+
+
+def test_settings_that_make_no_sense_for_the_method_are_flagged():
+    panel = TrainingPanel()
+    assert panel.flags.value == ""  # the paper's defaults draw no warning
+    set_controls(panel, u=1)
+    assert "u = 1 divides no class" in panel.flags.value and "trains fbh" in panel.flags.value
+    set_controls(panel, method="cdh")
+    assert "trains ce" in panel.flags.value
+    set_controls(panel, u=10, alpha=0.1)
+    assert "α = 0.1 is at or below 1/u = 0.10" in panel.flags.value and "u = 1" not in panel.flags.value
+    set_controls(panel, alpha=1.0)
+    assert "hard cluster labels" in panel.flags.value
+    set_controls(panel, method="fbh", lam=0.0)  # alpha is not read by fbh: no warning for it
+    assert "λ = 0 gives the feature-balancing head no gradient" in panel.flags.value and "α" not in panel.flags.value
+    set_controls(panel, method="ce", u=1)  # ce reads neither u nor λ nor α: nothing to flag
+    assert panel.flags.value == ""
+    set_controls(panel, epochs=3)
+    assert "3 epochs is short" in panel.flags.value
+    set_controls(panel, epochs=10)
+    assert panel.flags.value == ""
+
+
 def test_method_greys_out_unused_settings():
     panel = TrainingPanel()
     panel.controls["method"].value = "ce"
@@ -46,6 +81,7 @@ def test_train_button_adds_rows_traces_and_progress():
     assert len(panel.runs) == 1
     row = panel.runs[0]
     assert (row["u"], row["lam"], row["method"], row["epochs_done"], row["stopped"]) == (4, 0.5, "fbcd", 2, False)
+    assert row["flags"].startswith("2 epochs is short")  # the row keeps the warnings its settings drew
     assert 0 <= row["mean_recall"] <= 1 and 0 <= row["accuracy"] <= 1 and row["wall_time_s"] > 0
     assert len(panel.figure.data) == 3
     l2, l1, recall = panel.figure.data

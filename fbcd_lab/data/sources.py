@@ -32,6 +32,16 @@ DIGITS_SPLIT_SEED = 0
 CIFAR10_JPEG_VAR = "FBCD_CIFAR10_JPEG"
 
 
+def train_augmentation(kind: str, image_size: int) -> tuple[int, bool]:
+    """The crop padding (0: none) and horizontal flip a source of ``kind`` (one of :data:`SOURCES`)
+    trains with at ``image_size`` px: the digits 1 px and no flip (a flipped digit is another
+    glyph), CIFAR 4 px, image folders and Tiny-ImageNet 4 px at 32 px scaled with size, ImageNet-LT none."""
+    if kind not in SOURCES:
+        raise ValueError(f"kind must be one of {SOURCES}, got {kind!r}")
+    padding = {"digits": 1, "cifar10": 4, "cifar100": 4, "imagenet_lt": 0}.get(kind, max(1, image_size // 8))
+    return padding, kind != "digits"
+
+
 def cifar10_jpeg_root() -> Path:
     """Where the CIFAR-10 JPEG folders are looked for (they may be absent: check ``(root / "train").is_dir()``)."""
     default = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpeg"
@@ -109,7 +119,7 @@ def digits_source() -> Source:
     train_idx = np.setdiff1d(np.arange(len(labels)), test_idx)
     full = TensorImages(images, labels)
     return Source("digits", tuple(str(c) for c in range(10)), full.subset(train_idx),
-                  full.subset(test_idx), in_channels=1, image_size=8, crop_padding=1, hflip=False)
+                  full.subset(test_idx), 1, 8, *train_augmentation("digits", 8))
 
 
 def cifar_source(name: str, root: Path, download: bool) -> Source:
@@ -129,8 +139,8 @@ def cifar_source(name: str, root: Path, download: bool) -> Source:
         raise FileNotFoundError(f"{name} under data_root {str(root)!r} is incomplete or corrupted ({err})") from err
     train, test = (TensorImages(torch.from_numpy(p.data).permute(0, 3, 1, 2).contiguous(),
                                 np.asarray(p.targets, dtype=np.int64)) for p in parts)
-    return Source(name, tuple(parts[0].classes), train, test, in_channels=3, image_size=32,
-                  crop_padding=4, hflip=True, mean=CIFAR_MEAN, std=CIFAR_STD)
+    return Source(name, tuple(parts[0].classes), train, test, 3, 32, *train_augmentation(name, 32),
+                  mean=CIFAR_MEAN, std=CIFAR_STD)
 
 
 def imagefolder_source(root: Path, image_size: int | None = None, val: bool = False) -> Source:
@@ -148,8 +158,8 @@ def imagefolder_source(root: Path, image_size: int | None = None, val: bool = Fa
             raise ValueError(f"data_root {str(root)!r}: train/ and {split}/ hold different class folders")
     images = {split: files for split, (_, files) in parts.items()}
     size = image_size or _probe_size(images["train"].paths[0])
-    return Source(root.name, parts["train"][0], images["train"], images["test"], in_channels=_channels(images),
-                  image_size=size, crop_padding=max(1, size // 8), hflip=True, val=images.get("val"))
+    return Source(root.name, parts["train"][0], images["train"], images["test"], _channels(images), size,
+                  *train_augmentation("imagefolder", size), val=images.get("val"))
 
 
 def tiny_imagenet_source(root: Path, image_size: int | None = None) -> Source:
@@ -172,8 +182,8 @@ def tiny_imagenet_source(root: Path, image_size: int | None = None) -> Source:
     images = {split: FileImages(tuple(p for p, _ in rows), np.array([y for _, y in rows], dtype=np.int64))
               for split, rows in (("train", train), ("test", test))}
     size = image_size or 64
-    return Source("tiny_imagenet", classes, images["train"], images["test"], in_channels=_channels(images),
-                  image_size=size, crop_padding=max(1, size // 8), hflip=True)
+    return Source("tiny_imagenet", classes, images["train"], images["test"], _channels(images), size,
+                  *train_augmentation("tiny_imagenet", size))
 
 
 def imagenet_lt_source(root: Path, image_size: int = 224, val: bool = False) -> Source:
@@ -187,8 +197,8 @@ def imagenet_lt_source(root: Path, image_size: int = 224, val: bool = False) -> 
         classes = tuple(str(c) for c in range(num_classes))
     channels = _channels(images)
     mean, std = imagenet_stats(channels)
-    return Source("imagenet_lt", classes, images["train"], images["test"], in_channels=channels,
-                  image_size=image_size, crop_padding=0, hflip=True, mean=mean, std=std, natural=True,
+    return Source("imagenet_lt", classes, images["train"], images["test"], channels, image_size,
+                  *train_augmentation("imagenet_lt", image_size), mean=mean, std=std, natural=True,
                   val=images.get("val"))
 
 

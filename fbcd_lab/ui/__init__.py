@@ -1,7 +1,10 @@
 """The training lab: a widget panel to train CE, FBH, CDH or FBH + CDH and compare the runs.
 
 :class:`TrainingPanel` puts the method's settings (u, lambda, alpha, clustering), the data's
-imbalance ratio, the epochs, the training seed and the prediction rule on sliders and menus. Train
+imbalance ratio, the epochs, the training seed and the prediction rule on sliders and menus, each
+with its sensible range written beside it; the settings a method does not read are greyed out, and
+a warning line names any setting that makes no sense for the method (u = 1 with the class-division
+head, alpha at or below 1/u, lambda = 0 with the feature-balancing head, a very short run). Train
 starts a run with the library's trainer; a live plot draws each run's two losses, L2 (the main
 head's) and L1 (the feature-balancing head's, unweighted by lambda, so runs of any lambda compare),
 and its mean recall on a validation split epoch by epoch; a table gathers one row per finished or
@@ -27,13 +30,14 @@ The panel's parts: :mod:`~fbcd_lab.ui.controls`, :mod:`~fbcd_lab.ui.runner` (the
 """
 
 from fbcd_lab.ui.controls import (
-    CONTROL_NAMES, HEAD_SETTINGS, IMBALANCE_RATIOS, TOOLTIPS, TRAINED_SETTINGS, make_controls, method_settings,
+    CONTROL_NAMES, HEAD_SETTINGS, HELP, IMBALANCE_RATIOS, TRAINED_SETTINGS, make_controls, method_settings,
+    setting_warnings,
 )
 from fbcd_lab.ui.live_plot import DASHES, LOSS_TITLES, TEST_TITLE, VALIDATION_TITLE, make_figure
 from fbcd_lab.ui.panel import DIGITS_SPLIT, TrainingPanel, run_row
 
 __all__ = [
-    "CONTROL_NAMES", "DASHES", "DIGITS_SPLIT", "HEAD_SETTINGS", "IMBALANCE_RATIOS", "LOSS_TITLES", "TEST_TITLE",
-    "TOOLTIPS", "TRAINED_SETTINGS", "TrainingPanel", "VALIDATION_TITLE", "make_controls", "make_figure",
-    "method_settings", "run_row",
+    "CONTROL_NAMES", "DASHES", "DIGITS_SPLIT", "HEAD_SETTINGS", "HELP", "IMBALANCE_RATIOS", "LOSS_TITLES",
+    "TEST_TITLE", "TRAINED_SETTINGS", "TrainingPanel", "VALIDATION_TITLE", "make_controls", "make_figure",
+    "method_settings", "run_row", "setting_warnings",
 ]

@@ -15,7 +15,7 @@ from fbcd_lab.config import preset as optim_preset
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.run import Run
 from fbcd_lab.runtime import PRECISIONS
-from fbcd_lab.ui.controls import Controls, make_controls, method_settings
+from fbcd_lab.ui.controls import Controls, help_label, make_controls, method_settings, setting_warnings
 from fbcd_lab.ui.live_plot import TEST_TITLE, VALIDATION_TITLE, LivePlot, make_figure
 from fbcd_lab.ui.runner import Runner
 
@@ -26,15 +26,16 @@ DIGITS_SPLIT = (134, 10)
 
 def run_row(run_id: int, settings: dict, run: Run, metrics: dict, rule: str) -> dict:
     """The comparison-table row of one run: its final-epoch test metrics under ``rule`` (reported,
-    not used to choose), its settings (those its method reads), and its best validation epoch (None
-    without a split)."""
+    not used to choose), its settings (those its method reads), its best validation epoch (None
+    without a split) and the warnings its settings drew (None when none)."""
     groups, best = metrics["group_recall"], run.best or {}
     return {"run": run_id, "method": settings["method"], "rule": rule, "mean_recall": metrics["mean_recall"],
             "accuracy": metrics["accuracy"], "many": groups["many"], "medium": groups["medium"],
             "few": groups["few"], **method_settings(settings),
             "ratio": settings["imbalance_ratio"], "seed": settings["seed"], "epochs": settings["epochs"],
             "epochs_done": run.epochs_done, "stopped": run.stopped, "best_val_epoch": best.get("epoch"),
-            "best_val_mean_recall": best.get("val_mean_recall"), "wall_time_s": run.wall_time_s}
+            "best_val_mean_recall": best.get("val_mean_recall"), "wall_time_s": run.wall_time_s,
+            "flags": "; ".join(setting_warnings(settings)) or None}
 
 
 class TrainingPanel(Controls, Runner, LivePlot):
@@ -67,6 +68,7 @@ class TrainingPanel(Controls, Runner, LivePlot):
         self.figure = make_figure(VALIDATION_TITLE if self.val_per_class else TEST_TITLE)
         self.table = widgets.HTML()
         self.error = widgets.HTML()
+        self.flags = widgets.HTML()
         self.runs: list[dict] = []
         self.results: dict[int, tuple[Run, dict]] = {}
         self.trained: dict[int, dict] = {}
@@ -82,12 +84,13 @@ class TrainingPanel(Controls, Runner, LivePlot):
         self.stop_button.on_click(lambda _: self.stop())
         self.controls["method"].observe(self._sync_method, names="value")
         self.controls["rule"].observe(lambda _: self._show_table(), names="value")
+        for control in self.controls.values():
+            control.observe(self._show_flags, names="value")
         self._sync_method()
-        c = self.controls
+        self._show_flags()
         self.widget = widgets.VBox([
-            c["method"],
-            widgets.HBox([widgets.VBox([c[k] for k in ("u", "lam", "alpha", "cluster")]),
-                          widgets.VBox([c[k] for k in ("imbalance_ratio", "epochs", "seed", "rule")])]),
+            *(widgets.HBox([control, help_label(name)]) for name, control in self.controls.items()),
+            self.flags,
             widgets.HBox([self.train_button, self.stop_button, self.progress, self.clock]),
             self.error, self.figure, self.table,
         ])
