@@ -412,7 +412,7 @@ def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
     wait_until(page, "b => !b.disabled", 10, "Train enabled again", arg=train.element_handle(), shots=shots)
 
     # Nothing went wrong anywhere: no error in the panel, no error output in any cell.
-    assert panel.locator(".widget-html-content").first.inner_text().strip() == ""
+    assert panel.locator(".fbcd-lab-error .widget-html-content").inner_text().strip() == ""
     errors = page.evaluate(STDERR_JS)
     assert not errors, "error output in the page:\n" + "\n---\n".join(errors)
 

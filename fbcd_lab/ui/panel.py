@@ -24,6 +24,9 @@ from fbcd_lab.ui.runner import Runner
 DIGITS_SPLIT = (134, 10)
 
 
+INTEGER_COLUMNS = {"u", "best_val_epoch"}
+
+
 def run_row(run_id: int, settings: dict, run: Run, metrics: dict, rule: str) -> dict:
     """The comparison-table row of one run: its final-epoch test metrics under ``rule`` (reported,
     not used to choose), its settings (those its method reads), its best validation epoch (None
@@ -68,6 +71,7 @@ class TrainingPanel(Controls, Runner, LivePlot):
         self.figure = make_figure(VALIDATION_TITLE if self.val_per_class else TEST_TITLE)
         self.table = widgets.HTML()
         self.error = widgets.HTML()
+        self.error.add_class("fbcd-lab-error")  # the browser test finds it by this class
         self.flags = widgets.HTML()
         self.runs: list[dict] = []
         self.results: dict[int, tuple[Run, dict]] = {}
@@ -100,5 +104,8 @@ class TrainingPanel(Controls, Runner, LivePlot):
         rule = self.controls["rule"].value
         self.runs = [run_row(i, self.trained[i], run, metrics[rule], rule)
                      for i, (run, metrics) in self.results.items()]
-        table = pd.DataFrame(self.runs).to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–")
+        frame = pd.DataFrame(self.runs)
+        for column in INTEGER_COLUMNS & set(frame):  # None (a setting CE does not read) made them float
+            frame[column] = ["–" if pd.isna(value) else str(int(value)) for value in frame[column]]
+        table = frame.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–")
         self.table.value = f"<div style='overflow-x:auto'>{table}</div>"  # 21 columns: scroll, don't cut
