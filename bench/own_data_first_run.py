@@ -1,4 +1,4 @@
-"""How long a user's first own-data run takes: the README's command, no option beyond the data.
+"""How long a user's first own-data run takes: the own-data guide's command, no option beyond the data.
 
 Builds a folder of 60 images (45 training images in 5 classes with a natural tail 20/12/7/4/2, 3 test
 images per class) from the real CIFAR-10 JPEG folders, at 32 px and resized to 128 px, runs
@@ -6,7 +6,7 @@ images per class) from the real CIFAR-10 JPEG folders, at 32 px and resized to 1
     python -m fbcd_lab train --dataset imagefolder --data-root DIR --imbalance-ratio natural --method fbcd --out X
 
 on each (plus --no-progress), and prints the wall time of the whole command (start-up, decoding,
-training, evaluation, writing). Issue 19's targets: under 3 minutes, and the README's example under 2.
+training, evaluation, writing). Issue 19's targets: under 3 minutes, and the guide's example under 2.
 
     python bench/own_data_first_run.py [--cifar ../shared/data/cifar10-jpeg] [--json bench/results/own_data_first_run.json]
 """

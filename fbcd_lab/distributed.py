@@ -5,8 +5,8 @@
 process, ``cuda:LOCAL_RANK``; gloo on the CPU). Everything else here is a no-op in a single process
 (no ``WORLD_SIZE``, or ``WORLD_SIZE=1``), so one process trains exactly as it always did.
 
-The rule (see the README, "More than one GPU"): the batch size is the *global* batch. Every
-process draws the same seeded epoch order and augmentation and takes its part of each global
+The rule (the guide "More than one GPU", docs/pages/guides/gpus.md): the batch size is the
+*global* batch. Every process draws the same seeded epoch order and augmentation and takes its part of each global
 batch (:func:`fbcd_lab.data.batches.shard_slice`), so the N parts together are the one-process
 batch; the learning rate stays the one set for that global batch. Each process scales its loss so
 that DDP's gradient average is the gradient of the global batch's loss

@@ -39,11 +39,13 @@ from fbcd_lab import plots
 from fbcd_lab.claims import claim
 from fbcd_lab.lab_preset import lab_preset
 from fbcd_lab.recipes import RECIPES, TABLE1_RECIPES
+from fbcd_lab.records import load_records
 from fbcd_lab.studies import STUDIES
 from fbcd_lab.studies.runner import run_study
 from fbcd_lab.studies.orderings import (CALLED, flipped_pairs, noise_floor, pair_gap, pair_gaps, paper_means,
                                         read_table, side_by_side, table_means, table_seed_scores)
 from fbcd_lab.studies.table import table_markdown
+from fbcd_lab.training_protocol import protocol_line
 
 plots.setup_notebook()
 sizes = lab_preset()
@@ -57,8 +59,8 @@ print(f"preset {sizes.name}: training seeds {sizes.training_seeds}, {sizes.epoch
 # paper's defaults: u = 10, λ = 1.5, random division). The hyper-parameters are those LDAM-DRW and
 # MiSLAS use on CIFAR-LT. DRW and DRS switch on where LDAM-DRW switches them on: at a learning-rate
 # decay, the one nearest 80 % of the epochs (160 of 200; 25 of 30 here, with the decay to
-# 0.01 x lr: 0.001 at CIFAR's lr of 0.1). The last two rows are the other readings of Ours-Full (the README explains all
-# three); Table 1 shows the default, `ours_full`. `cb_focal_ldam` is CB + Focal as LDAM-DRW's code
+# 0.01 x lr: 0.001 at CIFAR's lr of 0.1). The last two rows are the other readings of Ours-Full
+# (*Three readings of Ours-Full* below explains all three); Table 1 shows the default, `ours_full`. `cb_focal_ldam` is CB + Focal as LDAM-DRW's code
 # writes it (below), kept beside Cui et al.'s `cb_focal` because this kit's table showed it under
 # that name until December 2026.
 
@@ -100,6 +102,8 @@ with contextlib.redirect_stdout(io.StringIO()):  # the runner's progress lines n
     digits_table = run_study("table1", "digits", out, ratios=[100], seeds=sizes.training_seeds, epochs=sizes.epochs,
                              precision=sizes.precision, paper_column="cifar10", progress=False)
 display(Markdown(table_markdown(digits_table)))
+print("training protocol of ce (a recipe changes only what its row in the recipes table sets):",
+      protocol_line(load_records(out / "table1" / "r100" / "ce")))
 
 # %% tags=["nbval-ignore-output"]
 ours = [r for r in digits_table["rows"] if not r["paper_only"]]
@@ -128,7 +132,7 @@ claim("digits: ours minus ce", digits["ours"] - digits["ce"], above=0.03)
 # ## Table 1 on CIFAR-10-LT (committed records)
 #
 # The records of the committed study (`results/cifar10_lt/`, ResNet-8, 30 epochs, seeds 0 1 2;
-# see the README there for the command and protocol). Each cell pools only
+# the README there has the command that made them; the protocol is printed below). Each cell pools only
 # runs that agree in everything but the training seed, "(n)" says how many.
 
 # %%
@@ -136,6 +140,8 @@ committed = Path("../results/cifar10_lt/table1")
 if (committed / "table.json").is_file():
     cifar_table = read_table(committed)
     display(Markdown(table_markdown(cifar_table)))
+    print("training protocol of ce (a recipe changes only what its row in the recipes table sets):",
+          protocol_line(load_records(committed / "r100" / "ce")))
 else:
     cifar_table = None
     print(f"no committed study under {committed}: run the command in results/cifar10_lt/README.md")
@@ -264,6 +270,7 @@ else:
     side = pd.DataFrame(side_by_side(cifar, long_means, ("30 epochs", "200 epochs"))).set_index("recipe").round(2)
     side["n (30, 200)"] = [f"{len(seeds[c])}, {len(long_seeds[c])}" for c in side.index]
     display(side)
+    print("200-epoch protocol of ce:", protocol_line(load_records(long_path.parent / "r100" / "ce")))
     order = list(side.index)
     short_gaps, long_gaps = pair_gaps(seeds, order), pair_gaps(long_seeds, order)
     long_flips = flipped_pairs(cifar, long_means)
