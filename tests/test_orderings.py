@@ -100,13 +100,15 @@ def test_the_orderings_command_prints_ranks_flips_verdicts_and_the_noise_floor(t
     lines = capsys.readouterr().out.splitlines()
     assert lines[3].split() == ["recipe", "30", "epochs", "rank", "200", "epochs", "rank", "moves"]
     assert [line.split() for line in lines[4:8]] == [
-        ["drs", "64.60", "±", "0.60", "1", "70.00", "2", "-1"], ["cb", "64.03", "±", "1.38", "2", "69.00", "3", "-1"],
-        ["ours", "61.70", "±", "0.70", "3", "75.00", "1", "+2"], ["ce", "49.60", "±", "0.60", "4", "60.00", "4", "+0"]]
+        ["drs", "64.60", "±", "0.60", "(3)", "1", "70.00", "(1)", "2", "-1"],
+        ["cb", "64.03", "±", "1.38", "(3)", "2", "69.00", "(1)", "3", "-1"],
+        ["ours", "61.70", "±", "0.70", "(3)", "3", "75.00", "(1)", "1", "+2"],
+        ["ce", "49.60", "±", "0.60", "(3)", "4", "60.00", "(1)", "4", "+0"]]
     assert lines[8:13] == ["2 of the 6 pairs change order:",
-                           "  drs over ours by 2.90 in 30 epochs (called), under it by 5.00 in 200 epochs "
-                           "(n = 1, not called)",
-                           "  cb over ours by 2.33 in 30 epochs (within noise), under it by 6.00 in 200 epochs "
-                           "(n = 1, not called)",
+                           "  drs over ours in 30 epochs, under it in 200 epochs (by mean); paired gap drs - ours: "
+                           "+2.90 ± 0.10 (3) called in 30 epochs; -5.00 (1) n = 1, not called in 200 epochs",
+                           "  cb over ours in 30 epochs, under it in 200 epochs (by mean); paired gap cb - ours: "
+                           "+2.33 ± 1.43 (3) within noise in 30 epochs; -6.00 (1) n = 1, not called in 200 epochs",
                            "0 of the 2 changes are called in both orderings.",
                            lines[12]]
     assert lines[12].startswith("Every pair, the first over the second in the order of 30 epochs")

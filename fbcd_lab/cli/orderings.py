@@ -38,22 +38,23 @@ def run_orderings(args: argparse.Namespace) -> int:
     paper = (first.get("paper") or {}).get("text", "the paper")
     print(f"  {names[1]}: " + (f"{args.second} ({_table_description(second)})" if second else paper))
     width = max(len("recipe"), *(len(row["recipe"]) for row in rows))
-    print(f"{'recipe':<{width}}", *(f"{name:>{max(len(name), 15)}} rank" for name in names), "moves")
+    print(f"{'recipe':<{width}}", *(f"{name:>{max(len(name), 19)}} rank" for name in names), "moves")
+    counts = [{cell: len(seeds) for cell, seeds in scores.items()} for scores in by_seed] + [{}]
     for row in rows:
         cells = []
-        for name, spread in zip(names, spreads):
-            sd = spread.get(row["recipe"])
-            text = f"{row[name]:.2f}" + (f" ± {sd:.2f}" if sd is not None else "")
-            cells.append(f"{text:>{max(len(name), 15)}} {row[f'rank ({name})']:>4}")
+        for name, spread, n in zip(names, spreads, counts):
+            sd, seeds = spread.get(row["recipe"]), n.get(row["recipe"])
+            text = (f"{row[name]:.2f}" + (f" ± {sd:.2f}" if sd is not None else "")
+                    + (f" ({seeds})" if seeds is not None else ""))
+            cells.append(f"{text:>{max(len(name), 19)}} {row[f'rank ({name})']:>4}")
         print(f"{row['recipe']:<{width}}", *cells, f"{row['moves']:+5d}")
     order = [row["recipe"] for row in rows]
     gaps = [od.pair_gaps(scores, order) for scores in by_seed]
     flips = od.flipped_pairs(*scores)
     print(f"{len(flips)} of the {len(rows) * (len(rows) - 1) // 2} pairs change order" + (":" if flips else "."))
-    for a, b in flips:
-        verdicts = [f" ({g[a, b].verdict})" for g in gaps] + [""] * (2 - len(gaps))
-        print(f"  {a} over {b} by {scores[0][a] - scores[0][b]:.2f} in {names[0]}{verdicts[0]}, under it by "
-              f"{scores[1][b] - scores[1][a]:.2f} in {names[1]}{verdicts[1]}")
+    for a, b in flips:  # ordered by means; the paired gaps (over the seeds both trained) are what is called
+        paired = "; ".join(f"{g[a, b].text()} in {name}" for g, name in zip(gaps, names))
+        print(f"  {a} over {b} in {names[0]}, under it in {names[1]} (by mean); paired gap {a} - {b}: {paired}")
     if len(gaps) == 2:
         both = sum(all(g[pair].verdict == od.CALLED for g in gaps) for pair in flips)
         print(f"{both} of the {len(flips)} changes {'is' if both == 1 else 'are'} called in both orderings.")
@@ -88,10 +89,10 @@ def _table_label(table: dict) -> str:
 
 
 def _table_description(table: dict) -> str:
-    """A study table in a few words: study, dataset, backbones, preset and seeds."""
+    """A study table in a few words: study, dataset, backbones, preset and the seeds asked for."""
     seeds = " ".join(str(s) for s in table.get("seeds", []))
     return (f"{table.get('study')} on {table.get('dataset')}, {' '.join(table.get('backbones', []))}, "
-            f"{table.get('preset')}, seeds {seeds}")
+            f"{table.get('preset')}, seeds asked {seeds}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
