@@ -23,7 +23,7 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from fbcd_lab import distributed
+from fbcd_lab import distributed, run_cache
 from fbcd_lab.balancing import Balancing, make_balancing, switch_epoch
 from fbcd_lab.checkpoints import save_checkpoint
 from fbcd_lab.checks import check
@@ -93,8 +93,18 @@ def train(
     data: LongTailData, method: MethodConfig, optim: OptimConfig, *, seed: int = 0,
     device: str | torch.device = "auto", precision: str = "auto", **fit_options,
 ) -> Run:
-    """``start_run`` then ``fit``: train ``method`` on ``data`` for ``optim.epochs`` epochs."""
-    return fit(start_run(data, method, optim, seed=seed, device=device, precision=precision), data, **fit_options)
+    """``start_run`` then ``fit``: train ``method`` on ``data`` for ``optim.epochs`` epochs.
+
+    A run of the same settings finished before comes from the run cache instead (:mod:`fbcd_lab.run_cache`:
+    the same weights, history and random state; not with callbacks, ``should_stop`` or ``checkpoint``)."""
+    dev = resolve_device(device)
+    key = run_cache.run_key(data, method, optim, seed, dev, resolve_precision(precision, dev), fit_options)
+    run = None if key is None else run_cache.load(key, data, dev)
+    if run is None:
+        run = fit(start_run(data, method, optim, seed=seed, device=dev, precision=precision), data, **fit_options)
+        if key is not None:
+            run_cache.store(key, run, data)
+    return run
 
 
 def train_seeds(data: LongTailData, methods: Sequence[MethodConfig], optim: OptimConfig, seeds: Sequence[int],
