@@ -33,7 +33,7 @@ from fbcd_lab.data.batches import iterate_batches, shard_slice
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.data.mixup import Mixing, draw_mixing
 from fbcd_lab.data.images import FileImages, TensorImages
-from fbcd_lab.evaluation import evaluate
+from fbcd_lab.evaluation import mean_recall
 from fbcd_lab.losses import LOSSES, LossFn, TermScales, fbcd_loss
 from fbcd_lab.losses.two_head import main_head_sample_weights
 from fbcd_lab.models.two_head import TwoHeadModel
@@ -176,7 +176,7 @@ def fit(
                     record.update(world_size=processes, sync_bn=run.sync_bn)
                 record["time_s"] = run.wall_time_s + time.perf_counter() - start
                 if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == run.optim.epochs):
-                    record["test_mean_recall"] = evaluate(run.model, data)["mean_recall"]
+                    record["test_mean_recall"] = mean_recall(run.model, data)
                 if data.val is not None:
                     _score_on_validation(run, data, record)
                 run.history.append(record)
@@ -405,7 +405,7 @@ def training_step_flops(run: Run, data: LongTailData) -> float:
 
 
 def _score_on_validation(run: Run, data: LongTailData, record: dict) -> None:
-    score = evaluate(run.model, data, split="val")["mean_recall"]
+    score = mean_recall(run.model, data, split="val")
     record["val_mean_recall"] = score
     if run.best is None or score > run.best["val_mean_recall"]:
         run.best = {"epoch": record["epoch"], "val_mean_recall": score}
