@@ -13,6 +13,7 @@ only the main process writes checkpoints. In one process nothing of this runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -84,7 +85,8 @@ def start_run(
     run_precision = resolve_precision(precision, dev)
     torch.manual_seed(seed)
     division = distributed.from_main(lambda: make_division(data, method, seed))
-    model, optimizer = model_and_optimizer(data, method, optim, division, dev)
+    with cpu_threads(1) if dev.type == "cpu" else contextlib.nullcontext():  # one forward of two blank images
+        model, optimizer = model_and_optimizer(data, method, optim, division, dev)
     return Run(method, optim, seed, dev, run_precision, model, division, optimizer,
                torch.Generator().manual_seed(seed), deterministic=deterministic)
 
@@ -105,6 +107,12 @@ def train(
         if key is not None:
             run_cache.store(key, run, data)
     return run
+
+
+def run_threads(run: Run) -> contextlib.AbstractContextManager:
+    """A block on the CPU threads ``run`` trained with (none set: as they are): evaluating a small
+    model on a second thread costs more than it gains on a busy machine, as training does."""
+    return cpu_threads(run.threads) if run.device.type == "cpu" and run.threads else contextlib.nullcontext()
 
 
 def train_seeds(data: LongTailData, methods: Sequence[MethodConfig], optim: OptimConfig, seeds: Sequence[int],
