@@ -50,11 +50,16 @@ def start_runs() -> None:
     command = [sys.executable, "-m", "pytest", "notebooks", "-q", "--no-header", "-p", "no:cacheprovider"]
     for name, variables in ENVIRONMENTS.items():
         log = Path(tempfile.mkstemp(prefix="fbcd-nbval-", suffix=".log")[1])
-        cache = Path(tempfile.mkdtemp(prefix="fbcd-run-cache-"))  # each run its own, empty run cache
+        env = run_environment(variables)
         with log.open("w") as out:
-            process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **variables, DIR_VAR: str(cache)},
-                                       stdout=out, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(5))
-        _running[name] = (process, log, cache)
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       preexec_fn=lambda: os.nice(5))
+        _running[name] = (process, log, Path(env[DIR_VAR]))
+
+
+def run_environment(variables: dict[str, str]) -> dict[str, str]:
+    """The environment of one run: this process's, ``variables``, and a fresh, empty run cache of its own."""
+    return {**os.environ, **variables, DIR_VAR: tempfile.mkdtemp(prefix="fbcd-run-cache-")}
 
 
 def stop_runs() -> None:
@@ -76,6 +81,16 @@ def test_the_variables_change_the_kernels_and_the_precision():
              "print(torch.backends.cpu.get_cpu_capability(), lab_preset('ci').precision)"],
             env={**os.environ, **variables}, capture_output=True, text=True, check=True).stdout.split()
     assert seen["another CPU"] == ["AVX2", "fp32"] and seen["bf16"][1] == "bf16"
+
+
+def test_each_run_starts_with_an_empty_run_cache_of_its_own():
+    caches = [Path(run_environment(variables)[DIR_VAR]) for variables in ENVIRONMENTS.values()]
+    try:
+        assert len(set(caches)) == len(ENVIRONMENTS) and all(c.is_dir() and not any(c.iterdir()) for c in caches)
+        assert str(os.environ.get(DIR_VAR)) not in map(str, caches)
+    finally:
+        for cache in caches:
+            shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.mark.slow
