@@ -138,7 +138,13 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
 
 def save_checkpoint(run: Run, data: LongTailData, path: str | Path) -> None:
     """Write ``run`` (after its last finished epoch) to ``path`` atomically."""
-    state = {
+    state = checkpoint_state(run, data)
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def checkpoint_state(run: Run, data: LongTailData) -> dict:
+    """What a checkpoint of ``run`` (after its last finished epoch) on ``data`` holds: tensors and plain values."""
+    return {
         "format": FORMAT,
         "method": run.method.to_dict(),
         "optim": run.optim.to_dict(),
@@ -163,7 +169,6 @@ def save_checkpoint(run: Run, data: LongTailData, path: str | Path) -> None:
         "data": data.record(),
         "data_spec": data.spec,
     }
-    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -175,6 +180,12 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise _error(path, "is a directory, not a checkpoint file" if path.is_dir() else "is not a regular file")
     state = safe_load(path)
+    check_checkpoint_state(path, state)
+    return state
+
+
+def check_checkpoint_state(path: Path, state) -> None:
+    """Raise CheckpointError naming ``path`` unless ``state`` has the keys and types of an fbcd_lab checkpoint."""
     if not isinstance(state, dict):
         kind = "tensor" if torch.is_tensor(state) else type(state).__name__
         raise _error(path, f"holds {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not an fbcd_lab checkpoint")
@@ -193,7 +204,6 @@ def read_checkpoint(path: str | Path) -> dict:
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)
                                     and len(classes) == len(state["data"]["counts"])):
         raise _error(path, "has classes that are not a list of one name per class")
-    return state
 
 
 def _error(path: Path, reason: str, kind: str = "checkpoint") -> CheckpointError:
@@ -235,7 +245,12 @@ def load_checkpoint(path: str | Path, data: LongTailData, device: str | torch.de
     """Rebuild the run saved at ``path`` for ``data``; refuse (CheckpointError) data it was not trained
     on and checkpoints it cannot use. The global random state is left as it was."""
     path = Path(path)
-    state = read_checkpoint(path)
+    return restore_run(path, read_checkpoint(path), data, device)
+
+
+def restore_run(path: Path, state: dict, data: LongTailData, device: str | torch.device = "auto") -> Run:
+    """The run a checked checkpoint ``state`` (read from ``path``, which errors name) holds, for ``data``;
+    CheckpointError for data it was not trained on or a state it cannot use."""
     _check_data(path, state, data)
     division = ClassDivision(state["division"]["cluster_of_sample"].numpy(),
                              state["division"]["class_of_cluster"].numpy(), state["division"]["strategy"])

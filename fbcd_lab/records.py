@@ -28,7 +28,7 @@ from fbcd_lab.readers import check_record, read_json, record_status
 from fbcd_lab.recipes import recipe_of
 from fbcd_lab.runtime import code_version, library_versions
 from fbcd_lab.run import Run
-from fbcd_lab.training import selected_model, train
+from fbcd_lab.training import run_threads, selected_model, train
 
 RECORD_NAME = "results.json"
 SHOWN_KEYS = ("dataset", "imbalance_ratio", "method", "backbone", "u", "lam", "cluster", "epochs", "selection",
@@ -45,10 +45,11 @@ def evaluate_run(run: Run, data: LongTailData, selection: str = "final", tau: fl
         return None, (f"diverged in epoch {run.diverged['epoch']} (loss {run.diverged['loss']}); no metrics, "
                       f"the checkpoint holds epoch {run.epochs_done}")
     model = selected_model(run, selection)
-    logits, labels = collect_logits(model, data.test, data, run.device, run.precision)
-    prior = log_prior(run.division.cluster_sizes)
-    metrics = {rule: metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, prior, tau)
-               for rule in RULES}
+    with run_threads(run):
+        logits, labels = collect_logits(model, data.test, data, run.device, run.precision)
+        prior = log_prior(run.division.cluster_sizes)
+        metrics = {rule: metrics_from_logits(logits, labels, model.class_of_cluster.cpu(), data.counts, rule, prior,
+                                             tau) for rule in RULES}
     norms = class_weight_norms(model).tolist()
     for m in metrics.values():
         m["weight_norms"] = norms

@@ -143,7 +143,7 @@ def available_cpus() -> int:
 # batch 64), a second thread gains little on an idle machine and loses several-fold when other
 # processes compete for the cores (OpenMP threads wait on each other); see BENCHMARKS.md.
 SMALL_STEP_FLOPS = 2e9
-_DEFAULT_THREADS = torch.get_num_threads()
+DEFAULT_THREADS = torch.get_num_threads()
 
 
 def step_flops(model: torch.nn.Module, sample: torch.Tensor, batch_size: int) -> float:
@@ -166,7 +166,7 @@ def cpu_threads_for(flops_per_step: float) -> int:
     CPUs this process may use."""
     if flops_per_step < SMALL_STEP_FLOPS:
         return 1
-    return max(1, min(_DEFAULT_THREADS, available_cpus()))
+    return max(1, min(DEFAULT_THREADS, available_cpus()))
 
 
 @contextmanager

@@ -13,6 +13,7 @@ only the main process writes checkpoints. In one process nothing of this runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -23,7 +24,7 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from fbcd_lab import distributed
+from fbcd_lab import distributed, run_cache
 from fbcd_lab.balancing import Balancing, make_balancing, switch_epoch
 from fbcd_lab.checkpoints import save_checkpoint
 from fbcd_lab.checks import check
@@ -33,7 +34,7 @@ from fbcd_lab.data.batches import iterate_batches, shard_slice
 from fbcd_lab.data.datasets import LongTailData
 from fbcd_lab.data.mixup import Mixing, draw_mixing
 from fbcd_lab.data.images import FileImages, TensorImages
-from fbcd_lab.evaluation import evaluate
+from fbcd_lab.evaluation import mean_recall
 from fbcd_lab.losses import LOSSES, LossFn, TermScales, fbcd_loss
 from fbcd_lab.losses.two_head import main_head_sample_weights
 from fbcd_lab.models.two_head import TwoHeadModel
@@ -84,7 +85,8 @@ def start_run(
     run_precision = resolve_precision(precision, dev)
     torch.manual_seed(seed)
     division = distributed.from_main(lambda: make_division(data, method, seed))
-    model, optimizer = model_and_optimizer(data, method, optim, division, dev)
+    with cpu_threads(1) if dev.type == "cpu" else contextlib.nullcontext():  # one forward of two blank images
+        model, optimizer = model_and_optimizer(data, method, optim, division, dev)
     return Run(method, optim, seed, dev, run_precision, model, division, optimizer,
                torch.Generator().manual_seed(seed), deterministic=deterministic)
 
@@ -93,8 +95,24 @@ def train(
     data: LongTailData, method: MethodConfig, optim: OptimConfig, *, seed: int = 0,
     device: str | torch.device = "auto", precision: str = "auto", **fit_options,
 ) -> Run:
-    """``start_run`` then ``fit``: train ``method`` on ``data`` for ``optim.epochs`` epochs."""
-    return fit(start_run(data, method, optim, seed=seed, device=device, precision=precision), data, **fit_options)
+    """``start_run`` then ``fit``: train ``method`` on ``data`` for ``optim.epochs`` epochs.
+
+    A run of the same settings finished before comes from the run cache instead (:mod:`fbcd_lab.run_cache`:
+    the same weights, history and random state; not with callbacks, ``should_stop`` or ``checkpoint``)."""
+    dev = resolve_device(device)
+    key = run_cache.run_key(data, method, optim, seed, dev, resolve_precision(precision, dev), fit_options)
+    run = None if key is None else run_cache.load(key, data, dev)
+    if run is None:
+        run = fit(start_run(data, method, optim, seed=seed, device=dev, precision=precision), data, **fit_options)
+        if key is not None:
+            run_cache.store(key, run, data)
+    return run
+
+
+def run_threads(run: Run) -> contextlib.AbstractContextManager:
+    """A block on the CPU threads ``run`` trained with (none set: as they are): evaluating a small
+    model on a second thread costs more than it gains on a busy machine, as training does."""
+    return cpu_threads(run.threads) if run.device.type == "cpu" and run.threads else contextlib.nullcontext()
 
 
 def train_seeds(data: LongTailData, methods: Sequence[MethodConfig], optim: OptimConfig, seeds: Sequence[int],
@@ -166,7 +184,7 @@ def fit(
                     record.update(world_size=processes, sync_bn=run.sync_bn)
                 record["time_s"] = run.wall_time_s + time.perf_counter() - start
                 if eval_every and ((epoch + 1) % eval_every == 0 or epoch + 1 == run.optim.epochs):
-                    record["test_mean_recall"] = evaluate(run.model, data)["mean_recall"]
+                    record["test_mean_recall"] = mean_recall(run.model, data)
                 if data.val is not None:
                     _score_on_validation(run, data, record)
                 run.history.append(record)
@@ -395,7 +413,7 @@ def training_step_flops(run: Run, data: LongTailData) -> float:
 
 
 def _score_on_validation(run: Run, data: LongTailData, record: dict) -> None:
-    score = evaluate(run.model, data, split="val")["mean_recall"]
+    score = mean_recall(run.model, data, split="val")
     record["val_mean_recall"] = score
     if run.best is None or score > run.best["val_mean_recall"]:
         run.best = {"epoch": record["epoch"], "val_mean_recall": score}

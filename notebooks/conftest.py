@@ -9,11 +9,23 @@ outputs are not compared (cells tagged ``nbval-ignore-output``; collapsed cells 
 instead, :mod:`fbcd_lab.claims`). Plotly figures carry random trace uids in their JSON and HTML,
 so those two payloads are not compared; the rounded summary that :func:`fbcd_lab.plots.show`
 gives each figure as its plain-text alternative, and every other output, still is.
+
+The notebooks share a run cache (:mod:`fbcd_lab.run_cache`): a fresh, empty folder for the session
+unless ``FBCD_RUN_CACHE_DIR`` names one, so a later notebook loads the runs an earlier one trained,
+and a check never starts from runs another session left.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
+
+from fbcd_lab.run_cache import DIR_VAR
 
 os.environ.update({"FBCD_PRESET": "ci", "TQDM_DISABLE": "1"})
+if not os.environ.get(DIR_VAR):
+    os.environ[DIR_VAR] = tempfile.mkdtemp(prefix="fbcd-run-cache-")
+    atexit.register(shutil.rmtree, os.environ[DIR_VAR], ignore_errors=True)
 for name in ("FBCD_RESULTS", "FBCD_SEED", "FBCD_CLAIMS_LOG"):
     os.environ.pop(name, None)
 

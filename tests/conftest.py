@@ -10,6 +10,7 @@ from PIL import Image
 
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.data.sources import CIFAR10_JPEG_VAR, cifar10_jpeg_root
+from fbcd_lab.run_cache import ENABLED_VAR
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,6 +40,12 @@ def book_site(tmp_path_factory) -> Path:
     site = tmp_path_factory.mktemp("book") / "site"
     assert main(["book", str(site)]) == 0, "the book did not build: its warnings are printed above"
     return site
+
+
+@pytest.fixture(autouse=True)
+def no_run_cache(monkeypatch):
+    """Every test trains what it asks for: the run cache is off (tests/test_run_cache.py turns it on)."""
+    monkeypatch.setenv(ENABLED_VAR, "off")
 
 
 @pytest.fixture(scope="session")

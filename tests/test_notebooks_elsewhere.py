@@ -13,11 +13,14 @@ budget; ``bench/notebook_claims.py`` measures the claims under both at once.
 
 The notebooks' small models train on one thread, so most of the suite leaves a core idle: when the
 test is selected, ``tests/conftest.py`` starts both runs as the session starts (at low priority,
-beside the rest of the suite) and runs the test last, when it only waits for them.
+beside the rest of the suite) and runs the test last, when it only waits for them. Each run has a
+run cache of its own (:mod:`fbcd_lab.run_cache`), empty at the start; their keys differ anyway (the
+kernels, the precision).
 """
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from fbcd_lab.data.sources import CIFAR10_JPEG_VAR
+from fbcd_lab.run_cache import DIR_VAR
 from fbcd_lab.runtime import AVX2_KERNELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +37,7 @@ NO_DATA = {CIFAR10_JPEG_VAR: str(ROOT / "no-such-folder" / "cifar10-jpeg")}
 ENVIRONMENTS = {"another CPU": {**AVX2_KERNELS, **NO_DATA}, "bf16": {"FBCD_PRECISION": "bf16"}}
 TEST_NAME = "test_notebook_checks_pass_on_another_cpu_and_in_bf16"
 NOT_X86 = platform.machine() not in ("x86_64", "AMD64")
-_running: dict[str, tuple[subprocess.Popen, Path]] = {}
+_running: dict[str, tuple[subprocess.Popen, Path, Path]] = {}
 
 pytestmark = pytest.mark.skipif(NOT_X86, reason="the AVX2 kernels stand for another x86 CPU; this is not an x86 "
                                                 "machine")
@@ -46,19 +50,26 @@ def start_runs() -> None:
     command = [sys.executable, "-m", "pytest", "notebooks", "-q", "--no-header", "-p", "no:cacheprovider"]
     for name, variables in ENVIRONMENTS.items():
         log = Path(tempfile.mkstemp(prefix="fbcd-nbval-", suffix=".log")[1])
+        env = run_environment(variables)
         with log.open("w") as out:
-            process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **variables}, stdout=out,
-                                       stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(5))
-        _running[name] = (process, log)
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       preexec_fn=lambda: os.nice(5))
+        _running[name] = (process, log, Path(env[DIR_VAR]))
+
+
+def run_environment(variables: dict[str, str]) -> dict[str, str]:
+    """The environment of one run: this process's, ``variables``, and a fresh, empty run cache of its own."""
+    return {**os.environ, **variables, DIR_VAR: tempfile.mkdtemp(prefix="fbcd-run-cache-")}
 
 
 def stop_runs() -> None:
     """Kill runs still going (an interrupted or failed session) and remove their logs."""
-    for process, log in _running.values():
+    for process, log, cache in _running.values():
         if process.poll() is None:
             process.kill()
             process.wait()
         log.unlink(missing_ok=True)
+        shutil.rmtree(cache, ignore_errors=True)
     _running.clear()
 
 
@@ -72,11 +83,21 @@ def test_the_variables_change_the_kernels_and_the_precision():
     assert seen["another CPU"] == ["AVX2", "fp32"] and seen["bf16"][1] == "bf16"
 
 
+def test_each_run_starts_with_an_empty_run_cache_of_its_own():
+    caches = [Path(run_environment(variables)[DIR_VAR]) for variables in ENVIRONMENTS.values()]
+    try:
+        assert len(set(caches)) == len(ENVIRONMENTS) and all(c.is_dir() and not any(c.iterdir()) for c in caches)
+        assert str(os.environ.get(DIR_VAR)) not in map(str, caches)
+    finally:
+        for cache in caches:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
 @pytest.mark.slow
 def test_notebook_checks_pass_on_another_cpu_and_in_bf16():
     start_runs()  # already started with the session when the whole suite runs
     failed = {}
-    for name, (process, log) in _running.items():
+    for name, (process, log, _) in _running.items():
         process.wait(timeout=3600)  # a hang detector: CI itself stops at 90 minutes
         if process.returncode != 0:
             failed[name] = f"nbval with {ENVIRONMENTS[name]} (status {process.returncode}):\n{log.read_text()[-6000:]}"

@@ -1,5 +1,6 @@
 """Training on the embedded digits: the loss falls, the CPU is deterministic, a stop keeps the run."""
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,7 @@ import torch
 
 from fbcd_lab.config import PRESETS, MethodConfig, OptimConfig, preset
 from fbcd_lab.data import FileImages, build_long_tailed
-from fbcd_lab.evaluation import evaluate
+from fbcd_lab.evaluation import balanced_recall, evaluate
 from fbcd_lab.runtime import resolve_device
 from fbcd_lab.training import fit, make_division, train
 
@@ -166,3 +167,23 @@ def test_bf16_only_where_the_gpu_supports_it(monkeypatch):
         resolve_precision("bf16", gpu)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
     assert resolve_precision("auto", gpu) == resolve_precision("bf16", gpu) == "bf16"
+
+
+@pytest.mark.parametrize("classes", [2, 10, 100])
+def test_balanced_recall_is_scikit_learns_balanced_accuracy_to_the_bit(classes):
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(classes)
+    for n in (1, 7, 300):
+        labels = rng.integers(0, classes, n)
+        pred = np.where(rng.random(n) < 0.6, labels, rng.integers(0, classes + 3, n))  # some classes only predicted
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn warns of classes only predicted
+            expected = balanced_accuracy_score(labels, pred)
+        assert balanced_recall(labels, pred) == expected
+
+
+def test_the_recall_fit_records_every_epoch_is_evaluates(digits_lt):
+    run = train(digits_lt, MethodConfig(method="fbcd", backbone="small_cnn"), preset("digits", epochs=2), seed=0,
+                precision="fp32", progress=False, eval_every=1)
+    assert run.history[-1]["test_mean_recall"] == evaluate(run.model, digits_lt)["mean_recall"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, recall_score
+from sklearn.metrics import recall_score
 
 from fbcd_lab.data.long_tail import group_recall, shot_groups
+from fbcd_lab.evaluation import balanced_recall
 
 
 def recall_summary(labels: np.ndarray, pred: np.ndarray, counts: Sequence[int]) -> dict:
@@ -16,7 +17,7 @@ def recall_summary(labels: np.ndarray, pred: np.ndarray, counts: Sequence[int]) 
     and per-class recall, computed as ``metrics_from_logits`` computes them; JSON-ready."""
     labels, pred = np.asarray(labels), np.asarray(pred)
     recall = recall_score(labels, pred, labels=list(range(len(counts))), average=None, zero_division=0)
-    return {"mean_recall": float(balanced_accuracy_score(labels, pred)),
+    return {"mean_recall": balanced_recall(labels, pred),
             "accuracy": float((pred == labels).mean()),
             **group_recall(recall, shot_groups(list(counts))),
             "per_class_recall": recall.tolist()}

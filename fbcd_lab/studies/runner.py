@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from fbcd_lab import distributed
-from fbcd_lab.checkpoints import read_checkpoint
+from fbcd_lab import distributed, run_cache
+from fbcd_lab.checkpoints import read_checkpoint, save_checkpoint
 from fbcd_lab.checks import check, check_optional
 from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset, sized_protocol
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed, loader_workers
@@ -231,15 +231,26 @@ def _train_held(planned: PlannedRun, data: LongTailData, optim: OptimConfig, dev
                 callbacks: Sequence[EpochCallback], workers: int) -> None:
     folder, method, seed = planned.folder, planned.cell.method, planned.seed
     optim = planned.cell.optim(optim)
-    resume = planned.action == "resume"
-    if resume:
+    key = cached = None
+    if planned.action == "resume":
         run = resume_run(folder / CHECKPOINT_NAME, data, method, optim, seed=seed, device=device, precision=precision)
         tqdm.write(f"resuming {folder} after epoch {run.epochs_done} of {optim.epochs}")
     else:
-        run = start_run(data, method, optim, seed=seed, device=device, precision=precision)
+        key = run_cache.run_key(data, method, optim, seed, device, precision, {"num_workers": workers})
+        cached = None if key is None else run_cache.load(key, data, device)
+        run = cached if cached is not None else start_run(data, method, optim, seed=seed, device=device,
+                                                          precision=precision)
         for removed in clear_run(folder):
             tqdm.write(f"removed {removed}: no checkpoint to continue it from")
-    fit(run, data, checkpoint=folder / CHECKPOINT_NAME, callbacks=callbacks, progress=False, num_workers=workers)
+    if cached is not None:  # the run training would make: its checkpoint, and its epochs' records to the callbacks
+        save_checkpoint(run, data, folder / CHECKPOINT_NAME)
+        for record in run.history:
+            for callback in callbacks:
+                callback(record)
+    else:
+        fit(run, data, checkpoint=folder / CHECKPOINT_NAME, callbacks=callbacks, progress=False, num_workers=workers)
+        if key is not None:
+            run_cache.store(key, run, data)
     metrics, protocol = evaluate_run(run, data)
     save_record(run_record(run, data, metrics, protocol), folder / RECORD_NAME)
     if run.status == "diverged":
