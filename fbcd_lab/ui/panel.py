@@ -25,6 +25,9 @@ DIGITS_SPLIT = (134, 10)
 
 
 INTEGER_COLUMNS = {"u", "best_val_epoch"}
+# one line a run: the numbers never wrap, and the flags (the last column) wrap in a column wide enough to read
+TABLE_STYLE = ("<style>.fbcd-runs th, .fbcd-runs td {white-space: nowrap}"
+               " .fbcd-runs td:last-child {white-space: normal; min-width: 36em}</style>")
 
 
 def run_row(run_id: int, settings: dict, run: Run, metrics: dict, rule: str) -> dict:
@@ -107,5 +110,5 @@ class TrainingPanel(Controls, Runner, LivePlot):
         frame = pd.DataFrame(self.runs)
         for column in INTEGER_COLUMNS & set(frame):  # None (a setting CE does not read) made them float
             frame[column] = ["–" if pd.isna(value) else str(int(value)) for value in frame[column]]
-        table = frame.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–")
-        self.table.value = f"<div style='overflow-x:auto'>{table}</div>"  # 21 columns: scroll, don't cut
+        table = frame.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–", classes="fbcd-runs")
+        self.table.value = f"{TABLE_STYLE}<div style='overflow-x:auto'>{table}</div>"  # 21 columns: scroll, don't cut
