@@ -111,4 +111,4 @@ class TrainingPanel(Controls, Runner, LivePlot):
         for column in INTEGER_COLUMNS & set(frame):  # None (a setting CE does not read) made them float
             frame[column] = ["–" if pd.isna(value) else str(int(value)) for value in frame[column]]
         table = frame.to_html(index=False, float_format=lambda x: f"{x:.3f}", na_rep="–", classes="fbcd-runs")
-        self.table.value = f"{TABLE_STYLE}<div style='overflow-x:auto'>{table}</div>"  # 21 columns: scroll, don't cut
+        self.table.value = f"<div style='overflow-x:auto'>{TABLE_STYLE}{table}</div>"  # 21 columns: scroll, don't cut
