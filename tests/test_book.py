@@ -117,6 +117,20 @@ def test_a_broken_link_fails_the_build(tmp_path, monkeypatch, capsys):
     assert "no_such_page.md" in err and "did not build" in err
 
 
+def test_a_corrupt_notebook_fails_the_build_naming_it(tmp_path, monkeypatch, capsys):
+    from fbcd_lab.book import notebook_pages, site
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebooks, ignore=shutil.ignore_patterns("*.py", "*.cfg", "*.toml"))
+    (notebooks / "03_class_division.ipynb").write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(site, "write_notebook_pages",
+                        lambda _, docs: notebook_pages.write_notebook_pages(notebooks, docs))
+    assert main(["book", str(tmp_path / "site")]) == 2  # a bad input file, as every command says it
+    err = capsys.readouterr().err
+    assert "03_class_division.ipynb is not a readable notebook" in err and "git checkout" in err
+    assert not (tmp_path / "site").exists()
+
+
 def test_a_folder_that_holds_something_else_is_refused(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["book", str(tmp_path)]) == 1

@@ -33,11 +33,19 @@ def write_notebook_pages(notebooks: Path, docs: Path) -> list[dict[str, str]]:
     target.mkdir(parents=True, exist_ok=True)
     nav = []
     for path in sources:
-        notebook = nbformat.read(path, as_version=4)
+        try:
+            notebook = nbformat.read(path, as_version=4)
+        except (OSError, ValueError) as err:  # nbformat's NotJSONError is a ValueError
+            raise ValueError(f"{path} is not a readable notebook ({err}): restore the committed one with "
+                             f"git checkout -- {path.name}") from err
         if not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
             raise ValueError(f"{path} has no stored outputs: run python notebooks/regenerate.py {path.stem}")
         notebook, _ = offline_figures(notebook)
         hide_collapsed_code(notebook)
         nbformat.write(notebook, target / path.name)
-        nav.append({f"{path.stem[:2]}. {title(notebook)}": f"notebooks/{path.name}"})
+        try:
+            heading = title(notebook)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from err
+        nav.append({f"{path.stem[:2]}. {heading}": f"notebooks/{path.name}"})
     return nav
