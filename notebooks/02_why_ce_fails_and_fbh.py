@@ -102,7 +102,8 @@ claim("ratio 1: few-shot recall", few["CE, ratio 1"], above=0.9)
 # weight $1 - p_{ic}$; every other image *pushes* it away with weight $p_{ic}$. Two things follow.
 # The pull is a sum over the class's own images: the head digit's 144 images pull up to 144 times
 # an epoch, the last digit's one image once, so the head's vector grows fastest, and weight decay,
-# which shrinks every $\mathbf{w}_c$ by the same factor each step, does not undo the order. And the
+# which shrinks every $\mathbf{w}_c$ by the same factor each step, does not undo the rough order (among
+# the rarest digits, with one to a few images, it is noisy). And the
 # gradient on the bias, $\frac{1}{N}\sum_i (p_{ic} - y_{ic})$, is zero only when
 # $\sum_i p_{ic} = n_c$: the bias settles only once the model gives class c a total probability
 # equal to its count over the training images, that is once it has learnt the training prior,
@@ -332,8 +333,9 @@ claim("FBH diagonal minus CE's matched diagonal", dominance["CE + FBH, ratio 100
       - dominance["CE, ratio 100"]["matched_mean_diagonal"], above=0.0)
 
 # %% [markdown]
-# With FBH each class's images put more of their energy into their own group than cross-entropy's
-# best-matched groups do: the channels have been shared out among the classes, though not evenly:
+# On average over the classes (the mean diagonals printed above), FBH's images put more of their
+# energy into their own group than cross-entropy's best-matched groups do, though not for every
+# class: the channels have been shared out among the classes, though not evenly:
 # look at the two rarest digits' own-group share, printed last above, against chance (0.1); with
 # one or two training images their groups have little to learn from. On its own that does not fix
 # the classifier: its weights and its prior are still learnt from the long tail, so the

@@ -16,8 +16,9 @@
 # on the left, $\mathcal{L}_1$ in the middle (only for methods with the feature-balancing head),
 # each without the weight λ, so runs of any λ and any K compare (the total's scale moves with
 # both). The right plot is the mean recall on a *validation* split, epoch by epoch. The lab sets 10 images per class aside for it, taken from
-# the training images the long tail leaves unused, so most classes keep a few training images fewer
-# than in notebook 1 (the head digit 134 instead of 144). Choose settings by this curve, never by the test set: a
+# the training images the long tail leaves unused; the validation images leave the pool first, so
+# the long tail is cut from a smaller pool and most classes keep a few training images fewer than
+# in notebook 1 (the head digit 134 instead of 144). Choose settings by this curve, never by the test set: a
 # setting picked for its test score has seen the test set, and its test score then flatters it.
 # The table reports each run's final-epoch *test* metrics — reporting them is fine, choosing by
 # them is not — beside its best validation epoch. (A panel built with `val_per_class=0` has no
@@ -144,8 +145,9 @@ assert panel.flags.value == "" and row["flags"] is None and ce_row["flags"] is N
 # <details><summary>Answers (click to open)</summary>
 #
 # 1. **K = 31**: Eq. 3 gives u_c = 10, 6, 4, 3, 2, 2, 1, 1, 1, 1.
-# 2. Usually at ratio 100, in the *few* column: at ratio 10 the tail has enough images for plain
-#    cross-entropy and there is less to correct. One seed is noisy; repeat with two seeds.
+# 2. Expect it at ratio 100, in the *few* column (at ratio 10 the tail has enough images for plain
+#    cross-entropy and there is less to correct), but one seed is noisy: the stored short runs
+#    above are level in *few*; repeat each setting with two or three seeds before you trust it.
 # 3. Only the feature-balancing head: u = 1 makes every class one cluster, so the main head is a
 #    plain C-way classifier trained with hard labels.
 # 4. Without L1 the class groups get no gradient of their own, so FBH no longer shares the

@@ -197,11 +197,12 @@ assert record["metrics"]["top_cluster"]["mean_recall"] == recall["fbcd"], "the c
 # - A folder of images became a long-tailed training set without being cut: every image kept, the
 #   imbalance ratio measured from the counts (40 / 3, about 13.3), grey images kept as one channel.
 # - Eq. 3 split the five classes into K = 20 clusters from those counts, whatever their order.
-# - FBH + CDH scored above cross-entropy; per-class recall shows where the two models differ:
-#   read the tail classes on the right.
-#   With ten test images a class, a class's recall moves in steps of 10 % (one image); its three
-#   training images make that recall vary from seed to seed: train more seeds (notebook 6) before
-#   you trust a difference.
+# - On this one training seed, FBH + CDH scored above cross-entropy by the few test images the
+#   printed recalls show; per-class recall shows where the two models differ: read the classes on
+#   the right. One seed calls no order.
+#   With ten test images a class, a class's recall moves in steps of 10 % (one image); a tail
+#   class's few training images make that recall vary from seed to seed: train more seeds
+#   (notebook 6) before you trust a difference.
 # - The command line gives the same run and records it. The same command trains the paper's
 #   sets, each with its own defaults (backbone, schedule, augmentation: the record's protocol):
 #
@@ -234,8 +235,10 @@ assert record["metrics"]["top_cluster"]["mean_recall"] == recall["fbcd"], "the c
 # 2. The largest class has 40 images and the smallest 3: 40 / 3 = 13.3. Eq. 3 and the ratio only
 #    read the counts; the kit sorts nothing by folder name.
 # 3. Top-1 accuracy counts every test image once, so a tail with 2 test images barely moves it;
-#    mean recall weighs every class alike. With an imbalanced test set `study` ranks by mean recall
-#    and prints top-1 beside it, and `summarize` shows both.
+#    mean recall weighs every class alike. With an imbalanced test set report mean recall (the
+#    per-class table above gives it) with top-1 beside it; from the command line, `python -m
+#    fbcd_lab study` ranks by mean recall and prints top-1 beside it, and `python -m fbcd_lab
+#    summarize RUNS` shows both for runs you trained.
 # 4. Choose thresholds from your counts, `shot_groups(counts, many_above=..., few_below=...)`, and
 #    say which you used; an empty group is reported as empty, never as 0 %.
 #

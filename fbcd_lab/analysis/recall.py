@@ -52,11 +52,16 @@ def signed_points(stats: dict, signed: bool = True) -> str:
 
 
 def paired_verdict(a: Sequence[float], b: Sequence[float]) -> tuple[str, str]:
-    """Whether per-seed fractions ``a`` score 'above', 'below' or 'level with' ``b`` (paired by position),
-    and the mean gap ± its sd in points. A gap counts one way only when its mean over seeds exceeds its
-    own sd over seeds; a single seed has sd 0, so any gap counts."""
+    """Whether per-seed fractions ``a`` lean 'above', 'below' or 'level with' ``b`` (paired by position:
+    the mean gap beyond its own sd over seeds; a single seed has sd 0), and the gap in points with the
+    verdict of :func:`fbcd_lab.studies.orderings.pair_gap`, the one rule that calls an order (three
+    seeds or more, one sign, mean above twice the sd): a lean on fewer seeds is never a finding."""
+    from fbcd_lab.studies.orderings import pair_gap
+
     if len(a) != len(b):
         raise ValueError(f"paired_verdict needs one value per seed on both sides, got {len(a)} and {len(b)}")
     mean, sd = mean_sd(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64), 100)
-    verdict = "above" if mean > sd else "below" if mean < -sd else "level with"
-    return verdict, f"{mean:+.1f} ± {sd:.1f} points"
+    lean = "above" if mean > sd else "below" if mean < -sd else "level with"
+    called = pair_gap({str(i): 100 * float(x) for i, x in enumerate(a)},
+                      {str(i): 100 * float(y) for i, y in enumerate(b)}).verdict
+    return lean, f"{mean:+.1f} ± {sd:.1f} points, {called}"
