@@ -422,49 +422,6 @@ def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
         print(f"\ntraining lab screenshot: {shot} (stop took {took:.1f} s)")
 
 
-@pytest.mark.parametrize("name", ["01_building_imbalance", "02_why_ce_fails_and_fbh", "04_training_lab"])
-def test_exported_html_draws_its_figures_and_equations_offline(browser, tmp_path, name):
-    """The HTML of ``lab --headless`` (from the committed notebook's outputs) with the network cut:
-    every figure is drawn, notebook 4's static copy of the plot and the run table included, and
-    every equation, with no TeX left in the text."""
-    notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    html = write_html(notebook, tmp_path / f"{name}.html")
-    context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
-    blocked = []
-
-    def only_files(route):
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    try:
-        page = context.new_page()
-        page.route("**/*", only_files)
-        page.goto(html.as_uri())
-        expected = plotly_outputs(name)
-        states = wait_for_figures(page, expected, ".js-plotly-plot")
-        assert len(states) == expected, (states, blocked)
-        if name == "04_training_lab":
-            assert page.locator("table.dataframe tbody tr").count() >= 1
-        # the equations as MathML, drawn by the browser itself (MathJax's CDN is blocked here)
-        assert page.evaluate(EQUATIONS_JS, "math") == tex_snippets(name)
-        text = page.inner_text("body")
-        assert not any(tex in text for tex in ("\\math", "\\frac", "\\lambda", "$\\")), text[:2000]
-    finally:
-        context.close()
-    assert not [u for u in blocked if "plot.ly" in u or "plotly" in u], blocked
-
-
-# --- the book (python -m fbcd_lab book), opened from its files with the network cut -------------
-BOOK_NOTEBOOKS = ["02_why_ce_fails_and_fbh", "04_training_lab"]
-# Material's search box says "Type to start searching" once its index is loaded (from file://: the
-# offline plugin's search_index.js, run by the iframe-worker shim).
-SEARCH_READY_JS = """() => { const m = document.querySelector('.md-search-result__meta');
-  return !!m && /type to start/i.test(m.textContent); }"""
-
-
 @pytest.fixture
 def offline_page(browser):
     """A page with the network cut: every request other than a file's is aborted, and listed."""
@@ -486,6 +443,35 @@ def offline_page(browser):
         yield page
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("name", ["01_building_imbalance", "02_why_ce_fails_and_fbh", "04_training_lab"])
+def test_exported_html_draws_its_figures_and_equations_offline(offline_page, tmp_path, name):
+    """The HTML of ``lab --headless`` (from the committed notebook's outputs) with the network cut:
+    every figure is drawn, notebook 4's static copy of the plot and the run table included, and
+    every equation, with no TeX left in the text."""
+    notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    html = write_html(notebook, tmp_path / f"{name}.html")
+    page = offline_page
+    page.goto(html.as_uri())
+    expected = plotly_outputs(name)
+    states = wait_for_figures(page, expected, ".js-plotly-plot")
+    assert len(states) == expected, (states, page.blocked)
+    if name == "04_training_lab":
+        assert page.locator("table.dataframe tbody tr").count() >= 1
+    # the equations as MathML, drawn by the browser itself (MathJax's CDN is blocked here)
+    assert page.evaluate(EQUATIONS_JS, "math") == tex_snippets(name)
+    text = page.inner_text("body")
+    assert not any(tex in text for tex in ("\\math", "\\frac", "\\lambda", "$\\")), text[:2000]
+    assert not [u for u in page.blocked if "plot.ly" in u or "plotly" in u], page.blocked
+
+
+# --- the book (python -m fbcd_lab book), opened from its files with the network cut -------------
+BOOK_NOTEBOOKS = ["02_why_ce_fails_and_fbh", "04_training_lab"]
+# Material's search box says "Type to start searching" once its index is loaded (from file://: the
+# offline plugin's search_index.js, run by the iframe-worker shim).
+SEARCH_READY_JS = """() => { const m = document.querySelector('.md-search-result__meta');
+  return !!m && /type to start/i.test(m.textContent); }"""
 
 
 def test_the_book_reads_offline(offline_page, book_site):
