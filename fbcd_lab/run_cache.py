@@ -96,6 +96,14 @@ def run_key(data: LongTailData, method: MethodConfig, optim: OptimConfig, seed: 
             "source": source_digest()}
 
 
+def lookup(data: LongTailData, method: MethodConfig, optim: OptimConfig, seed: int, device: torch.device,
+           precision: str, options: dict) -> tuple[dict | None, Run | None]:
+    """:func:`run_key` of these settings and the run :func:`load` finds under it (None where the cache
+    does not apply or holds no such run)."""
+    key = run_key(data, method, optim, seed, device, precision, options)
+    return key, None if key is None else load(key, data, device)
+
+
 def device_identity(device: torch.device) -> dict:
     """The device as it decides numbers: its type, and for CUDA the card and the CUDA and cuDNN versions."""
     if device.type != "cuda":
@@ -141,7 +149,7 @@ def source_digest(root: Path = SOURCE_ROOT / "fbcd_lab") -> str:
 
 def entry_path(key: dict) -> Path:
     """The file that holds the run of ``key``."""
-    name = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    name = hashlib.sha256(json.dumps(_plain(key), sort_keys=True).encode()).hexdigest()
     return cache_dir() / f"{name}{SUFFIX}"
 
 
@@ -155,7 +163,7 @@ def load(key: dict, data: LongTailData, device: torch.device) -> Run | None:
         if not (isinstance(entry, dict) and entry.get("format") == FORMAT and isinstance(entry.get("rng"), torch.Tensor)
                 and isinstance(entry.get("threads"), int)):
             raise CheckpointError(f"run cache entry {str(path)!r} is not an entry of this format")
-        if entry.get("key") != json.loads(json.dumps(key, default=str)):
+        if entry.get("key") != _plain(key):
             raise CheckpointError(f"run cache entry {str(path)!r} holds another key")
         check_checkpoint_state(path, entry["run"])
         run = restore_run(path, entry["run"], data, device)
@@ -176,7 +184,7 @@ def store(key: dict, run: Run, data: LongTailData) -> None:
     recently used entries beyond the budget. A write that fails warns and keeps nothing."""
     if run.status != "finished":
         return
-    entry = {"format": FORMAT, "key": json.loads(json.dumps(key, default=str)), "run": checkpoint_state(run, data),
+    entry = {"format": FORMAT, "key": _plain(key), "run": checkpoint_state(run, data),
              "rng": torch.get_rng_state(), "threads": run.threads or torch.get_num_threads()}
     try:
         atomic_write(entry_path(key), lambda f: torch.save(entry, f))
@@ -207,6 +215,11 @@ def evict(budget: int, folder: Path | None = None) -> list[Path]:
         total -= size
         removed.append(path)
     return removed
+
+
+def _plain(key: dict) -> dict:
+    """``key`` as JSON reads it back (values JSON cannot hold as text): what an entry stores and is hashed by."""
+    return json.loads(json.dumps(key, default=str))
 
 
 def _touch(path: Path) -> None:

@@ -100,8 +100,7 @@ def train(
     A run of the same settings finished before comes from the run cache instead (:mod:`fbcd_lab.run_cache`:
     the same weights, history and random state; not with callbacks, ``should_stop`` or ``checkpoint``)."""
     dev = resolve_device(device)
-    key = run_cache.run_key(data, method, optim, seed, dev, resolve_precision(precision, dev), fit_options)
-    run = None if key is None else run_cache.load(key, data, dev)
+    key, run = run_cache.lookup(data, method, optim, seed, dev, resolve_precision(precision, dev), fit_options)
     if run is None:
         run = fit(start_run(data, method, optim, seed=seed, device=dev, precision=precision), data, **fit_options)
         if key is not None:

@@ -231,13 +231,12 @@ def _train_held(planned: PlannedRun, data: LongTailData, optim: OptimConfig, dev
                 callbacks: Sequence[EpochCallback], workers: int) -> None:
     folder, method, seed = planned.folder, planned.cell.method, planned.seed
     optim = planned.cell.optim(optim)
-    key = cached = None
+    key = cached = None  # a resumed run is never looked up
     if planned.action == "resume":
         run = resume_run(folder / CHECKPOINT_NAME, data, method, optim, seed=seed, device=device, precision=precision)
         tqdm.write(f"resuming {folder} after epoch {run.epochs_done} of {optim.epochs}")
     else:
-        key = run_cache.run_key(data, method, optim, seed, device, precision, {"num_workers": workers})
-        cached = None if key is None else run_cache.load(key, data, device)
+        key, cached = run_cache.lookup(data, method, optim, seed, device, precision, {"num_workers": workers})
         run = cached if cached is not None else start_run(data, method, optim, seed=seed, device=device,
                                                           precision=precision)
         for removed in clear_run(folder):
