@@ -95,8 +95,14 @@ for m in METHODS:
 # `top_cluster` (the class of the most probable cluster), `sum_clusters` (summed cluster
 # probabilities: restores the training prior the division removed) and `logit_adjusted` (the
 # equation above over the K clusters, with $\pi_k$ the cluster prior, then top cluster; τ = 0 is
-# top cluster). For CE, K = C and logit adjustment is the classic post-hoc correction. The best τ
-# is read off the test set here, so treat it as an upper bound, not a tuned result.
+# top cluster). For CE, K = C and logit adjustment is the classic post-hoc correction.
+#
+# **Choosing τ fairly.** The τ that scores best on the test images is read off the very images
+# that score it: an upper bound, not a result. The digits' long tail leaves too few unused images
+# of the head class for a validation split, so τ is chosen on held-out test images instead
+# (`analysis.held_out_tau`): the test set is split into two stratified halves, each half is scored
+# at the τ that is best on the *other* half, and the two scores are averaged. That row is the fair
+# one; the best-on-test row beside it is what choosing on the test set would report.
 
 # %% tags=["nbval-ignore-output"]
 logits = {m: [analysis.run_logits(run, data) for run in runs[m]] for m in METHODS}
@@ -111,14 +117,17 @@ plots.show(plots.rule_sweep_figure(taus, {m: [v for v, _ in curve[m]] for m in M
 # %% tags=["nbval-ignore-output"]
 at_tau = taus.index(TAU)
 best_tau = {m: taus[int(np.argmax([v for v, _ in curve[m]]))] for m in METHODS}
+held_out = {m: [analysis.held_out_tau(lg, taus) for lg in logits[m]] for m in METHODS}
 rules_table = pd.DataFrame({
     METHODS[m]: {"top_cluster": points([s["top_cluster"]["mean_recall"] for s in sweeps[m]]),
                  "sum_clusters": points([s["sum_clusters"]["mean_recall"] for s in sweeps[m]]),
                  f"logit_adjusted, tau {TAU:g}": points([s["logit_adjusted"][at_tau]["mean_recall"]
                                                          for s in sweeps[m]]),
-                 "best tau (on test)": f"{best_tau[m]:g}",
-                 "logit_adjusted, best tau": points([s["logit_adjusted"][taus.index(best_tau[m])]["mean_recall"]
-                                                     for s in sweeps[m]])}
+                 "taus chosen (each seed, each half)": " ".join(f"{t:g}" for h in held_out[m] for t in h["taus_chosen"]),
+                 "logit_adjusted, tau chosen on held-out half": points([h["mean_recall"] for h in held_out[m]]),
+                 "best tau on test (upper bound)": f"{best_tau[m]:g}",
+                 "logit_adjusted, best tau on test": points([s["logit_adjusted"][taus.index(best_tau[m])]["mean_recall"]
+                                                             for s in sweeps[m]])}
     for m in METHODS})
 print("test mean recall, points (mean ± sd over seeds)")
 print(rules_table.to_string())
@@ -128,6 +137,8 @@ top = {m: levels[m]["top_cluster"][0] for m in METHODS}
 claim(f"ce: logit_adjusted (tau {TAU:g}) minus top_cluster", curve["ce"][at_tau][0] - top["ce"], above=0.05)
 claim("top_cluster: fbcd minus ce", top["fbcd"] - top["ce"], above=0.03)
 claim("fbcd: top_cluster minus sum_clusters", top["fbcd"] - levels["fbcd"]["sum_clusters"][0], above=0.03)
+claim("ce: logit_adjusted with tau chosen on held-out halves minus top_cluster",
+      np.mean([h["mean_recall"] for h in held_out["ce"]]) - top["ce"], above=0.05)
 
 # %% [markdown]
 # ### Write it yourself: post-hoc logit adjustment
@@ -381,8 +392,12 @@ print(f"the whole notebook took {time.perf_counter() - started:.0f} s")
 #    cluster in the stored run).
 # 4. The class counts (or frequencies) of its training set, the prior π; for a model with clusters,
 #    the clusters' sizes too (the prior over its K outputs).
-# 5. Choosing τ on the test set fits one parameter to the very images that score it; a fair result
-#    chooses τ on a validation split (or uses τ = 1, as the records do).
+# 5. Choosing τ on the test set fits one parameter to the very images that score it, so it can only
+#    flatter. A fair result chooses τ on images it does not score: a validation split, or, as
+#    section 1's held-out row does, one half of the test set for the other half; or it fixes τ = 1
+#    before looking, as the records do. Compare the two rows of section 1's table: the
+#    held-out taus differ from half to half and from seed to seed, which is the noise the
+#    best-on-test row hides.
 #
 # </details>
 

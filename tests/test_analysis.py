@@ -8,13 +8,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
 import fbcd_lab.analysis.forward_passes as forward_passes
 from fbcd_lab.analysis import (
     DEFAULT_TAUS, FeatureSet, RunLogits, channel_groups, cluster_confusion, cluster_confusion_from_logits,
     decompose_gain, diagonal_dominance, division_summary, effective_prior, equivalent_tau, fbh_kernel_norms,
-    group_energy, linear_probe, prior_shift, prior_shift_from_logits, probe_from_features, reliability,
+    group_energy, held_out_tau, linear_probe, prior_shift, prior_shift_from_logits, probe_from_features, reliability,
     reliability_from_logits, rule_sweep, rule_sweep_from_logits, waterfall,
 )
 from fbcd_lab.class_division import ClassDivision
@@ -74,6 +75,35 @@ def test_rule_sweep_with_divided_class():
     assert sweep["sum_clusters"]["per_class_recall"] == [1.0, 1.0, 0.0]
     assert sweep["logit_adjusted"][0]["mean_recall"] == 1.0
     assert len(DEFAULT_TAUS) == 9 and DEFAULT_TAUS[0] == 0.0 and DEFAULT_TAUS[-1] == 2.0
+
+
+def test_held_out_tau_chooses_on_one_half_and_scores_the_other():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    noisy = prior_plus_signal(COUNTS, [0, 1, 2], labels, signal=2.0)
+    noisy = RunLogits(noisy.logits + torch.as_tensor(rng.normal(0, 1.5, noisy.logits.shape), dtype=torch.float32),
+                      noisy.labels, noisy.class_of_cluster, noisy.cluster_log_prior, noisy.counts)
+    taus = [0.0, 0.5, 1.0, 1.5, 2.0]
+    got = held_out_tau(noisy, taus, folds=2, seed=3)
+    halves = list(StratifiedKFold(2, shuffle=True, random_state=3).split(labels, labels))
+    for (choose_on, score_on), tau, score in zip(halves, got["taus_chosen"], got["part_mean_recall"]):
+        def part(idx):
+            return RunLogits(noisy.logits[idx], labels[idx], noisy.class_of_cluster, noisy.cluster_log_prior,
+                             noisy.counts)
+        assert tau == rule_sweep_from_logits(part(choose_on), taus)["best_logit_adjusted"]["tau"]
+        assert score == rule_sweep_from_logits(part(score_on), [tau])["logit_adjusted"][0]["mean_recall"]
+    assert got["mean_recall"] == pytest.approx(np.mean(got["part_mean_recall"]))
+    best_on_all = rule_sweep_from_logits(noisy, taus)["best_logit_adjusted"]["mean_recall"]
+    assert got["mean_recall"] <= best_on_all + 1e-12  # choosing on held-out images never beats the upper bound here
+    json.dumps(got, allow_nan=False)
+
+
+def test_held_out_tau_refuses_bad_arguments():
+    logits = prior_plus_signal(COUNTS, [0, 1, 2], np.repeat(np.arange(3), 4))
+    with pytest.raises(ValueError, match="folds"):
+        held_out_tau(logits, folds=1)
+    with pytest.raises(ValueError, match="taus"):
+        held_out_tau(logits, taus=[])
 
 
 # ---------------------------------------------------------------- effective prior of the top-cluster rule

@@ -19,15 +19,15 @@ from fbcd_lab.analysis.gain_waterfall import (
     DEFINITIONS, decompose_gain, decompose_saved, waterfall, waterfall_rows,
 )
 from fbcd_lab.analysis.linear_probe import linear_probe, probe_from_features
-from fbcd_lab.analysis.prediction_rules import DEFAULT_TAUS, rule_sweep, rule_sweep_from_logits
+from fbcd_lab.analysis.prediction_rules import DEFAULT_TAUS, held_out_tau, rule_sweep, rule_sweep_from_logits
 from fbcd_lab.analysis.recall import mean_sd, paired_verdict, points, recall_summary, seed_stats, signed_points
 
 __all__ = [
     "DEFAULT_TAUS", "DEFINITIONS", "FeatureSet", "RunLogits", "channel_groups", "cluster_confusion",
     "cluster_confusion_from_logits", "confidence_and_correct", "decompose_gain", "decompose_saved",
     "diagonal_dominance", "division_summary", "effective_prior", "equivalent_tau", "fbh_kernel_norms",
-    "feature_maps", "group_energy", "linear_probe", "mean_sd", "paired_verdict", "points", "pooled_features",
-    "prior_shift", "prior_shift_from_logits", "probe_from_features", "recall_summary", "reliability",
-    "reliability_from_logits", "rule_sweep", "rule_sweep_from_logits", "run_features", "run_logits",
-    "seed_stats", "signed_points", "waterfall", "waterfall_rows",
+    "feature_maps", "group_energy", "held_out_tau", "linear_probe", "mean_sd", "paired_verdict", "points",
+    "pooled_features", "prior_shift", "prior_shift_from_logits", "probe_from_features", "recall_summary",
+    "reliability", "reliability_from_logits", "rule_sweep", "rule_sweep_from_logits", "run_features",
+    "run_logits", "seed_stats", "signed_points", "waterfall", "waterfall_rows",
 ]

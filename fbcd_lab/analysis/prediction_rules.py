@@ -4,8 +4,11 @@ pass of test logits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
+import torch
+from sklearn.model_selection import StratifiedKFold
 
 from fbcd_lab.analysis.forward_passes import RunLogits, run_logits
 from fbcd_lab.analysis.recall import recall_summary
@@ -37,3 +40,25 @@ def rule_sweep(run: Run, data: LongTailData, taus: Sequence[float] = DEFAULT_TAU
     and logit_adjusted at each tau (prior over the run's clusters; tau 0 is top_cluster), from ONE
     pass of ``collect_logits``; any model, CE included. ``best_logit_adjusted`` is chosen on the test set."""
     return rule_sweep_from_logits(run_logits(run, data, selection), taus)
+
+
+def held_out_tau(logits: RunLogits, taus: Sequence[float] = DEFAULT_TAUS, folds: int = 2, seed: int = 0) -> dict:
+    """Logit adjustment with tau chosen on held-out images: the test images are split into
+    ``folds`` stratified parts; each part's tau is the best on the other parts, and that part is
+    scored at it. A fair number where no validation split exists (the best tau on all the test
+    images is an upper bound). ``mean_recall`` is the mean over the parts."""
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds}")
+    if not len(taus):
+        raise ValueError("taus is empty: give at least one tau to choose from")
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(logits.labels, logits.labels)
+    chosen, scores = [], []
+    for choose_on, score_on in splits:
+        def part(idx: np.ndarray) -> RunLogits:
+            return replace(logits, logits=logits.logits[torch.as_tensor(idx)], labels=logits.labels[idx])
+
+        tau = rule_sweep_from_logits(part(choose_on), taus)["best_logit_adjusted"]["tau"]
+        chosen.append(tau)
+        scores.append(rule_sweep_from_logits(part(score_on), [tau])["logit_adjusted"][0]["mean_recall"])
+    return {"folds": folds, "taus_chosen": chosen, "part_mean_recall": scores,
+            "mean_recall": float(np.mean(scores))}
