@@ -68,6 +68,7 @@ PARAMETERS: dict[str, Rule] = {
     "image_size": Rule(int, 1, IMAGE_MAX),
     "workers": Rule(int, 0, WORKERS_MAX),
     "processes": Rule(int, 1, WORKERS_MAX),
+    "threads": Rule(int, 1, WORKERS_MAX),
     "count": Rule(int, 1, INT_MAX),
     "mixup_alpha": Rule(float, 0, low_open=True),
     "focal_gamma": Rule(float, 0),

@@ -166,7 +166,9 @@ def fit(
         distributed.check_global_batch(run.optim.batch_size, processes)
     run.world_size, run.sync_bn = processes, sync_bn and processes > 1
     step_model = distributed.wrap(run.model, run.device, sync_bn=run.sync_bn)
-    if threads is None:
+    if threads is not None:
+        threads = check("threads", threads)
+    else:
         threads = cpu_threads_for(training_step_flops(run, data)) if run.device.type == "cpu" else torch.get_num_threads()
     run.threads = threads
     bar = tqdm(total=(run.optim.epochs - run.epochs_done) * -(-len(data.train) // run.optim.batch_size),

@@ -11,7 +11,7 @@ from fbcd_lab.config import PRESETS, MethodConfig, OptimConfig, preset
 from fbcd_lab.data import FileImages, build_long_tailed
 from fbcd_lab.evaluation import balanced_recall, evaluate
 from fbcd_lab.runtime import resolve_device
-from fbcd_lab.training import fit, make_division, train
+from fbcd_lab.training import fit, make_division, start_run, train
 
 SHORT = OptimConfig(epochs=6, batch_size=64, lr=0.05, warmup_epochs=1, milestones=(4,), factors=(0.1,))
 
@@ -123,6 +123,17 @@ def test_training_leaves_thread_setting_and_uses_one_thread_for_small_models(dig
     train(digits_lt, MethodConfig(method="ce", backbone="small_cnn"), SHORT, progress=False,
           callbacks=[lambda record: seen.append(torch.get_num_threads())])
     assert seen == [1] * SHORT.epochs and torch.get_num_threads() == before
+
+
+def test_fit_trains_on_the_threads_asked_and_refuses_a_count_that_is_not_one(digits_lt):
+    seen = []
+    run = start_run(digits_lt, MethodConfig(method="ce", backbone="small_cnn"), SHORT, seed=0)
+    fit(run, digits_lt, progress=False, threads=2, callbacks=[lambda record: seen.append(torch.get_num_threads())])
+    assert seen == [2] * SHORT.epochs and run.threads == 2
+    for bad in (0, -1, 1.5, "2"):
+        with pytest.raises(ValueError, match="threads"):
+            fit(start_run(digits_lt, MethodConfig(method="ce", backbone="small_cnn"), SHORT, seed=0), digits_lt,
+                progress=False, threads=bad)
 
 
 def test_streamed_dataset_trains_and_evaluates(imagenet_lt_tree):

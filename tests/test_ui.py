@@ -211,7 +211,7 @@ def test_clock_shows_elapsed_and_left_and_every_control_explains_itself():
     set_controls(panel, method="ce", epochs=3)
     panel.train(block=True)
     assert seen[0] == "starting…" and seen[1].startswith("epoch 1/3 · ") and "s elapsed · ~" in seen[1]
-    assert seen[-1].startswith("done in ") and seen[-1].endswith(" s")
+    assert seen[-1].startswith("done in ") and seen[-1].endswith(" s on 1 CPU thread")
     assert all(w.tooltip for w in panel.controls.values())
     assert panel.table.value.startswith("<div style='overflow-x:auto'>")
 
@@ -240,3 +240,15 @@ def test_the_lab_trains_in_fp32_unless_asked(monkeypatch):
     assert (runs[None].precision, runs["bf16"].precision) == ("fp32", "bf16")
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainingPanel(precision="fp16")
+
+
+def test_the_panel_trains_on_the_threads_asked_and_refuses_a_bad_count():
+    assert TrainingPanel().threads is None  # the trainer's choice: one thread for the small CNN
+    panel = TrainingPanel(threads=2)
+    set_controls(panel, method="ce", epochs=2)
+    panel.train(block=True)
+    run, _ = panel.results[1]
+    assert run.threads == 2 and panel.clock.value.endswith(" s on 2 CPU threads")
+    for bad in (0, 2.0, "1"):
+        with pytest.raises(ValueError, match="threads"):
+            TrainingPanel(threads=bad)

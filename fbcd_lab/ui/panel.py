@@ -9,7 +9,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 
-from fbcd_lab.checks import check_choice
+from fbcd_lab.checks import check, check_choice
 from fbcd_lab.config import DEFAULT_BACKBONE
 from fbcd_lab.config import preset as optim_preset
 from fbcd_lab.data.datasets import LongTailData
@@ -53,17 +53,21 @@ class TrainingPanel(Controls, Runner, LivePlot):
     ``val_per_class`` None takes :data:`DIGITS_SPLIT` (n_max too, unless given) on the digits and
     no split elsewhere; ``n_max`` None is otherwise the dataset's own. Without a split the curve
     is test recall every ``eval_every`` epochs. Runs train in ``precision``, fp32 by default: the
-    lab's models are small, and bf16 autocast would change their numbers for little speed.
+    lab's models are small, and bf16 autocast would change their numbers for little speed. They
+    train on ``threads`` CPU threads, None: the trainer's choice (one for models this small: a
+    second thread gains a little on an idle machine and loses many-fold beside busy processes).
+    The count changes a run's last float digits, so one panel keeps one.
     """
 
     def __init__(self, dataset: str = "digits", preset: str = "digits", data_root: str | Path | None = None,
                  eval_every: int = 1, n_max: int | None = None, val_per_class: int | None = None,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", threads: int | None = None) -> None:
         if dataset not in DEFAULT_BACKBONE:
             raise ValueError(f"dataset must be one of {tuple(DEFAULT_BACKBONE)}, got {dataset!r}")
         split = DIGITS_SPLIT if dataset == "digits" and val_per_class is None else (None, val_per_class or 0)
         self.dataset, self.preset, self.data_root, self.eval_every = dataset, preset, data_root, eval_every
         self.precision = check_choice("precision", precision, PRECISIONS)
+        self.threads = None if threads is None else check("threads", threads)
         self.n_max, self.val_per_class = split[0] if n_max is None else n_max, split[1]
         self.curve = "val_mean_recall" if self.val_per_class else "test_mean_recall"
         self.controls = make_controls(optim_preset(preset).epochs)

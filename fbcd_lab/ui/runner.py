@@ -71,12 +71,14 @@ class Runner:
             optim = optim_preset(self.preset, epochs=settings["epochs"])
             run = start_run(data, method, optim, seed=settings["seed"], precision=self.precision)
             eval_every = 0 if data.val is not None else self.eval_every  # the trainer scores val every epoch
-            fit(run, data, eval_every=eval_every, progress=False,
+            fit(run, data, eval_every=eval_every, progress=False, threads=self.threads,
                 callbacks=[self._plotter(traces, method.uses_fbh)], should_stop=lambda: self._stop_event.is_set())
             metrics, protocol = evaluate_run(run, data)
             if metrics is None:
                 raise ValueError(f"run {protocol}; lower lambda, or the preset's learning rate")
-            self.clock.value = f"{'stopped after' if run.stopped else 'done in'} {run.wall_time_s:.1f} s"
+            where = (f"{run.threads} CPU thread{'s' if run.threads > 1 else ''}" if run.device.type == "cpu"
+                     else str(run.device))
+            self.clock.value = f"{'stopped after' if run.stopped else 'done in'} {run.wall_time_s:.1f} s on {where}"
             self.results[run_id] = (run, metrics)
             self._show_table()
             self._last_row = self.runs[-1]
