@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, replace
 
 from fbcd_lab.checks import PARAMETERS, check, check_choice
-from fbcd_lab.runtime import PRECISIONS
+from fbcd_lab.runtime import PRECISIONS, available_cpus
 
 ENV_VAR = "FBCD_PRESET"
 PRECISION_VAR = "FBCD_PRECISION"
@@ -45,7 +45,9 @@ class LabPreset:
 
 
 LAB_PRESETS = {
-    "ci": LabPreset("ci", epochs=30, seeds=2, u_values=(1, 2, 5, 10, 20), lab_epochs=15, tsne=False),
+    # ci: notebook 6's sweeps of one-thread runs in two processes where two CPUs are free to use
+    "ci": LabPreset("ci", epochs=30, seeds=2, u_values=(1, 2, 5, 10, 20), lab_epochs=15, tsne=False,
+                    processes=min(2, available_cpus())),
     "binder": LabPreset("binder", epochs=30, seeds=2, u_values=(1, 2, 5, 10, 20), lab_epochs=30, tsne=True,
                         processes=2),
     "full": LabPreset("full", epochs=60, seeds=5, u_values=(1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20), lab_epochs=30,
