@@ -10,6 +10,7 @@ a plain correct answer. The notebooks call them where each idea is taught:
     from fbcd_lab.exercises import EXERCISES
     ex = EXERCISES["clusters_per_class"]
     ex.check(my_clusters_per_class)      # one line: right on N inputs, or what is wrong
+    ex.show_pass()                       # what a pass looks like: the check of the plain answer
 """
 
 from __future__ import annotations
@@ -108,6 +109,14 @@ class Exercise:
         at = tuple(int(i) for i in np.argwhere(wrong)[0])
         where = f" at index {at[0] if len(at) == 1 else at}" if at else ""
         return f"got {_short(got[at] if at else got)}{where}, expected {_short(expected[at] if at else expected)}"
+
+    def show_pass(self) -> Result:
+        """What a pass looks like: the check run on :meth:`solution`'s answer; raises AssertionError
+        if the check refused it (a broken exercise, never the learner's doing)."""
+        result = self.check(self.answer)
+        if not result:
+            raise AssertionError(f"exercise {self.name!r} refuses its own answer: {result.message}")
+        return result
 
     def hint(self) -> None:
         """Print where to start."""

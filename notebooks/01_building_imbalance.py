@@ -20,10 +20,11 @@
 
 # %%
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 
 from fbcd_lab import plots
-from fbcd_lab.data import build_long_tailed, long_tail_counts, shot_groups
+from fbcd_lab.data import build_long_tailed, load_source, long_tail_counts, shot_groups
 from fbcd_lab.lab_preset import SUMMARY, lab_preset
 
 plots.setup_notebook()
@@ -53,9 +54,10 @@ assert sum(long_tail_counts(5000, 10, 100)) == 12_406
 # %% [markdown]
 # ## A long-tailed digits set
 #
-# The digits come with about 180 images per class. 30 per class are set aside as a balanced test
-# set (fixed seed); the rest form the full training set, from which the long tail is drawn. Its
-# smallest class has 144 images left, so n_max is 144: every class can give the head's count.
+# The digits come with about 180 images per class (the next cell counts them). 30 per class are
+# set aside as a balanced test set (fixed seed); the rest form the full training set, from which
+# the long tail is drawn. Its smallest class has 144 images left, so n_max is 144: every class can
+# give the head's count.
 # Each class's images are shuffled with a seeded generator and the first n_i kept. The
 # *fingerprint* (counts, seed, the rounding convention of the profile, `ldam` for LDAM-DRW's floor,
 # and a hash of the chosen images) identifies the subset: unrecorded subset differences move
@@ -63,6 +65,19 @@ assert sum(long_tail_counts(5000, 10, 100)) == 12_406
 #
 # Under each chart of these notebooks a few lines repeat its numbers, rounded (`plots.show`,
 # `plots.describe`): the chart is for reading, the lines for reading a value without hovering.
+
+# %%
+source = load_source("digits")
+per_class = {split: np.bincount(images.labels, minlength=10) for split, images in
+             (("test", source.test), ("training", source.train))}
+print("all digits per class:", (per_class["test"] + per_class["training"]).tolist())
+print("set aside for test:  ", per_class["test"].tolist())
+print("left for training:   ", per_class["training"].tolist(), "| smallest:", per_class["training"].min())
+
+# %% jupyter={"source_hidden": true}
+everything = per_class["test"] + per_class["training"]
+assert 170 <= everything.min() and everything.max() <= 190 and set(per_class["test"]) == {30}
+assert per_class["training"].min() == 144
 
 # %%
 data = build_long_tailed("digits", 100, seed=0)

@@ -28,7 +28,11 @@
 # a run after its current step and keeps what it learnt (the row says `stopped`). The prediction
 # rule is read after training: changing it re-reads every run in the table, no retraining. A run
 # with the same settings as an earlier one gives the same curves (same seed, same numbers); it is
-# drawn in its own dash and its legend names the run it repeats. The data
+# drawn in its own dash and its legend names the run it repeats. (The main head scores clusters; a
+# *prediction rule* turns them into a class: `top_cluster`, the default, takes the class of the
+# most probable cluster, `sum_clusters` the class whose clusters' probabilities add up to the most,
+# `logit_adjusted` the top cluster after subtracting the training prior; notebooks 5 and 8 compare
+# them.) The data
 # subset is the same for every run of a ratio (subset seed 0); the seed control changes the
 # training only (initialisation, division, batch order), so two seeds show the training noise.
 #
@@ -86,6 +90,7 @@ panel.controls["method"].value = "ce"
 ce_row = panel.train(block=True)
 print("the lab's training counts:", list(panel.datasets[100].counts))
 print("training protocol:", protocol_line([run for run, _ in panel.results.values()], panel.datasets[100]))
+print("training time:", ", ".join(f"{run.method.method} {run.wall_time_s:.1f} s" for run, _ in panel.results.values()))
 pd.DataFrame([{key: round(r[key], 3) if isinstance(r[key], float) else r[key]
                for key in ("method", "u", "lam", "epochs_done", "best_val_epoch", "mean_recall", "many", "medium",
                            "few")} for r in (row, ce_row)])
@@ -139,8 +144,10 @@ assert panel.flags.value == "" and row["flags"] is None and ce_row["flags"] is N
 # 3. Set u = 1 with method `fbcd`. Which of the paper's two heads is then left doing anything?
 # 4. Set λ = 0. The feature-balancing head is still built: what does it still change, and what
 #    not?
-# 5. Switch the prediction rule to `sum_clusters` after a `fbcd` run (the table re-reads the run).
-#    Why does it tend to hand the head classes back their advantage?
+# 5. Switch the prediction rule to `sum_clusters` after a `fbcd` run (the table re-reads the run):
+#    it adds up the softmax probabilities of each class's clusters and predicts the class with the
+#    largest sum, where the default `top_cluster` takes the class of the single most probable
+#    cluster. Why does it tend to hand the head classes back their advantage?
 #
 # <details><summary>Answers (click to open)</summary>
 #
@@ -165,7 +172,8 @@ assert panel.flags.value == "" and row["flags"] is None and ce_row["flags"] is N
 #
 # ## What you should have seen
 #
-# A run takes a few seconds on a laptop CPU. On the digits at ratio 100, both models recognise the
+# A run takes seconds on a CPU (the cell that trains from code prints how long each of its two runs
+# took). On the digits at ratio 100, both models recognise the
 # head digits and miss most of the tail; how far the two heads move recall toward the tail varies
 # from seed to seed and with the number of epochs on a set this small, and short runs can leave
 # the two level (compare the two rows trained from code above; notebook 5 trains both longer and

@@ -5,7 +5,7 @@
 # | --- | --- |
 # | **You will learn** | whether the two heads beat the standard long-tail remedies, and by how much: every recipe of the paper's Table 1 trained by one trainer, the fair controls the paper leaves out, the committed CIFAR-10-LT study (up to three seeds a cell, "(n)" says how many), and what its ordering says |
 # | **You need first** | notebooks 2 and 3 (the two heads); notebook 6 for reading spreads over seeds |
-# | **Time** | about 20 minutes; the digits table trains 16 cells (14 recipes, two of them also on their authors' schedule) over the preset's seeds in a minute or two |
+# | **Time** | about 20 minutes; the digits table trains 16 cells (14 recipes, two of them also on their authors' schedule) over the preset's seeds; the cell that trains them prints how long that took |
 #
 # Whether the two heads beat the standard long-tail remedies, and by how much. The paper's Table 1 compares its method ("Ours", and "Ours-Full" with Mixup and
 # class re-weighting) with cross-entropy, Focal loss, Mixup, class-balanced weights (CB), LDAM,
@@ -91,7 +91,7 @@ pd.DataFrame([{"recipe": name, **fields} for name, fields in RECIPES.items()]).s
 # | CB + Focal | Cui et al.'s class-balanced focal loss: $-w_y (1 - p_y)^\gamma \log p_y$, the weight multiplying the focal term (`cb_focal`); LDAM-DRW's code instead puts it inside the exponent, $v = w_y \cdot \mathrm{CE}$, $(1 - e^{-v})^\gamma v$ (`cb_focal_ldam`) |
 # | LDAM | the loss: a margin $\propto n_c^{-1/4}$ subtracted from the true class's logit, larger for rare classes |
 # | DRW | deferred re-weighting: the CB weights switch on late, at a learning-rate decay |
-# | DRS | deferred re-sampling: class-balanced batches (each class drawn with probability 1/C, images with replacement) from that decay on; LDAM-DRW's code draws each image with its class's CB weight instead (`--sampler effective_number`: 0.119 of the draws for CIFAR-10-LT's head class, 0.094 for its tail) |
+# | DRS | deferred re-sampling: class-balanced batches (each class drawn with probability 1/C, images with replacement) from that decay on; LDAM-DRW's code draws each image with its class's CB weight instead (`--sampler effective_number`: 0.119 of the draws for CIFAR-10-LT's head class, 0.094 for its tail; the cell after this section computes both) |
 # | Mixup | pairs of images and their labels mixed with one weight λ ~ Beta(1, 1) a batch |
 # | LA loss | logit-adjusted loss: $\tau \log \pi_c$ added to every logit $z_c$ inside the cross-entropy (τ = 1) |
 # | Balanced Softmax | the softmax with each $e^{z_c}$ multiplied by $n_c$: the same objective as the LA loss at τ = 1; two runs of them can still differ, by the order of floating-point sums alone (on CIFAR-10-LT they do: the *noise floor* below; on the digits they may match to the digit) |
@@ -101,6 +101,30 @@ pd.DataFrame([{"recipe": name, **fields} for name, fields in RECIPES.items()]).s
 # (200 epochs, decays at 120 and 160). A cell named `recipe@ldam_cifar` keeps the study's batch,
 # rate and epochs but decays as LDAM-DRW does: x0.01 at 80 % of the epochs, x0.0001 at 90 % (160
 # and 180 of 200, 24 and 27 of 30), with DRW or DRS switched on at the first.
+#
+# The class-balanced weights of CIFAR-10-LT at ratio 100, and the share of LDAM-DRW's
+# effective-number draws that lands on each class (an image drawn with its class's weight, so a
+# class gets its count times its weight):
+
+# %%
+import numpy as np
+
+from fbcd_lab.balancing import draw_weights, effective_number_weights
+from fbcd_lab.data import long_tail_counts
+
+cifar10_counts = np.array(long_tail_counts(5000, 10, 100))
+cifar10_weights = effective_number_weights(cifar10_counts)
+draws = cifar10_counts * draw_weights("effective_number", cifar10_counts)
+draw_share = draws / draws.sum()
+print(f"CB weights: {cifar10_weights[0]:.3f} for the head class ({cifar10_counts[0]:,} images), "
+      f"{cifar10_weights[-1]:.2f} for the tail ({cifar10_counts[-1]}): {cifar10_weights[-1] / cifar10_weights[0]:.0f} "
+      f"times; they sum to {cifar10_weights.sum():.0f}")
+print(f"effective-number draws: {draw_share[0]:.3f} of them from the head class, {draw_share[-1]:.3f} from the tail "
+      f"(class-balanced re-sampling: {1 / len(cifar10_counts):.3f} each)")
+
+# %% jupyter={"source_hidden": true}
+assert [round(float(v), 3) for v in (draw_share[0], draw_share[-1], cifar10_weights[0])] == [0.119, 0.094, 0.051]
+assert round(float(cifar10_weights[-1]), 2) == 3.99 and round(float(cifar10_weights[-1] / cifar10_weights[0])) == 79
 
 # %% [markdown]
 # ## Table 1 on the digits
@@ -118,6 +142,8 @@ with contextlib.redirect_stdout(io.StringIO()):  # the runner's progress lines n
 display(Markdown(table_markdown(digits_table)))
 print("training protocol of ce (a recipe changes only what its row in the recipes table sets):",
       protocol_line(load_records(out / "table1" / "r100" / "ce")))
+digits_runs = load_records(out / "table1")
+print(f"{len(digits_runs)} runs, {sum(r['wall_time_s'] for r in digits_runs) / 60:.1f} min of training in all")
 
 # %% tags=["nbval-ignore-output"]
 ours = [r for r in digits_table["rows"] if not r["paper_only"]]
@@ -270,8 +296,8 @@ else:
 # and DRS switch on at 160 here, as LDAM-DRW switches them at its first decay; the paper does not
 # say). The committed study `results/cifar10_lt_200/` trains the recipes discussed here on that
 # schedule, with the same ResNet-8, subset and test set (and a 5-epoch warm-up instead of 2: the
-# protocol lines say so) (about an hour a run on a CPU
-# thread; its README has the command and which seeds have landed). Below, the two orderings side by
+# protocol lines say so) (one to two hours a run on one CPU thread, printed below from the runs'
+# records; its README has the command and which seeds have landed). Below, the two orderings side by
 # side over the recipes both have finished, with (n) the seeds of each, and every pair that *flips*
 # (one schedule orders it one way, the other the other way) with its verdict in each: a flip is a
 # finding only where both verdicts are *called*. The command line prints the same comparison:
@@ -289,6 +315,10 @@ else:
     side["n (30, 200)"] = [f"{len(seeds[c])}, {len(long_seeds[c])}" for c in side.index]
     display(side)
     print("200-epoch protocol of ce:", protocol_line(load_records(long_path.parent / "r100" / "ce")))
+    long_runs = load_records(long_path.parent)
+    hours = [r["wall_time_s"] / 3600 for r in long_runs]
+    print(f"{len(long_runs)} runs of 200 epochs, {min(hours):.1f} to {max(hours):.1f} h each on "
+          f"{', '.join(sorted({r['device'] for r in long_runs}))}")
     order = list(side.index)
     short_gaps, long_gaps = pair_gaps(seeds, order), pair_gaps(long_seeds, order)
     long_flips = flipped_pairs(cifar, long_means)
@@ -338,7 +368,8 @@ else:
 #
 # 1. **25** (the decay nearest 80 % of 30 = 24; LDAM-DRW switches at its decay, 160 of 200) and
 #    **40** (the decays scale to 30 and 40).
-# 2. About **79** times (0.051 for 5,000 images, 3.99 for 50; the weights sum to C = 10).
+# 2. About **79** times (0.051 for 5,000 images, 3.99 for 50; the weights sum to C = 10: the cell
+#    under the table of names prints them).
 # 3. About **9.8**: the clusters hold 50 to 500 images, a tenth of the classes' range. Class
 #    weights on that head would correct an imbalance the division has already removed, twice.
 # 4. Ours adds a balanced neck (a 1 x 1 convolution, BN and ReLU) that no other recipe has; `ce_neck`
@@ -350,21 +381,16 @@ else:
 #    probability of 0.5 (CE = ln 2) the tail's gradient is 1,282 times the head's, against the
 #    weights' ratio of 79. In Cui et al.'s form
 #    the factor (1 − p_y)^γ uses the model's own probability, the same for both, so the ratio stays
-#    the weights' 79 (`fbcd_lab.losses.focal`; `tests/test_losses.py` computes both).
+#    the weights' 79.
 #
 # </details>
 
 # %% jupyter={"source_hidden": true}
-import numpy as np
-
-from fbcd_lab.balancing import deferred_epoch, effective_number_weights
+from fbcd_lab.balancing import deferred_epoch
 from fbcd_lab.class_division import divide_classes
 from fbcd_lab.config import preset
-from fbcd_lab.data import long_tail_counts
 
 assert deferred_epoch(preset("cpu_short")) == 25 and deferred_epoch(preset("paper_cifar", epochs=50)) == 40
-cifar10_weights = effective_number_weights(long_tail_counts(5000, 10, 100))
-assert round(cifar10_weights[-1] / cifar10_weights[0]) == 79
 
 
 def ldam_focal_slope(w: float, ce: float = np.log(2)) -> float:
@@ -373,9 +399,11 @@ def ldam_focal_slope(w: float, ce: float = np.log(2)) -> float:
 
 
 assert round(ldam_focal_slope(cifar10_weights[-1]) / ldam_focal_slope(cifar10_weights[0])) == 1282
-cifar10_labels = np.repeat(np.arange(10), long_tail_counts(5000, 10, 100))
+cifar10_labels = np.repeat(np.arange(10), cifar10_counts)
 cluster_weights = effective_number_weights(divide_classes(cifar10_labels, 10, 10, "random", seed=0).cluster_sizes)
 assert round(cluster_weights.max() / cluster_weights.min(), 1) == 9.8
 if cifar_table is not None:
     assert floor.verdict != CALLED  # the rule calls no order between two identical objectives
+if long_table is not None:
+    assert 0.8 < min(hours) and max(hours) < 2.0  # "one to two hours a run"
     assert {"ldam_drw", "drs", "la_loss", "balanced_softmax"} <= set(called_above) and "ours_full" in unclear

@@ -157,7 +157,8 @@ claim("mean recall: fbcd minus ce", recall["fbcd"] - recall["ce"], above=0.0)
 
 # %% tags=["nbval-ignore-output"]
 plots.show(plots.per_class_recall_figure(data.counts, {m: metrics[m]["top_cluster"]["per_class_recall"]
-                                                      for m in runs}, data.classes))
+                                                      for m in runs}, data.classes,
+                                         title="Per-class recall, one training seed"))
 
 # %% [markdown]
 # ## The same from the command line
@@ -223,9 +224,11 @@ assert record["metrics"]["top_cluster"]["mean_recall"] == recall["fbcd"], "the c
 #    folder (40, 20, 10, 5, 3 training images)? Check with `sum(clusters_per_class(data.counts, 5))`.
 # 2. Why is the measured imbalance ratio 13.3 here, and why does the order of the class folders not
 #    matter?
-# 3. **Change a setting.** Give the test set of `cross` and `disc` 2 images each instead of 10
-#    (`TEST_PER_CLASS` per class, in `write_folder`). Which number of the tables would then hide
-#    how the tail does, and which would not?
+# 3. **Change a setting.** Give the test set of `cross` and `disc` 2 images each instead of 10:
+#    make `TEST_PER_CLASS` a dict, `{"cross": 2, "diagonal": 10, "disc": 2, "frame": 10,
+#    "stripes": 10}`, and in `write_folder` read `TEST_PER_CLASS[kind]` where it now reads
+#    `TEST_PER_CLASS`. Which number of the tables would then hide how the tail does, and which
+#    would not?
 # 4. On your own folder most classes may be *few* under the papers' thresholds. How do you report
 #    many / medium / few groups that mean something for your data?
 #

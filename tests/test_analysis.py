@@ -15,7 +15,7 @@ import fbcd_lab.analysis.forward_passes as forward_passes
 from fbcd_lab.analysis import (
     DEFAULT_TAUS, FeatureSet, RunLogits, channel_groups, cluster_confusion, cluster_confusion_from_logits,
     decompose_gain, diagonal_dominance, division_summary, effective_prior, equivalent_tau, fbh_kernel_norms,
-    group_energy, held_out_tau, linear_probe, prior_shift, prior_shift_from_logits, probe_from_features, reliability,
+    group_energy, held_out_tau, linear_probe, paired_verdict, prior_shift, prior_shift_from_logits, probe_from_features, reliability,
     reliability_from_logits, rule_sweep, rule_sweep_from_logits, waterfall,
 )
 from fbcd_lab.class_division import ClassDivision
@@ -422,3 +422,14 @@ def test_decompose_gain_on_digits(digits, digit_runs):
     assert (steps["prior_correction"]["mean"] + steps["better_features"]["mean"]
             + steps["residual_top_cluster"]["mean"]) == pytest.approx(out["total_gain"]["top_cluster"]["mean"])
     json.dumps(out, allow_nan=False)
+
+
+def test_paired_verdict_words_a_lean_apart_from_a_called_order():
+    assert paired_verdict([0.60, 0.62, 0.64], [0.50, 0.51, 0.55]) == ("called above", "+10.0 ± 1.0 points, called")
+    assert paired_verdict([0.50, 0.51, 0.55], [0.60, 0.62, 0.64]) == ("called below", "-10.0 ± 1.0 points, called")
+    assert paired_verdict([0.60, 0.58], [0.50, 0.54]) == ("leans above", "+7.0 ± 4.2 points, n = 2, not called")
+    assert paired_verdict([0.60, 0.52, 0.56], [0.50, 0.50, 0.50]) == ("leans above", "+6.0 ± 4.0 points, within noise")
+    assert paired_verdict([0.50], [0.52]) == ("leans below", "-2.0 ± 0.0 points, n = 1, not called")
+    assert paired_verdict([0.60, 0.50], [0.50, 0.60]) == ("level with", "+0.0 ± 14.1 points, n = 2, not called")
+    with pytest.raises(ValueError, match="one value per seed on both sides, got 2 and 1"):
+        paired_verdict([0.5, 0.6], [0.5])

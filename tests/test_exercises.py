@@ -1,6 +1,8 @@
 """The implement-it-yourself exercises: a correct answer passes, and typical wrong answers are refused
 with a message that names what is wrong."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -26,6 +28,15 @@ def test_the_solution_passes_and_every_known_mistake_is_named(name):
     for mistake, said in exercise.mistakes:
         refused = exercise.check(mistake)
         assert not refused and repr(refused).startswith(f"✗ {name}: on ") and repr(refused).endswith(said)
+
+
+def test_show_pass_displays_the_check_of_the_plain_answer_and_refuses_a_broken_exercise():
+    u_c = EXERCISES["clusters_per_class"]
+    assert repr(u_c.show_pass()) == "✓ clusters_per_class: right on all 6 inputs, edge cases included"
+    broken = dataclasses.replace(u_c, answer=lambda counts, u: [1] * len(counts))
+    with pytest.raises(AssertionError, match="exercise 'clusters_per_class' refuses its own answer: "
+                                             "✗ clusters_per_class: on CIFAR-10-LT's counts"):
+        broken.show_pass()
 
 
 def test_the_messages_of_the_usual_slips():

@@ -209,7 +209,7 @@ def test_history_figure_loss_and_recall_when_present():
 
 def test_describe_gives_title_x_and_rounded_values_per_trace():
     fig = plots.per_class_recall_figure([5, 50, 20], {"ce": [0.1, 0.9, 0.5], "fbcd": [1 / 3, 0.8, 2 / 3]})
-    assert plots.describe(fig) == ("Per-class recall: the gain is in the tail\n"
+    assert plots.describe(fig) == ("Per-class recall, classes by training size\n"
                                    "x: 1 2 0\n"
                                    "training images: 50 20 5\n"
                                    "ce: 0.90 0.50 0.10\n"

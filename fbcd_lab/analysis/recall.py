@@ -52,16 +52,19 @@ def signed_points(stats: dict, signed: bool = True) -> str:
 
 
 def paired_verdict(a: Sequence[float], b: Sequence[float]) -> tuple[str, str]:
-    """Whether per-seed fractions ``a`` lean 'above', 'below' or 'level with' ``b`` (paired by position:
-    the mean gap beyond its own sd over seeds; a single seed has sd 0), and the gap in points with the
-    verdict of :func:`fbcd_lab.studies.orderings.pair_gap`, the one rule that calls an order (three
-    seeds or more, one sign, mean above twice the sd): a lean on fewer seeds is never a finding."""
-    from fbcd_lab.studies.orderings import pair_gap
+    """How per-seed fractions ``a`` stand against ``b`` (paired by position), in one vocabulary:
+    'called above' / 'called below' where :func:`fbcd_lab.studies.orderings.pair_gap` calls the order
+    (three seeds or more, one sign, mean above twice the sd), the only verdicts that are findings;
+    'leans above' / 'leans below' where the mean gap exceeds its own sd over seeds but is not called
+    (a single seed has sd 0), never a finding; 'level with' otherwise. Second, the gap in points
+    with pair_gap's verdict: '+5.3 ± 3.8 points, n = 2, not called'."""
+    from fbcd_lab.studies.orderings import CALLED, pair_gap
 
     if len(a) != len(b):
         raise ValueError(f"paired_verdict needs one value per seed on both sides, got {len(a)} and {len(b)}")
     mean, sd = mean_sd(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64), 100)
-    lean = "above" if mean > sd else "below" if mean < -sd else "level with"
     called = pair_gap({str(i): 100 * float(x) for i, x in enumerate(a)},
                       {str(i): 100 * float(y) for i, y in enumerate(b)}).verdict
-    return lean, f"{mean:+.1f} ± {sd:.1f} points, {called}"
+    side = "above" if mean > 0 else "below"
+    word = f"called {side}" if called == CALLED else f"leans {side}" if abs(mean) > sd else "level with"
+    return word, f"{mean:+.1f} ± {sd:.1f} points, {called}"

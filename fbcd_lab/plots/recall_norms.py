@@ -13,7 +13,7 @@ from fbcd_lab.plots.layout import COUNT_BAR_COLOR, TALL, _by_size, _finish, seri
 
 def per_class_recall_figure(counts: Sequence[int], recalls: dict[str, Sequence[float]],
                             classes: Sequence[str] | None = None,
-                            title: str = "Per-class recall: the gain is in the tail") -> go.Figure:
+                            title: str = "Per-class recall, classes by training size") -> go.Figure:
     """Per-class test recall, classes by decreasing training size, one line per method, over grey
     bars of the training counts (right axis, log). The paper's Fig. 3, top right."""
     order = _by_size(counts)
