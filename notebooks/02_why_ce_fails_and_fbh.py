@@ -344,7 +344,7 @@ claim("FBH diagonal minus CE's matched diagonal", dominance["CE + FBH, ratio 100
 # %% [markdown]
 # On this one seed, and on average over the classes (the mean diagonals printed above), FBH's
 # images put more of their energy into their own group than cross-entropy's best-matched groups
-# do, though not for every class (notebook 9 repeats the measurement over several seeds, for FBH +
+# do, though not for every class (notebook 9 repeats the measurement over the preset's seeds, two under `ci`, for FBH +
 # CDH against CE): the channels have been shared out among the classes, though not evenly:
 # look at the two rarest digits' own-group share, printed last above, against chance (0.1); with
 # one or two training images their groups have little to learn from. On its own that does not fix
@@ -382,7 +382,7 @@ claim("FBH diagonal minus CE's matched diagonal", dominance["CE + FBH, ratio 100
 #    than their 0.3 of the probability (the cell prints it). (Class 0 supplies 144 of the 354 training images, class 9
 #    one: every image of a class pulls its weight vector toward its features.)
 # 5. From about 0.30 (the ratio-1 model) to the value printed for ratio 100, about a sixth of it
-#    in the stored run (the notebook's checks hold it below 0.2 over seeds, precisions and CPUs).
+#    in the stored run (the check under that cell holds it below 0.2 for the run it checks).
 #    Their training share is 0.020: the model has learnt much of the long tail as a prior.
 #
 # </details>

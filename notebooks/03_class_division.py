@@ -113,7 +113,7 @@ ex = EXERCISES["clusters_per_class"]
 
 
 def my_clusters_per_class(counts, u):
-    raise NotImplementedError  # your code: Eq. 3 for every class, in the order of counts
+    raise NotImplementedError  # your code: Eq. 3 for every class, in the order of counts (a list or array)
 
 
 ex.check(my_clusters_per_class)
@@ -234,7 +234,7 @@ ex = EXERCISES["soft_labels"]
 
 
 def my_soft_labels(class_of_cluster, alpha):
-    raise NotImplementedError  # your code: row k is the target of a sample in cluster k
+    raise NotImplementedError  # your code: row k is the target of a sample in cluster k ((K, K) array or tensor)
 
 
 ex.check(my_soft_labels)

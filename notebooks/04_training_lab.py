@@ -160,10 +160,10 @@ assert panel.flags.value == "" and row["flags"] is None and ce_row["flags"] is N
 # 4. Without L1 the class groups get no gradient of their own, so FBH no longer shares the
 #    channels out among the classes; its balanced neck (where D is not a multiple of C) still adds
 #    a layer. On the digits' small CNN (D = 80) there is no neck, so λ = 0 trains CDH's objective
-#    alone. Its numbers still differ from a `cdh` run of the same seed (train both here and
-#    compare the rows): the model still holds the FBH kernels, which draw their initial values
-#    from the seeded random stream before the classifier does, so the classifier starts from other
-#    weights (the class division is the same).
+#    alone. Its numbers may still differ from a `cdh` run of the same seed (train both here and
+#    compare the rows): the model still holds the FBH kernels, and if they draw their initial
+#    values from the seeded random stream before the classifier does, the classifier starts from
+#    other weights (the class division is the same).
 # 5. A class's probability becomes the sum over its u_c clusters: a head class with 10 clusters
 #    collects ten shares where a tail class has one, the training prior again. The top-cluster
 #    rule takes the single best cluster instead.

@@ -22,7 +22,7 @@
 # Two baselines also run on their authors' own learning-rate schedule
 # (`ldam_drw@ldam_cifar`, `drs@ldam_cifar`: LDAM-DRW's decays), beside the schedule shared by all.
 #
-# The first table is trained here on the embedded digits (ratio 100, several training seeds, one
+# The first table is trained here on the embedded digits (ratio 100, the preset's training seeds, one
 # long-tailed subset). The second is read from the committed CIFAR-10-LT study under `results/`,
 # made on a CPU with the command written beside it. The paper's numbers stand beside both; the
 # paper reports one number per cell, without seeds.
@@ -92,7 +92,7 @@ pd.DataFrame([{"recipe": name, **fields} for name, fields in RECIPES.items()]).s
 # | LDAM | the loss: a margin $\propto n_c^{-1/4}$ subtracted from the true class's logit, larger for rare classes |
 # | DRW | deferred re-weighting: the CB weights switch on late, at a learning-rate decay |
 # | DRS | deferred re-sampling: class-balanced batches (each class drawn with probability 1/C, images with replacement) from that decay on; LDAM-DRW's code draws each image with its class's CB weight instead (`--sampler effective_number`: 0.119 of the draws for CIFAR-10-LT's head class, 0.094 for its tail; the cell after this section computes both) |
-# | Mixup | pairs of images and their labels mixed with one weight λ ~ Beta(1, 1) a batch |
+# | Mixup | pairs of images and their labels mixed with one weight m ~ Beta(1, 1) a batch (m, not the λ of L1) |
 # | LA loss | logit-adjusted loss: $\tau \log \pi_c$ added to every logit $z_c$ inside the cross-entropy (τ = 1) |
 # | Balanced Softmax | the softmax with each $e^{z_c}$ multiplied by $n_c$: the same objective as the LA loss at τ = 1; two runs of them can still differ, by the order of floating-point sums alone (on CIFAR-10-LT they do: the *noise floor* below; on the digits they may match to the digit) |
 #
@@ -215,6 +215,12 @@ if cifar_table is not None:
 #
 # The paper's ordering and this study's, over the recipes both have; the flips are the pairs whose
 # order differs. Each number below is computed from the table above.
+
+# %% jupyter={"source_hidden": true}
+import math
+
+assert f"{2 * math.sqrt(3):.2f} {2 * math.sqrt(2):.2f}" == "3.46 2.83"  # the t thresholds the rule equals
+assert 1 - 2 / math.pi * math.atan(2 * math.sqrt(2)) < 0.23  # two-sided p of t at one degree of freedom
 
 # %%
 if cifar_table is not None:

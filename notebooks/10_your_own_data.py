@@ -238,10 +238,10 @@ assert record["metrics"]["top_cluster"]["mean_recall"] == recall["fbcd"], "the c
 # 2. The largest class has 40 images and the smallest 3: 40 / 3 = 13.3. Eq. 3 and the ratio only
 #    read the counts; the kit sorts nothing by folder name.
 # 3. Top-1 accuracy counts every test image once, so a tail with 2 test images barely moves it;
-#    mean recall weighs every class alike. With an imbalanced test set report mean recall (the
-#    per-class table above gives it) with top-1 beside it; from the command line, `python -m
-#    fbcd_lab study` ranks by mean recall and prints top-1 beside it, and `python -m fbcd_lab
-#    summarize RUNS` shows both for runs you trained.
+#    mean recall weighs every class alike. With an imbalanced test set report mean recall (printed
+#    with each run above; the per-class recall chart shows what it averages) with top-1 beside it.
+#    Outside the notebook, the kit's command line does the same for runs you train there (the
+#    book's command reference lists its `study` and `summarize` commands).
 # 4. Choose thresholds from your counts, `shot_groups(counts, many_above=..., few_below=...)`, and
 #    say which you used; an empty group is reported as empty, never as 0 %.
 #
