@@ -14,16 +14,23 @@ from fbcd_lab.run_cache import ENABLED_VAR
 
 
 def pytest_collection_modifyitems(config, items):
-    """When the notebooks' runs in other numeric environments are selected, start them now, beside
-    the rest of the suite, and move their test to the end, where it waits for them."""
+    """When the notebooks' runs in other numeric environments are selected, start them beside the
+    rest of the suite. In one process: start them now and move their test to the end, where it
+    waits for them. Under pytest-xdist (every worker collects every test): move the test's file to
+    the front, so that a worker starts the runs in that test first while the others go on."""
     import test_notebooks_elsewhere as elsewhere
 
     chosen = [item for item in items if item.name == elsewhere.TEST_NAME]
-    if chosen:
-        items.remove(chosen[0])
-        items.append(chosen[0])
-        if not config.option.collectonly:
-            elsewhere.start_runs()
+    if not chosen:
+        return
+    if hasattr(config, "workerinput"):
+        first = [item for item in items if item.path == chosen[0].path]
+        items[:] = first + [item for item in items if item.path != chosen[0].path]
+        return
+    items.remove(chosen[0])
+    items.append(chosen[0])
+    if not config.option.collectonly:
+        elsewhere.start_runs()
 
 
 def pytest_sessionfinish():

@@ -11,9 +11,12 @@ must hold. The two are apart because together they make oneDNN's bf16 convolutio
 (4.0 s against 0.6-0.8 s for a 5-epoch digits run, ``bench/precision_kernels.py``), past CI's time
 budget; ``bench/notebook_claims.py`` measures the claims under both at once.
 
-The notebooks' small models train on one thread, so most of the suite leaves a core idle: when the
-test is selected, ``tests/conftest.py`` starts both runs as the session starts (at low priority,
-beside the rest of the suite) and runs the test last, when it only waits for them. Each run has a
+The notebooks' small models train on one thread, so a run of the suite in one process leaves a core
+idle: when the test is selected, ``tests/conftest.py`` starts both runs as the session starts (at
+low priority, beside the rest of the suite) and runs the test last, when it only waits for them.
+Under pytest-xdist (the default, ``-n auto``) it moves this file first instead: one worker starts
+the runs and waits while the others take the rest of the suite. The runs themselves use one
+process each (``-n 0``), as measured. Each run has a
 run cache of its own (:mod:`fbcd_lab.run_cache`), empty at the start; their keys differ anyway (the
 kernels, the precision).
 """
@@ -47,7 +50,7 @@ def start_runs() -> None:
     """Start nbval over the notebooks in each environment, niced, output to a temporary file (once)."""
     if _running or NOT_X86:
         return
-    command = [sys.executable, "-m", "pytest", "notebooks", "-q", "--no-header", "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", "notebooks", "-q", "--no-header", "-p", "no:cacheprovider", "-n", "0"]
     for name, variables in ENVIRONMENTS.items():
         log = Path(tempfile.mkstemp(prefix="fbcd-nbval-", suffix=".log")[1])
         env = run_environment(variables)
@@ -95,7 +98,7 @@ def test_each_run_starts_with_an_empty_run_cache_of_its_own():
 
 @pytest.mark.slow
 def test_notebook_checks_pass_on_another_cpu_and_in_bf16():
-    start_runs()  # already started with the session when the whole suite runs
+    start_runs()  # already started with the session when the whole suite runs in one process
     failed = {}
     for name, (process, log, _) in _running.items():
         process.wait(timeout=3600)  # a hang detector: CI itself stops at 90 minutes
