@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -135,7 +136,8 @@ def test_records_name_both_seeds_and_the_deterministic_flag(tmp_path):
     assert not torch.are_deterministic_algorithms_enabled()  # the mode ends with the run
 
 
-@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", os.urandom(256), "tensor"])
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", random.Random(0).randbytes(256), "tensor"],
+                         ids=["empty", "truncated zip", "random bytes", "a tensor"])
 def test_bad_checkpoint_is_one_line_naming_the_file(tmp_path, capsys, content):
     path = tmp_path / "checkpoint.pt"
     if content == "tensor":
