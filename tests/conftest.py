@@ -17,7 +17,8 @@ def pytest_collection_modifyitems(config, items):
     """When the notebooks' runs in other numeric environments are selected, start them beside the
     rest of the suite. In one process: start them now and move their test to the end, where it
     waits for them. Under pytest-xdist (every worker collects every test): move the test's file to
-    the front, so that a worker starts the runs in that test first while the others go on."""
+    the front (``--no-loadscope-reorder`` keeps that order), so that a worker starts the runs in
+    that test first while the others go on."""
     import test_notebooks_elsewhere as elsewhere
 
     chosen = [item for item in items if item.name == elsewhere.TEST_NAME]
