@@ -1,7 +1,7 @@
 """Every test session, whatever paths it names: pytest-xdist's ``-n auto`` (``pyproject.toml``)
 starts one worker per CPU this process may really use (a container's CPU quota included), each
-running whole files, so the notebooks run side by side (BENCHMARKS.md: nbval 230 s alone, 168 s
-in two workers on two cores)."""
+running whole files, so the notebooks run side by side (BENCHMARKS.md: nbval 230 s in one process,
+128 s in two workers on two idle cores)."""
 
 from fbcd_lab.runtime import available_cpus
 
