@@ -127,9 +127,9 @@ claim("ratio 100: head norm over tail norm", norms["CE, ratio 100"][0] / norms["
 #
 # Averaged over a *balanced* test set, the softmax outputs of an unbiased classifier give every
 # class about 1/C = 0.1. The long-tail model's average is its learnt prior: how much it expects each
-# class before it has seen the image. Compare it with the training share below: it is not a copy
-# of the frequencies (the head class does not get the most), but the rarest classes fall far short
-# of their tenth each, the deficit the long tail leaves.
+# class before it has seen the image. Compare it with the training share below: in this run it is
+# not a copy of the frequencies (the cell prints which class gets the most), but the rarest classes
+# fall far short of their tenth each, the deficit the long tail leaves.
 
 # %% tags=["nbval-ignore-output"]
 learnt = {}
@@ -143,7 +143,10 @@ fig.update_layout(title="The prior the classifier has learnt, on the balanced te
                   yaxis_title="mean predicted probability", barmode="group")
 plots.show(fig)
 print(f"ratio 100: the three rarest classes get {learnt['CE, ratio 100'][-3:].sum():.3f} of the probability "
-      f"(their test share is 0.3; their training share {share[-3:].sum():.3f})")
+      f"(their test share is 0.3; their training share {share[-3:].sum():.3f}); at ratio 1 they get "
+      f"{learnt['CE, ratio 1'][-3:].sum():.3f}")
+print(f"ratio 100: the most probable class on average is {long_tail.classes[int(np.argmax(learnt['CE, ratio 100']))]} "
+      f"(the head class is {long_tail.classes[0]})")
 
 # %% jupyter={"source_hidden": true}
 claim("ratio 100: learnt prior of the three rarest classes", learnt["CE, ratio 100"][-3:].sum(), below=0.2)
@@ -381,8 +384,8 @@ claim("FBH diagonal minus CE's matched diagonal", dominance["CE + FBH, ratio 100
 # 4. The learnt prior: averaged over the balanced test set, the three rarest classes get far less
 #    than their 0.3 of the probability (the cell prints it). (Class 0 supplies 144 of the 354 training images, class 9
 #    one: every image of a class pulls its weight vector toward its features.)
-# 5. From about 0.30 (the ratio-1 model) to the value printed for ratio 100, about a sixth of it
-#    in the stored run (the check under that cell holds it below 0.2 for the run it checks).
+# 5. From the ratio-1 model's share to the ratio-100 model's, both printed under the chart: about
+#    0.3 to about a sixth of that in the stored run (the check under that cell holds it below 0.2 for the run it checks).
 #    Their training share is 0.020: the model has learnt much of the long tail as a prior.
 #
 # </details>

@@ -148,7 +148,8 @@ necks.round(2).loc[["ce", "fbh", "cdh", "fbcd"], ["shared", "always", "fbh_only"
 # Which of these gaps are findings? As in notebook 7, a gap between two cells counts only when it
 # is *called*: paired by training seed, the differences all have one sign and their mean exceeds
 # twice their standard deviation, over at least three seeds; otherwise it is *within noise* (or
-# too few seeds to call). Each step of the paper's order, and each neck control, with its verdict:
+# too few seeds to call), whatever its mean: notebooks 8 and 9 split *within noise* into *leans*
+# (the mean gap above its own sd) and *level with*, neither a finding. Each step of the paper's order, and each neck control, with its verdict:
 
 # %%
 table4_seeds = table_seed_scores(read_table(Path("../results/cifar10_lt/table4")), "100")

@@ -74,7 +74,10 @@ print(f"committed CIFAR-10-LT runs (seed 0), mean recall: CE with logit adjustme
 # ## Train CE and FBH + CDH
 #
 # Same data, same small CNN, same schedule, one run per training seed and method; only the heads
-# differ. (Notebook 9 trains the same runs: the same settings and seeds give the same models.)
+# differ. (Notebook 9 trains the same runs: the same settings and seeds give the same models. A
+# run trained before with the same settings, here or in an earlier notebook, is loaded from the
+# run cache instead of trained again, and the time printed is that of its training: the notebook
+# can then take less time than its runs' times add up to.)
 
 # %% tags=["nbval-ignore-output"]
 runs = train_seeds(data, [MethodConfig(method=m, backbone="small_cnn") for m in METHODS], optim, seeds,
@@ -172,7 +175,8 @@ ex.show_pass()  # what a pass looks like: the same check run on the answer ex.so
 # 7's rule calls the order (three seeds or more, every seed's gap of one sign, the mean above twice
 # the sd), the only verdicts that are findings; *leans above* or *leans below* when the mean gap
 # exceeds its own sd over the seeds but the order is not called, which is never a finding; *level
-# with* otherwise. On the digits' two seeds of the `ci` and `binder` presets nothing is called.
+# with* otherwise (notebook 7's *within noise* is everything not called: *leans* and *level with*).
+# On the digits' two seeds of the `ci` and `binder` presets nothing is called.
 
 # %%
 cifar_seeds = sorted(int(p.name[4:]) for p in (STUDY / "ours").glob("seed*") if (STUDY / "ce" / p.name).is_dir())

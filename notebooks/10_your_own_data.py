@@ -240,8 +240,8 @@ assert record["metrics"]["top_cluster"]["mean_recall"] == recall["fbcd"], "the c
 # 3. Top-1 accuracy counts every test image once, so a tail with 2 test images barely moves it;
 #    mean recall weighs every class alike. With an imbalanced test set report mean recall (printed
 #    with each run above; the per-class recall chart shows what it averages) with top-1 beside it.
-#    Outside the notebook, the kit's command line does the same for runs you train there (the
-#    book's command reference lists its `study` and `summarize` commands).
+#    Outside the notebook, `python -m fbcd_lab summarize RUNS` prints both for runs you trained with
+#    the command line.
 # 4. Choose thresholds from your counts, `shot_groups(counts, many_above=..., few_below=...)`, and
 #    say which you used; an empty group is reported as empty, never as 0 %.
 #
