@@ -385,7 +385,8 @@ claim("FBH diagonal minus CE's matched diagonal", dominance["CE + FBH, ratio 100
 #    than their 0.3 of the probability (the cell prints it). (Class 0 supplies 144 of the 354 training images, class 9
 #    one: every image of a class pulls its weight vector toward its features.)
 # 5. From the ratio-1 model's share to the ratio-100 model's, both printed under the chart: about
-#    0.3 to about a sixth of that in the stored run (the check under that cell holds it below 0.2 for the run it checks).
+#    0.3 to about a sixth of that in the stored run (the check under that cell holds the second
+#    below 0.2 for the run it checks).
 #    Their training share is 0.020: the model has learnt much of the long tail as a prior.
 #
 # </details>
