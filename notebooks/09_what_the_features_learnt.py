@@ -385,8 +385,9 @@ claim("ce balanced probe minus fbcd with its own head (exercise 1)", probe_mean[
 #   its kernels learn the prior as any CE classifier does, without biasing the predictions.
 # - **The rest.** A negative rest is partly the top-cluster rule: it corrects the prior less than
 #   logit adjustment at τ = 1 does (its equivalent τ, notebook 8, is below 1). Sentence 4 also
-#   gives the rest with logit adjustment over the clusters: what is still missing there is gain
-#   that neither step predicts for the two heads together.
+#   gives the rest with logit adjustment over the clusters: what is left there, of either sign, is
+#   gain (or loss) that neither step predicts for the two heads together; where it turns positive,
+#   the weaker correction of the top-cluster rule accounts for more than the whole rest.
 #
 # One subset, a few seeds and a small balanced test set make every digits step noisy: read the ±
 # and the per-seed values in the waterfall's hover text, and rerun with `FBCD_PRESET=full` for more
