@@ -168,8 +168,10 @@ def fit(
     step_model = distributed.wrap(run.model, run.device, sync_bn=run.sync_bn)
     if threads is not None:
         threads = check("threads", threads)
+    elif run.device.type == "cpu":
+        threads = cpu_threads_for(training_step_flops(run, data))
     else:
-        threads = cpu_threads_for(training_step_flops(run, data)) if run.device.type == "cpu" else torch.get_num_threads()
+        threads = torch.get_num_threads()
     run.threads = threads
     bar = tqdm(total=(run.optim.epochs - run.epochs_done) * -(-len(data.train) // run.optim.batch_size),
                disable=not progress or not distributed.is_main(), desc=run.method.method, leave=False)
