@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fbcd_lab.config import MethodConfig, OptimConfig, with_defaults
-from fbcd_lab.data.datasets import IN_MEMORY_MAX_SIZE, LongTailData
+from fbcd_lab.data.datasets import LongTailData, decoded_by_default
 from fbcd_lab.data.sources import train_augmentation
 from fbcd_lab.run import Run
 
@@ -62,9 +62,10 @@ def _schedule(optim: OptimConfig) -> str:
 
 
 def _augmentation(kind: str, size: int, method: MethodConfig) -> str:
-    """The training images' augmentation in words: the source's crop and flip, and Mixup where the method uses it."""
+    """The training images' augmentation in words: the source's crop and flip (a random resized crop
+    where the images stream by default), and Mixup where the method uses it."""
     padding, flip = train_augmentation(kind, size)
-    if size > IN_MEMORY_MAX_SIZE or kind == "imagenet_lt":
+    if not decoded_by_default(size, natural=kind == "imagenet_lt"):  # the one source kept as counted
         crop = "random resized crop"
     else:
         crop = f"random {size}-px crop with {padding}-px padding"

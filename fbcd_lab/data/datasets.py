@@ -65,6 +65,12 @@ class LongTailData:
                 "in_channels": self.in_channels, **self.fingerprint.to_dict()}
 
 
+def decoded_by_default(image_size: int, natural: bool) -> bool:
+    """Whether image files are decoded into memory when ``in_memory`` is not given: up to
+    IN_MEMORY_MAX_SIZE px a side, and never for a training set kept as counted (ImageNet-LT)."""
+    return image_size <= IN_MEMORY_MAX_SIZE and not natural
+
+
 def build_long_tailed(
     name: str,
     imbalance_ratio: float | None = 100,
@@ -136,7 +142,7 @@ def build_long_tailed(
     train, test = source.train.subset(indices), source.test
     val = source.train.subset(val_idx) if val_idx is not None else source.val
     if in_memory is None:
-        in_memory = source.image_size <= IN_MEMORY_MAX_SIZE and not source.natural
+        in_memory = decoded_by_default(source.image_size, source.natural)
     if in_memory and isinstance(train, FileImages):
         train, test = (part.decode(image_size, source.in_channels) for part in (train, test))
         val = val.decode(image_size, source.in_channels) if val is not None else None
