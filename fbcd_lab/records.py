@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import statistics
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -153,6 +154,8 @@ def load_records(folder: str | Path) -> list[dict]:
     a file that is not a readable record is skipped with a warning naming it, so one bad file
     cannot hide the rest."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"records folder {str(folder)!r} is a file, not a folder")
     if not folder.is_dir():
         raise FileNotFoundError(f"records folder {str(folder)!r} does not exist")
     records = []
@@ -212,7 +215,8 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
     diverged runs get rows of their own (``status``). A seed counts once: a second record of the
     same setting and seed is left out with a warning. Rows show :data:`SHOWN_KEYS` and every
     setting in which the rows differ (``varying``), so no two rows look alike, the ``recipe``
-    whose settings they are (None for none) and the ``code`` that trained them (:func:`code_text`);
+    whose settings they are (None for none), the ``code`` that trained them (:func:`code_text`) and the
+    ``folder`` holding their run folders (a study's cell; None for records read without a path);
     ``<metric>_by_seed`` holds each seed's value, for paired comparisons.
     """
     groups: dict = {}
@@ -241,7 +245,7 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
         row = {**{k: first.get(k, flat.get(k)) for k in SHOWN_KEYS}, **{k: flat.get(k) for k in varying},
                "recipe": next((r["recipe"] for r in runs.values() if r.get("recipe")), None),
                "code": ",".join(sorted({code_text(r) for r in runs.values()})),
-               "status": status, "seeds": sorted(runs)}
+               "status": status, "seeds": sorted(runs), "folder": _common_folder(runs.values())}
         for name in (metric, *also):
             values = [r["metrics"][rule][name] for r in runs.values() if r.get("metrics")]
             row.update({"n": len(values), f"{name}_mean": statistics.fmean(values) if values else None,
@@ -250,6 +254,16 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
                                       if runs[seed].get("metrics")}
         rows.append(row)
     return rows
+
+
+def _common_folder(records: Iterable[dict]) -> str | None:
+    """The folder holding the run folders of ``records`` (a study's cell for its seeds, the run
+    folder itself for one run), or None where a record has no path."""
+    paths = [r.get("path") for r in records]
+    if None in paths:
+        return None
+    folders = [os.path.dirname(p) for p in paths]
+    return folders[0] if len(folders) == 1 else os.path.commonpath(folders)
 
 
 def _lacking(record: dict, rule: str, names: Sequence[str]) -> str | None:
@@ -273,7 +287,7 @@ def code_text(record: dict) -> str:
 
 def varying_columns(rows: list[dict]) -> list[str]:
     """The columns of :func:`summarize` rows beyond the fixed ones (the settings that differ)."""
-    fixed = set(SHOWN_KEYS) | {"recipe", "code", "status", "n", "seeds"}
+    fixed = set(SHOWN_KEYS) | {"recipe", "code", "status", "n", "seeds", "folder"}
     return [k for k in rows[0] if k not in fixed and not k.endswith(("_mean", "_std", "_by_seed"))] if rows else []
 
 

@@ -154,7 +154,8 @@ def test_orderings_refuses_nan_and_an_empty_ratio(tmp_path, capsys):
     """A NaN mean was printed as `nan ± 1.00`; `--ratio ''` meant the default ratio."""
     path = tmp_path / "table.json"
     path.write_text(json.dumps(_table({"ce": 49.6, "ours": 61.7}, 30)))
-    assert main(["orderings", str(path), str(path), "--ratio", "100"]) == 0
+    (tmp_path / "again.json").write_text(path.read_text())
+    assert main(["orderings", str(path), str(tmp_path / "again.json"), "--ratio", "100"]) == 0
     edited(path, "rows.1.results.100.runs.0.mean", "NaN")
     before = files_of(tmp_path)
     capsys.readouterr()

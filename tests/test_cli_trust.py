@@ -255,9 +255,10 @@ def test_summarize_names_the_recipe_and_orders_numbers_as_numbers(tmp_path, caps
     capsys.readouterr()
     assert main(["summarize", str(tmp_path)]) == 0
     _, _, header, *rows = capsys.readouterr().out.splitlines()
-    assert header.split()[:4] == ["dataset", "imbalance_ratio", "method", "recipe"]
-    assert [row.split()[1:4] for row in rows] == [["10", "ce", "ce"], ["100", "ce", "ce"]]  # paths sort 100 first
-    assert [row.split()[5:8] for row in rows] == [["-", "-", "-"]] * 2  # CE reads no u, lambda or clustering
+    assert header.split()[:5] == ["folder", "dataset", "imbalance_ratio", "method", "recipe"]
+    assert [row.split()[:1] + row.split()[2:5] for row in rows] == [["r10", "10", "ce", "ce"],
+                                                                     ["r100", "100", "ce", "ce"]]
+    assert [row.split()[6:9] for row in rows] == [["-", "-", "-"]] * 2  # CE reads no u, lambda or clustering
     records = [json.loads((tmp_path / f"r{r}" / "results.json").read_text()) for r in ("10", "100")]
     assert [row.split()[-3] for row in rows] == [f"{100 * r['metrics']['top_cluster']['mean_recall']:.2f}"
                                                  for r in records]  # percent, as study prints

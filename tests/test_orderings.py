@@ -144,6 +144,17 @@ def test_the_orderings_command_refuses_tables_it_cannot_compare(tmp_path, capsys
     assert "broken.json is not a study's table.json" in capsys.readouterr().err
     assert main(["orderings", str(tmp_path / "missing")]) == 2
     assert "no study table at" in capsys.readouterr().err
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "table.json").write_text(json.dumps(_table(SHORT, 30)))
+    (tmp_path / "long.json").write_text(json.dumps(_table({"ce": 60.0, "new": 1.0}, 200)))
+    # the stranger pass: a self-comparison printed, one recipe in common ended in "max() arg is an empty
+    # sequence", and a table the paper has no numbers for was "no recipe finished in both orderings", exit 1
+    assert main(["orderings", str(tmp_path / "study"), str(tmp_path / "study" / "table.json")]) == 2
+    assert "are the same table: give two studies' tables, or one alone" in capsys.readouterr().err
+    assert main(["orderings", str(tmp_path / "study"), str(tmp_path / "long.json")]) == 2
+    assert capsys.readouterr().err.endswith("1 recipe finished in both orderings at ratio 100 (ce): an order needs two\n")
+    assert main(["orderings", str(tmp_path / "study")]) == 2
+    assert "the paper reports no number for any recipe of " in capsys.readouterr().err
     with pytest.raises(SystemExit) as refused:
         main(["orderings", str(tmp_path / "a.json"), str(tmp_path / "a.json"), str(tmp_path / "a.json")])
     assert refused.value.code == 2
@@ -174,3 +185,11 @@ def test_a_table_with_two_rows_of_one_cell_is_refused(tmp_path, capsys):
     (tmp_path / "t.json").write_text(json.dumps(table))
     assert main(["orderings", str(tmp_path / "t.json")]) == 2
     assert "rows[6].cell 'drs' is a second row of the same cell" in capsys.readouterr().err
+
+
+def test_tables_of_other_datasets_or_backbones_are_compared_with_a_note(tmp_path, capsys):
+    (tmp_path / "a.json").write_text(json.dumps(_table(SHORT, 30)))
+    (tmp_path / "b.json").write_text(json.dumps({**_table(LONG, 200), "dataset": "digits"}))
+    assert main(["orderings", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    assert ("note: the two tables differ in dataset (cifar10-jpeg and digits), not only in epochs: the two orders "
+            "are of different experiments") in capsys.readouterr().out

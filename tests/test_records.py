@@ -73,8 +73,11 @@ def test_summarize_means_over_seeds(tmp_path):
     assert ce["mean_recall_mean"] == pytest.approx(0.6) and ce["mean_recall_std"] == pytest.approx(0.1414, abs=1e-4)
     assert next(r for r in rows if r["method"] == "fbcd")["mean_recall_std"] == 0.0
     assert varying_columns(rows) == ["optim.lr"] and {r["optim.lr"] for r in rows} == {0.1, 0.5}
-    with pytest.raises(FileNotFoundError, match="records folder"):
+    with pytest.raises(FileNotFoundError, match="records folder .* does not exist"):
         load_records(tmp_path / "absent")
+    (tmp_path / "README.md").write_text("a file")
+    with pytest.raises(ValueError, match="records folder .*README.md' is a file, not a folder"):
+        load_records(tmp_path / "README.md")
 
 
 def test_summarize_names_each_rows_precision_and_code():

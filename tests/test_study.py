@@ -1,6 +1,7 @@
 """Studies: the paper's tables as data, the study registry, and a runner that skips, resumes and tabulates."""
 
 import json
+import shutil
 
 import pytest
 
@@ -166,19 +167,52 @@ def test_a_study_of_some_cells_keeps_the_other_finished_rows_of_its_table(tiny_s
     assert [r["cell"] for r in fresh["rows"] if not r["paper_only"]] == ["ce"]
 
 
-def test_table_only_trains_nothing_and_counts_what_is_finished(tiny_study, monkeypatch, capsys):
-    """--table-only: the table of the finished runs with these settings, (n) per cell; a run of
-    other settings (here more epochs asked) is left out, not refused."""
+def test_table_only_trains_nothing_and_counts_what_is_finished(tiny_study, monkeypatch):
+    """--table-only: the table of the finished runs with these settings, (n) per cell."""
     out, table = tiny_study
     monkeypatch.setattr(runner, "fit", lambda *a, **k: pytest.fail("--table-only trained"))
     again = run_study("table1", "digits", out, paper_column="cifar10", table_only=True,
                       **{**TINY, "seeds": [0, 1, 2]})
     assert [r["results"]["100"]["runs"][0]["n"] for r in again["rows"] if not r["paper_only"]] == [2, 2]
     assert again["rows"][0]["results"]["100"]["runs"][0]["mean"] == table["rows"][0]["results"]["100"]["runs"][0]["mean"]
-    longer = run_study("table1", "digits", out, table_only=True, **{**TINY, "epochs": 2})
-    assert all(r["results"]["100"]["text"] == "–" for r in longer["rows"] if not r["paper_only"])
-    assert "a run of other settings, left out of the table" in capsys.readouterr().out
     run_study("table1", "digits", out, paper_column="cifar10", **TINY)  # the fixture's table again
+
+
+def test_table_only_refuses_runs_it_would_leave_out_and_keeps_the_table(tiny_study, monkeypatch):
+    """A setting that differs from the runs' (here more epochs, or another precision) made --table-only
+    write a table of empty cells over the good one; it is refused as training is, naming the setting."""
+    out, _ = tiny_study
+    tables = {p: p.read_bytes() for p in (out / "table1").glob("table.*")}
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: pytest.fail("--table-only trained"))
+    with pytest.raises(ValueError, match=r"seed0 holds a run with other settings \(optim.epochs: saved 1, asked 2"):
+        run_study("table1", "digits", out, table_only=True, **{**TINY, "epochs": 2})
+    with pytest.raises(ValueError, match=r"seed0 was trained in fp32 but --precision bf16 was given: pass "
+                                         r"--precision fp32"):
+        run_study("table1", "digits", out, table_only=True, **{**TINY, "precision": "bf16"})
+    assert {p: p.read_bytes() for p in (out / "table1").glob("table.*")} == tables and len(tables) == 2
+
+
+def test_an_unreadable_record_is_refused_never_replaced(tiny_study, tmp_path, monkeypatch, capsys):
+    """A damaged results.json without a checkpoint (every committed record) was removed and its run
+    trained again; a study now refuses it, training and --table-only alike, naming the file, and
+    leaves it, the table and every other file as they were. A study of other cells leaves it out."""
+    out = tmp_path / "study"
+    shutil.copytree(tiny_study[0], out)
+    bad = out / "table1" / "r100" / "ce" / "seed0" / "results.json"
+    bad.write_text(bad.read_text()[:200])
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: pytest.fail("a study trained over a damaged record"))
+    for table_only in (False, True):
+        with pytest.raises(ValueError, match=rf"{bad}: not a readable results record \(.*\): nothing was trained "
+                                             r"or written; restore it \(`git checkout` if it is committed\) or move "
+                                             r"it away to train that run again"):
+            run_study("table1", "digits", out, table_only=table_only, **TINY)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
+    capsys.readouterr()
+    others = run_study("table1", "digits", out, **{**TINY, "cells": ["ours"]})
+    assert [r["cell"] for r in others["rows"] if not r["paper_only"]] == ["ours"]
+    assert f"left out of the table: {bad}: not a readable results record" in capsys.readouterr().out
+    assert bad.read_bytes() == files[bad]
 
 
 def test_runs_of_other_settings_are_refused_before_training(tiny_study):

@@ -12,6 +12,9 @@ from fbcd_lab.studies.table import ratio_name
 def run_orderings(args: argparse.Namespace) -> int:
     from fbcd_lab.studies import orderings as od
 
+    if args.second is not None and od.table_file(args.first).resolve() == od.table_file(args.second).resolve():
+        raise ValueError(f"{args.first} and {args.second} are the same table: give two studies' tables, or one "
+                         f"alone to compare it with the paper's numbers")
     first = od.read_table(args.first)
     second = od.read_table(args.second) if args.second else None
     ratio = first["ratios"][0] if args.ratio is None else args.ratio
@@ -29,14 +32,22 @@ def run_orderings(args: argparse.Namespace) -> int:
               od.paper_means(first, ratio) if second is None else od.table_means(second, ratio))
     spreads = (od.table_spreads(first, ratio), {} if second is None else od.table_spreads(second, ratio))
     by_seed = [od.table_seed_scores(t, ratio) for t in (first, second) if t is not None]
+    if second is None and not scores[1]:
+        raise ValueError(f"the paper reports no number for any recipe of {args.first} at ratio {ratio} (its "
+                         f"dataset {first.get('dataset')}): give a second study's table to compare it with")
     rows = od.side_by_side(*scores, names)
-    if not rows:
-        print(f"no recipe is finished in both orderings at ratio {ratio}")
-        return 1
+    if len(rows) < 2:
+        raise ValueError(f"{len(rows)} recipe{'' if len(rows) == 1 else 's'} finished in both orderings at ratio "
+                         f"{ratio} ({', '.join(row['recipe'] for row in rows) or 'none'}): an order needs two")
     print(f"ratio {ratio}; {first.get('measure', 'score')}")
     print(f"  {names[0]}: {args.first} ({_table_description(first)})")
     paper = (first.get("paper") or {}).get("text", "the paper")
     print(f"  {names[1]}: " + (f"{args.second} ({_table_description(second)})" if second else paper))
+    if second is not None:
+        for field in ("dataset", "backbones"):
+            if first.get(field) != second.get(field):
+                print(f"  note: the two tables differ in {field} ({first.get(field)} and {second.get(field)}), "
+                      f"not only in epochs: the two orders are of different experiments")
     width = max(len("recipe"), *(len(row["recipe"]) for row in rows))
     print(f"{'recipe':<{width}}", *(f"{name:>{max(len(name), 19)}} rank" for name in names), "moves")
     counts = [{cell: len(seeds) for cell, seeds in scores.items()} for scores in by_seed] + [{}]

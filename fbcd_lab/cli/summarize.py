@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -26,9 +27,11 @@ def run_summarize(args: argparse.Namespace) -> int:
                          f"no results.json under {args.folder}")
     for message in left_out:
         print(f"warning: {message}", file=sys.stderr)
-    cols = [*SHOWN_KEYS[:3], "recipe", *SHOWN_KEYS[3:], *varying_columns(rows), "code", "status", "n"]
+    for row in rows:  # each row's folder as the command was given it: a study's cell reads r100/drs@ldam_cifar
+        row["folder"] = os.path.relpath(row["folder"], args.folder)
+    cols = ["folder", *SHOWN_KEYS[:3], "recipe", *SHOWN_KEYS[3:], *varying_columns(rows), "code", "status", "n"]
     rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
-                               (row[c] for c in cols)])  # numbers in numeric order: ratio 10 before 100
+                               (row[c] for c in [*cols[1:], "folder"])])  # numbers in numeric order: ratio 10 before 100
     cells = [{c: "-" if c in _UNUSED_BY.get(row["method"], ()) else _cell(row[c]) for c in cols} for row in rows]
     shown = (metric, *beside)
     numbers = [[text for name in shown for text in _mean_sd_text(row, name)] for row in rows]
@@ -42,10 +45,11 @@ def run_summarize(args: argparse.Namespace) -> int:
               f"mean recall; top-1 accuracy counts every class by its test images and hides the tail")
     names = [f"{label:>{12 if i % 2 == 0 else 8}}" for name in shown
              for i, label in enumerate((SHORT_METRIC.get(name, name), "sd"))]
-    print(" ".join(f"{c:>{width[c]}}" for c in cols), *names, " seeds")
+    align = {c: "<" if c == "folder" else ">" for c in cols}
+    print(" ".join(f"{c:{align[c]}{width[c]}}" for c in cols), *names, " seeds")
     for cell, texts, row in zip(cells, numbers, rows):
         values = [f"{t:>{12 if i % 2 == 0 else 8}}" for i, t in enumerate(texts)]
-        print(" ".join(f"{cell[c]:>{width[c]}}" for c in cols), *values, f" {row['seeds']}")
+        print(" ".join(f"{cell[c]:{align[c]}{width[c]}}" for c in cols), *values, f" {row['seeds']}")
     return 0
 
 

@@ -107,10 +107,15 @@ def table_means(table: dict, ratio: str) -> dict[str, float]:
     return {cell: run["mean"] for cell, run in _finished_runs(table, ratio).items()}
 
 
+def table_file(path: Path) -> Path:
+    """The ``table.json`` that ``path`` names: itself, or the one in the study folder ``path``."""
+    return path / "table.json" if path.is_dir() else path
+
+
 def read_table(path: Path) -> dict:
     """The table a study saved: ``path`` is its ``table.json`` or the study folder holding it; parsed
     strictly and checked (:func:`~fbcd_lab.readers.check_table`)."""
-    file = path / "table.json" if path.is_dir() else path
+    file = table_file(path)
     if not file.is_file():
         raise FileNotFoundError(f"no study table at {file}: make it with `python -m fbcd_lab study ... --table-only`")
     try:

@@ -64,9 +64,11 @@ def run_study(
     ResNet-8, cpu_short, at most 64 px), said in the same line.
 
     Settings are checked and every run folder inspected before any training; a folder holding a run of
-    other settings (another precision included) is refused. ``table_only`` trains nothing: the
-    table is made from the runs already finished with these settings, each cell's (n) saying how
-    many (a study under way, or one continued elsewhere). ``callbacks`` get every epoch's record. A
+    other settings (another precision included) is refused, and so is an unreadable record (it may be
+    a finished run's only copy: it is never replaced). ``table_only`` trains nothing: the table is made
+    from the runs already finished with these settings, each cell's (n) saying how many (a study under
+    way, or one continued elsewhere); a folder it would have to leave out (other settings, an
+    unreadable record) is refused as training would, so a table is never rewritten without runs it had. ``callbacks`` get every epoch's record. A
     KeyboardInterrupt keeps the finished runs and the current run's last checkpoint (its record marked
     stopped) and propagates.
     """
@@ -96,7 +98,8 @@ def run_study(
     paper = paper_reference(study, dataset, data[ratios[0]].num_classes, paper_column)
     folder = Path(out) / study.name
     if table_only:
-        records = {(r, cell.label): _found_records(r, cell, seeds, folder, data[r], optim, precision, resolved)
+        records = {(r, cell.label): _found_records(r, cell, seeds, folder, data[r], optim, precision, resolved,
+                                                   strict=True)
                    for r in ratios for cell in chosen}
         return _save_table(study, chosen, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder)
     plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision,
@@ -141,17 +144,22 @@ def _save_table(study, cells: Sequence[Cell], ratios: Sequence[float | None], se
 
 
 def _found_records(ratio: float | None, cell: Cell, seeds: Sequence[int], folder: Path, data: LongTailData,
-                   optim: OptimConfig, asked_precision: str, precision: str) -> list[dict]:
-    """The records of ``cell``'s runs already finished with these settings (for ``table_only``); a
-    folder of other settings counts as absent."""
+                   optim: OptimConfig, asked_precision: str, precision: str, strict: bool = False) -> list[dict]:
+    """The records of ``cell``'s runs already finished with these settings. A folder that cannot count
+    (a run of other settings, an unreadable record) is refused with ``strict``, else left out of the
+    table with the reason."""
     found = []
     for seed in seeds:
         run_folder = folder / _ratio_folder(ratio) / cell.label / f"seed{seed}"
         try:
-            if _plan_run(ratio, cell, seed, run_folder, data, optim, asked_precision, precision).action == "done":
-                found.append(read_record(run_folder / RECORD_NAME))
-        except ValueError:
-            tqdm.write(f"{run_folder}: a run of other settings, left out of the table")
+            planned = _plan_run(ratio, cell, seed, run_folder, data, optim, asked_precision, precision)
+        except ValueError as error:
+            if strict:
+                raise
+            tqdm.write(f"left out of the table: {error}")
+            continue
+        if planned.action == "done":
+            found.append(read_record(run_folder / RECORD_NAME))
     return found
 
 
@@ -202,12 +210,16 @@ def _other_precision(folder: Path, trained: str, asked: str, resolved: str) -> s
 
 
 def _final_record(path: Path) -> dict | None:
-    """The record at ``path`` if it is readable and final (finished or diverged), else None."""
-    try:
-        record = read_record(path) if path.is_file() else None
-    except ValueError:
+    """The record at ``path`` if it is final (finished or diverged), else None (none yet, or a run's
+    under way). An unreadable one is refused, not replaced: it may be a finished run's only copy."""
+    if not path.is_file():
         return None
-    return record if record is not None and record["status"] in TERMINAL else None
+    try:
+        record = read_record(path)
+    except ValueError as error:
+        raise ValueError(f"{error}: nothing was trained or written; restore it (`git checkout` if it is "
+                         f"committed) or move it away to train that run again") from None
+    return record if record["status"] in TERMINAL else None
 
 
 def _train(planned: PlannedRun, data: LongTailData, optim: OptimConfig, device: torch.device, asked_precision: str,
