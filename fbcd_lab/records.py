@@ -216,7 +216,8 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
     same setting and seed is left out with a warning. Rows show :data:`SHOWN_KEYS` and every
     setting in which the rows differ (``varying``), so no two rows look alike, the ``recipe``
     whose settings they are (None for none), the ``code`` that trained them (:func:`code_text`) and the
-    ``folder`` holding their run folders (a study's cell; None for records read without a path);
+    ``folder`` holding their run folders (a study's cell; None for records read without a path), and
+    for a run that did not finish the ``epochs_done`` of its planned ``epochs``;
     ``<metric>_by_seed`` holds each seed's value, for paired comparisons.
     """
     groups: dict = {}
@@ -245,7 +246,8 @@ def summarize(records: list[dict], metric: str = "mean_recall", rule: str = "top
         row = {**{k: first.get(k, flat.get(k)) for k in SHOWN_KEYS}, **{k: flat.get(k) for k in varying},
                "recipe": next((r["recipe"] for r in runs.values() if r.get("recipe")), None),
                "code": ",".join(sorted({code_text(r) for r in runs.values()})),
-               "status": status, "seeds": sorted(runs), "folder": _common_folder(runs.values())}
+               "status": status, "seeds": sorted(runs), "folder": _common_folder(runs.values()),
+               "epochs_done": None if status == "finished" else first.get("epochs_done")}
         for name in (metric, *also):
             values = [r["metrics"][rule][name] for r in runs.values() if r.get("metrics")]
             row.update({"n": len(values), f"{name}_mean": statistics.fmean(values) if values else None,
@@ -287,7 +289,7 @@ def code_text(record: dict) -> str:
 
 def varying_columns(rows: list[dict]) -> list[str]:
     """The columns of :func:`summarize` rows beyond the fixed ones (the settings that differ)."""
-    fixed = set(SHOWN_KEYS) | {"recipe", "code", "status", "n", "seeds", "folder"}
+    fixed = set(SHOWN_KEYS) | {"recipe", "code", "status", "n", "seeds", "folder", "epochs_done"}
     return [k for k in rows[0] if k not in fixed and not k.endswith(("_mean", "_std", "_by_seed"))] if rows else []
 
 

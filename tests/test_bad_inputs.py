@@ -291,7 +291,7 @@ def test_decompose_takes_plain_runs_of_one_schedule_and_never_writes_a_run_file(
                            f"'ce' (loss ce, no balancing, no Mixup): {focal} has loss focal")
     assert main(["decompose", "--ce", str(longer), "--fbcd", str(fbcd)]) == 2
     one_line_error(capsys, f"python -m fbcd_lab decompose: error: {fbcd}: its run was trained on another schedule "
-                           f"than {longer} (epochs, rate, decays): not one waterfall")
+                           f"than {longer} (epochs, rate, decays): their gains do not add up to one decomposition")
     before = files_of(fbcd)
     for name in (".run.lock", "checkpoint.pt", "model.pt", "results.json"):
         assert main(["decompose", "--ce", str(ce), "--fbcd", str(fbcd), "--out", str(fbcd / name)]) == 2

@@ -281,3 +281,17 @@ def test_the_package_loads_pytorch_only_when_used():
     code = "import sys, fbcd_lab; print('torch' in sys.modules); from fbcd_lab import train; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_summarize_shows_a_stopped_runs_epochs_of_those_planned(finished, tmp_path, capsys):
+    """The stranger pass: a run stopped after 1 of 2 epochs read `epochs 2 ... stopped`."""
+    run = copy_run(finished, tmp_path / "stopped")
+    record = json.loads((run / "results.json").read_text())
+    record.update(status="stopped", stopped=True, epochs_done=1, history=record["history"][:1])
+    (run / "results.json").write_text(json.dumps(record))
+    copy_run(finished, tmp_path / "done")
+    capsys.readouterr()
+    assert main(["summarize", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:]}
+    assert " 1 of 2 " in rows["stopped"] and "stopped" in rows["stopped"].split()
+    assert " 2 " in rows["done"] and " of 2 " not in rows["done"] and "finished" in rows["done"].split()

@@ -137,7 +137,7 @@ def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str
                                  f"decomposed on")
             if record["config"]["optim"] != ce[seeds[0]][1]["config"]["optim"]:
                 raise ValueError(f"{folder}: its run was trained on another schedule than {ce[seeds[0]][0]} "
-                                 f"(epochs, rate, decays): not one waterfall")
+                                 f"(epochs, rate, decays): their gains do not add up to one decomposition")
             metrics = record["metrics"]
             taus.add(metrics["logit_adjusted"]["tau"])
             per_seed[f"{name}_top"].append(metrics["top_cluster"]["mean_recall"])
@@ -147,7 +147,7 @@ def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str
             probe = probe_from_features(features, data.counts, True, probe_seed)
             per_seed[f"{name}_probe"].append(probe["mean_recall"])
     if len(taus) != 1:
-        raise ValueError(f"the records adjust logits at different taus {sorted(taus)}: not one waterfall")
+        raise ValueError(f"the records adjust logits at different taus {sorted(taus)}: their gains do not add up to one decomposition")
     out = waterfall(**per_seed, seeds=seeds)
     out["tau"] = float(taus.pop())
     out["methods"] = {"ce": sorted({ce[s][1]["method"] for s in seeds}),

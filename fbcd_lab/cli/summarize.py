@@ -33,6 +33,9 @@ def run_summarize(args: argparse.Namespace) -> int:
     rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
                                (row[c] for c in [*cols[1:], "folder"])])  # numbers in numeric order: ratio 10 before 100
     cells = [{c: "-" if c in _UNUSED_BY.get(row["method"], ()) else _cell(row[c]) for c in cols} for row in rows]
+    for cell, row in zip(cells, rows):  # a stopped run's epochs: those it ran of those planned
+        if row["epochs_done"] is not None and row["epochs_done"] != row["epochs"]:
+            cell["epochs"] = f"{row['epochs_done']} of {cell['epochs']}"
     shown = (metric, *beside)
     numbers = [[text for name in shown for text in _mean_sd_text(row, name)] for row in rows]
     width = {c: max(len(c), *(len(cell[c]) for cell in cells)) for c in cols}

@@ -130,7 +130,7 @@ def cifar_source(name: str, root: Path, download: bool) -> Source:
     if not download and not (root / cls.base_folder).is_dir():
         raise FileNotFoundError(
             f"{name} not found under data_root {str(root)!r} (expected {cls.base_folder}/); "
-            f"pass download=True (--download) on a machine with internet, or copy the extracted "
+            f"pass --download (download=True in Python) on a machine with internet, or copy the extracted "
             f"{cls.filename} there"
         )
     try:
