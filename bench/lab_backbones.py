@@ -98,8 +98,9 @@ def main() -> None:
                   f"{statistics.median(r['fit_s'] for r in mine):>6.2f} "
                   f"{statistics.mean(recall):>7.3f} ± {statistics.stdev(recall):.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"cpu": cpu_model(), "amx_bf16": cpu_has_amx_bf16(), "date": time.strftime("%Y-%m-%d"),
-                                    "versions": library_versions(), "rows": rows}, indent=1))
+    args.out.write_text(json.dumps({"cpu": cpu_model(), "amx_bf16": cpu_has_amx_bf16(),
+                                    "date": time.strftime("%Y-%m-%d"), "versions": library_versions(),
+                                    "rows": rows}, indent=1))
     print(f"wrote {args.out}")
 
 

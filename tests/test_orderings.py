@@ -152,7 +152,8 @@ def test_the_orderings_command_refuses_tables_it_cannot_compare(tmp_path, capsys
     assert main(["orderings", str(tmp_path / "study"), str(tmp_path / "study" / "table.json")]) == 2
     assert "are the same table: give two studies' tables, or one alone" in capsys.readouterr().err
     assert main(["orderings", str(tmp_path / "study"), str(tmp_path / "long.json")]) == 2
-    assert capsys.readouterr().err.endswith("1 recipe finished in both orderings at ratio 100 (ce): an order needs two\n")
+    assert capsys.readouterr().err.endswith("1 recipe finished in both orderings at ratio 100 (ce): an order "
+                                            "needs two\n")
     assert main(["orderings", str(tmp_path / "study")]) == 2
     assert "the paper reports no number for any recipe of " in capsys.readouterr().err
     with pytest.raises(SystemExit) as refused:

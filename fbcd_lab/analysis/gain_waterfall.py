@@ -147,7 +147,8 @@ def decompose_saved(ce_folders: Sequence[str | Path], fbcd_folders: Sequence[str
             probe = probe_from_features(features, data.counts, True, probe_seed)
             per_seed[f"{name}_probe"].append(probe["mean_recall"])
     if len(taus) != 1:
-        raise ValueError(f"the records adjust logits at different taus {sorted(taus)}: their gains do not add up to one decomposition")
+        raise ValueError(f"the records adjust logits at different taus {sorted(taus)}: their gains do not add up "
+                         f"to one decomposition")
     out = waterfall(**per_seed, seeds=seeds)
     out["tau"] = float(taus.pop())
     out["methods"] = {"ce": sorted({ce[s][1]["method"] for s in seeds}),

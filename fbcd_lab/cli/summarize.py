@@ -31,7 +31,7 @@ def run_summarize(args: argparse.Namespace) -> int:
         row["folder"] = os.path.relpath(row["folder"], args.folder)
     cols = ["folder", *SHOWN_KEYS[:3], "recipe", *SHOWN_KEYS[3:], *varying_columns(rows), "code", "status", "n"]
     rows.sort(key=lambda row: [(0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in
-                               (row[c] for c in [*cols[1:], "folder"])])  # numbers in numeric order: ratio 10 before 100
+                               (row[c] for c in [*cols[1:], "folder"])])  # numbers as numbers: ratio 10 before 100
     cells = [{c: "-" if c in _UNUSED_BY.get(row["method"], ()) else _cell(row[c]) for c in cols} for row in rows]
     for cell, row in zip(cells, rows):  # a stopped run's epochs: those it ran of those planned
         if row["epochs_done"] is not None and row["epochs_done"] != row["epochs"]:

@@ -68,9 +68,9 @@ def run_study(
     a finished run's only copy: it is never replaced). ``table_only`` trains nothing: the table is made
     from the runs already finished with these settings, each cell's (n) saying how many (a study under
     way, or one continued elsewhere); a folder it would have to leave out (other settings, an
-    unreadable record) is refused as training would, so a table is never rewritten without runs it had. ``callbacks`` get every epoch's record. A
-    KeyboardInterrupt keeps the finished runs and the current run's last checkpoint (its record marked
-    stopped) and propagates.
+    unreadable record) is refused as training would, so a table is never rewritten without runs it had.
+    ``callbacks`` get every epoch's record. A KeyboardInterrupt keeps the finished runs and the current
+    run's last checkpoint (its record marked stopped) and propagates.
     """
     check_study_folder(out)
     study = get_study(name)
