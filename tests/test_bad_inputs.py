@@ -119,9 +119,10 @@ def test_summarize_skips_a_record_with_an_impossible_field_naming_it(finished, t
     assert main(["summarize", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     assert err == f"warning: skipped {bad}: {why}\n"
-    *_, row = out.splitlines()
+    *_, row, left_out = out.splitlines()
     mean = 100 * json.loads((finished / "results.json").read_text())["metrics"]["top_cluster"]["mean_recall"]
-    assert row.split()[-3:] == [f"{mean:.2f}", "-", "[0]"] and len(out.splitlines()) == 4
+    assert row.split()[-3:] == [f"{mean:.2f}", "-", "[0]"] and len(out.splitlines()) == 5
+    assert left_out == "1 results.json left out of this table (the warnings on stderr name them)"
     assert main(["summarize", str(bad.parent)]) == 2  # nothing left to show: one line says why
     one_line_error(capsys, f"python -m fbcd_lab summarize: error: no usable results.json under {bad.parent}: "
                            f"skipped {bad}: {why}\n")

@@ -160,7 +160,8 @@ def test_summarize_skips_bad_records_and_never_pools_unlike_runs(finished, tmp_p
     assert main(["summarize", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     assert "warning: skipped" in err and str(tmp_path / "d" / "results.json") in err
-    title, balance, header, *rows = [line for line in out.splitlines() if line.strip()]
+    title, balance, header, *rows, left_out = [line for line in out.splitlines() if line.strip()]
+    assert left_out == "1 results.json left out of this table (the warnings on stderr name them)"
     assert title.startswith("mean_recall (%) under the top_cluster rule: mean and sample sd over training seeds")
     assert balance == "the test sets are balanced (there top-1 accuracy equals mean recall)"
     assert len(rows) == 2 and any("[0, 1]" in r for r in rows) and any(r.rstrip().endswith("[0]") for r in rows)
@@ -188,8 +189,9 @@ def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, cap
     for name, why in (("seed", "seed must be an integer in [0, 2**32), got 'x'"), ("config", "config needs method"),
                       ("rule", "has no top_cluster metrics"), ("null", "a finished run without metrics")):
         assert str(tmp_path / name / "results.json") in err and why in err, (name, err)
-    row = out.splitlines()[-1]
+    *_, row, left_out = out.splitlines()
     assert row.split()[-2:] == ["-", "[1]"] and " finished 1 " in row
+    assert left_out == "4 results.json left out of this table (the warnings on stderr name them)"
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "results.json", "a/b.json", "line\nbreak.json", "checkpoint.pt",

@@ -53,6 +53,8 @@ def run_summarize(args: argparse.Namespace) -> int:
     for cell, texts, row in zip(cells, numbers, rows):
         values = [f"{t:>{12 if i % 2 == 0 else 8}}" for i, t in enumerate(texts)]
         print(" ".join(f"{cell[c]:{align[c]}{width[c]}}" for c in cols), *values, f" {row['seeds']}")
+    if left_out:  # said beside the table too, which a reader of stdout alone would take as complete
+        print(f"{len(left_out)} results.json left out of this table (the warnings on stderr name them)")
     return 0
 
 
