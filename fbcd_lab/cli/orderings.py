@@ -46,7 +46,8 @@ def run_orderings(args: argparse.Namespace) -> int:
     if second is not None:
         for field in ("dataset", "backbones"):
             if first.get(field) != second.get(field):
-                print(f"  note: the two tables differ in {field} ({first.get(field)} and {second.get(field)}), "
+                values = [" ".join(v) if isinstance(v, list) else v for v in (first.get(field), second.get(field))]
+                print(f"  note: the two tables differ in {field} ({values[0]} and {values[1]}), "
                       f"not only in epochs: the two orders are of different experiments")
     width = max(len("recipe"), *(len(row["recipe"]) for row in rows))
     print(f"{'recipe':<{width}}", *(f"{name:>{max(len(name), 19)}} rank" for name in names), "moves")

@@ -145,12 +145,13 @@ def flipped_pairs(first: dict[str, float], second: dict[str, float]) -> list[tup
 
 
 def side_by_side(first: dict[str, float], second: dict[str, float], names: tuple[str, str]) -> list[dict]:
-    """One row per name in both orderings, in ``first``'s order: each ordering's score and rank (1 is
-    the best; equal scores ranked by name), and how many places the name moves from the first to
-    the second (+ is up)."""
+    """One row per name in both orderings, in ``first``'s order (equal scores by name): each ordering's
+    score and rank (1 is the best; equal scores share a rank, one above the number of names scored
+    higher, so a tie moves no name), and how many places the name moves from the first to the second
+    (+ is up)."""
     common = sorted(first.keys() & second.keys(), key=lambda name: (-first[name], name))
-    rank_first = {name: i + 1 for i, name in enumerate(common)}
-    rank_second = {name: i + 1 for i, name in enumerate(sorted(common, key=lambda name: (-second[name], name)))}
+    rank_first, rank_second = ({name: 1 + sum(scores[other] > scores[name] for other in common) for name in common}
+                               for scores in (first, second))
     return [{"recipe": name, names[0]: first[name], f"rank ({names[0]})": rank_first[name],
              names[1]: second[name], f"rank ({names[1]})": rank_second[name],
              "moves": rank_first[name] - rank_second[name]} for name in common]
