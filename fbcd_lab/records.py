@@ -264,8 +264,7 @@ def _common_folder(records: Iterable[dict]) -> str | None:
     paths = [r.get("path") for r in records]
     if None in paths:
         return None
-    folders = [os.path.dirname(p) for p in paths]
-    return folders[0] if len(folders) == 1 else os.path.commonpath(folders)
+    return os.path.commonpath([os.path.dirname(p) for p in paths])
 
 
 def _lacking(record: dict, rule: str, names: Sequence[str]) -> str | None:
