@@ -138,3 +138,13 @@ def check_choice(name: str, value, choices: Sequence) -> str:
     if isinstance(value, (dict, list)) or value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {shown(value)}")
     return value
+
+
+def check_distinct(name: str, values: Sequence) -> list:
+    """``values`` as a list if none repeats, else a ValueError naming ``name`` and the repeated value
+    (a seed or cell named twice is a typo, not a request to run it once)."""
+    values = list(values)
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise ValueError(f"{name} names {shown(value)} twice")
+    return values

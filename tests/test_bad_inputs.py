@@ -299,3 +299,16 @@ def test_decompose_takes_plain_runs_of_one_schedule_and_never_writes_a_run_file(
         one_line_error(capsys, f"python -m fbcd_lab decompose: error: --out's file name must be a plain file name "
                                f"not starting with '.', other than checkpoint.pt, results.json, model.pt, got {name!r}")
     assert files_of(fbcd) == before
+
+
+@pytest.mark.parametrize("extra, why", [
+    (["--cells", "ce", "ours", "ce"], "cells (--cells) names 'ce' twice"),
+    (["--seeds", "0", "1", "0"], "seeds (--seeds) names 0 twice"),
+    (["--ratios", "100", "100"], "ratios (--ratios) names 100.0 twice"),
+], ids=["cells", "seeds", "ratios"])
+def test_study_refuses_a_value_named_twice(tmp_path, capsys, extra, why):
+    """`--cells ce ce` was quietly run once: a repeated value is a typo, refused before any data."""
+    argv = ["study", "table1", "--dataset", "digits", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "s")]
+    assert main(argv + extra) == 2
+    one_line_error(capsys, f"python -m fbcd_lab study: error: {why}")
+    assert not (tmp_path / "s").exists()

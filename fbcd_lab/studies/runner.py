@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from fbcd_lab import distributed, run_cache
 from fbcd_lab.checkpoints import read_checkpoint, save_checkpoint
-from fbcd_lab.checks import check, check_optional
+from fbcd_lab.checks import check, check_distinct, check_optional
 from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset, sized_protocol
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed, loader_workers
 from fbcd_lab.records import evaluate_run, read_record, run_record, save_record
@@ -75,9 +75,9 @@ def run_study(
     check_study_folder(out)
     study = get_study(name)
     study.select(backbone, dataset, cells)  # unknown cells refused before any data is read
-    ratios = [None] if dataset == "imagenet_lt" else _unique(check_optional("imbalance_ratio", r)
-                                                             for r in ratios or study.ratios)
-    seeds = _unique(check("seed", s) for s in seeds or DEFAULT_SEEDS)
+    ratios = [None] if dataset == "imagenet_lt" else check_distinct(
+        "ratios", [check_optional("imbalance_ratio", r) for r in ratios or study.ratios])
+    seeds = check_distinct("seeds", [check("seed", s) for s in seeds or DEFAULT_SEEDS])
     workers = check_optional("workers", workers)
     preset(preset_name or DEFAULT_PRESET[dataset], **({} if epochs is None else {"epochs": epochs}))  # checked early
     dev = resolve_device(device)
@@ -161,10 +161,6 @@ def _found_records(ratio: float | None, cell: Cell, seeds: Sequence[int], folder
         if planned.action == "done":
             found.append(read_record(run_folder / RECORD_NAME))
     return found
-
-
-def _unique(values) -> list:
-    return list(dict.fromkeys(values))
 
 
 def _ratio_folder(ratio: float | None) -> str:

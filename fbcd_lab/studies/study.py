@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from fbcd_lab.checks import check_distinct
 from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig, OptimConfig, preset
 
 
@@ -51,6 +52,7 @@ class Study:
         """The study's cells, or only those named in ``labels`` (in the study's order)."""
         cells = self.cells(backbone, dataset)
         known = [c.label for c in cells]
+        check_distinct("cells", labels or ())
         unknown = [label for label in labels or () if label not in known]
         if unknown:
             raise ValueError(f"study {self.name} has no cell {unknown[0]!r}; its cells: {' '.join(known)}")
