@@ -248,6 +248,21 @@ def load_checkpoint(path: str | Path, data: LongTailData, device: str | torch.de
     return restore_run(path, read_checkpoint(path), data, device)
 
 
+def at_last_checkpoint(run: Run, data: LongTailData, path: str | Path) -> Run:
+    """``run`` as its checkpoint ``path`` holds it (its last finished epoch, marked stopped) when it was
+    stopped inside an epoch, else ``run`` itself: a stopped run's record then scores the weights its
+    checkpoint resumes, not ones partway through the next epoch. Stopped in its first epoch (no
+    checkpoint of it yet) it stays as it is."""
+    path = Path(path)
+    if not run.mid_epoch or not path.is_file():
+        return run
+    saved = load_checkpoint(path, data, run.device)
+    if len(saved.history) != len(run.history):  # not this run's last epoch: never swap in another run
+        return run
+    saved.stopped, saved.threads = True, run.threads
+    return saved
+
+
 def restore_run(path: Path, state: dict, data: LongTailData, device: str | torch.device = "auto") -> Run:
     """The run a checked checkpoint ``state`` (read from ``path``, which errors name) holds, for ``data``;
     CheckpointError for data it was not trained on or a state it cannot use."""

@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -250,6 +251,21 @@ def test_a_closed_pipe_ends_quietly():
     assert process.stderr.read() == b""
 
 
+def test_a_second_ctrl_c_while_python_shuts_down_ends_it_without_a_traceback():
+    """A Ctrl-C pressed twice: the first stops and saves the run (status 130), the second reached
+    Python's shutdown and printed a KeyboardInterrupt traceback from an exit hook. The hook here
+    sends that second Ctrl-C, to a command whose work was interrupted."""
+    script = (
+        "import atexit, os, runpy, signal, sys, time\n"
+        "import fbcd_lab.cli\n"
+        "fbcd_lab.cli.main = lambda: 130\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(2)))\n"
+        "runpy.run_module('fbcd_lab', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert (done.returncode, done.stderr) == (130, "")
+
+
 def test_summarize_names_the_recipe_and_orders_numbers_as_numbers(tmp_path, capsys):
     for ratio in ("100", "10"):
         assert main(["train", "--dataset", "digits", "--recipe", "ce", "--imbalance-ratio", ratio, "--epochs", "1",
@@ -297,3 +313,32 @@ def test_summarize_shows_a_stopped_runs_epochs_of_those_planned(finished, tmp_pa
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:]}
     assert " 1 of 2 " in rows["stopped"] and "stopped" in rows["stopped"].split()
     assert " 2 " in rows["done"] and " of 2 " not in rows["done"] and "finished" in rows["done"].split()
+
+
+def test_a_run_stopped_inside_an_epoch_records_its_checkpoints_weights(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in epoch 3 scored the weights two steps into it but called them epoch 2's: the record
+    now scores the checkpoint's weights, those --resume continues and `eval` reads."""
+    from fbcd_lab import training
+    from fbcd_lab.checkpoints import load_checkpoint
+    from fbcd_lab.data import build_long_tailed
+    from fbcd_lab.records import evaluate_run
+
+    real_loss, calls = training.fbcd_loss, []
+
+    def interrupt_in_third_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2 * 6 + 3:  # digits ratio 100 (354 images) is 6 batches of 64 an epoch
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(training, "fbcd_loss", interrupt_in_third_epoch)
+    assert main([*TRAIN, "--epochs", "4", "--out", str(tmp_path)]) == 130
+    record = json.loads((tmp_path / "results.json").read_text())
+    assert record["status"] == "stopped" and len(record["history"]) == 2
+    data = build_long_tailed("digits", 100)
+    saved = load_checkpoint(tmp_path / "checkpoint.pt", data, "cpu")
+    metrics, protocol = evaluate_run(saved, data)
+    assert record["metrics"]["top_cluster"]["per_class_recall"] == metrics["top_cluster"]["per_class_recall"]
+    assert record["metrics"]["top_cluster"]["accuracy"] == metrics["top_cluster"]["accuracy"]
+    assert record["metrics"]["top_cluster"]["weight_norms"] == metrics["top_cluster"]["weight_norms"]
+    assert "final epoch (2, stopped early)" in capsys.readouterr().out

@@ -314,6 +314,33 @@ def test_interrupted_study_resumes_and_matches_an_uninterrupted_one(tmp_path, ca
     assert [r["results"] for r in resumed["rows"]] == [r["results"] for r in fresh["rows"]]
 
 
+def test_a_study_run_stopped_inside_an_epoch_records_its_checkpoints_weights(tmp_path, monkeypatch):
+    """As `train` does: the stopped record scores the weights of the checkpoint a rerun continues."""
+    from fbcd_lab import training
+    from fbcd_lab.checkpoints import load_checkpoint
+    from fbcd_lab.data.datasets import data_from_spec
+    from fbcd_lab.records import evaluate_run
+
+    real_loss, calls = training.fbcd_loss, []
+
+    def interrupt_in_second_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 10 + 2:  # digits ratio 10 (585 images) is 10 batches of 64 an epoch
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(training, "fbcd_loss", interrupt_in_second_epoch)
+    monkeypatch.setenv("FBCD_RUN_CACHE", "off")  # a cached run would not train
+    with pytest.raises(KeyboardInterrupt):
+        run_study("table4", "digits", tmp_path, ratios=[10], seeds=[0], cells=["ce"], epochs=3, progress=False)
+    folder = tmp_path / "table4" / "r10" / "ce" / "seed0"
+    record = json.loads((folder / "results.json").read_text())
+    assert record["status"] == "stopped" and len(record["history"]) == 1
+    data = data_from_spec(record["config"]["data_spec"])
+    metrics, _ = evaluate_run(load_checkpoint(folder / "checkpoint.pt", data, "cpu"), data)
+    assert record["metrics"]["top_cluster"]["weight_norms"] == metrics["top_cluster"]["weight_norms"]
+
+
 def test_digits_without_a_paper_column_says_so(tmp_path, capsys):
     table = run_study("table4", "digits", tmp_path, ratios=[10], seeds=[0], cells=["ce"], epochs=1, progress=False)
     assert table["paper"]["table"] is None and "matches no paper dataset" in capsys.readouterr().out

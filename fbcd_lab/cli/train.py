@@ -35,7 +35,7 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     """``train``'s work once ``own_folder`` (called by the main process, after the settings are
     checked) holds the run folder."""
     from fbcd_lab import distributed
-    from fbcd_lab.checkpoints import read_checkpoint
+    from fbcd_lab.checkpoints import at_last_checkpoint, read_checkpoint
     from fbcd_lab.resume import resume_run
     from fbcd_lab.run_folder import clear_run
     from fbcd_lab.training import fit, start_run
@@ -79,6 +79,7 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers, sync_bn=args.sync_bn,
         callbacks=[_time_estimate(run, data.image_size)] if distributed.is_main() else [])
     if distributed.is_main():
+        run = at_last_checkpoint(run, data, checkpoint)
         report(run, data, args.selection, args.out, RECORD_NAME)
     elif run.diverged is not None:
         return 2  # the main process reports it

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from fbcd_lab import distributed, run_cache
-from fbcd_lab.checkpoints import read_checkpoint, save_checkpoint
+from fbcd_lab.checkpoints import at_last_checkpoint, read_checkpoint, save_checkpoint
 from fbcd_lab.checks import check, check_distinct, check_optional
 from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset, sized_protocol
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed, loader_workers
@@ -258,6 +258,7 @@ def _train_held(planned: PlannedRun, data: LongTailData, optim: OptimConfig, dev
         fit(run, data, checkpoint=folder / CHECKPOINT_NAME, callbacks=callbacks, progress=False, num_workers=workers)
         if key is not None:
             run_cache.store(key, run, data)
+        run = at_last_checkpoint(run, data, folder / CHECKPOINT_NAME)
     metrics, protocol = evaluate_run(run, data)
     save_record(run_record(run, data, metrics, protocol), folder / RECORD_NAME)
     if run.status == "diverged":
