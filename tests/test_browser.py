@@ -363,6 +363,9 @@ def test_training_lab_as_a_user(lab_page, lab_server, shots, capsys):
     panel = page.locator(".jp-OutputArea-output .widget-vbox", has=page.get_by_role("button", name="Train")).first
     panel.wait_for()
     handle = panel.element_handle()
+    # the widget's figure draws after the cells have run: under load its traces come later than the table
+    wait_until(page, f"p => ({LOSS_POINTS_JS})(p).length === 2", 60, "the loss plot's two traces", arg=handle,
+               shots=shots)
     rows_before = panel.evaluate(TABLE_JS)
     traces_before = panel.evaluate(LOSS_POINTS_JS)
     # notebook 4 trains FBH + CDH and CE from code first: two rows, two loss traces
