@@ -146,5 +146,5 @@ def check_distinct(name: str, values: Sequence) -> list:
     values = list(values)
     for i, value in enumerate(values):
         if value in values[:i]:
-            raise ValueError(f"{name} names {shown(value)} twice")
+            raise ValueError(f"{name} names {shown(value, 200)} twice")
     return values

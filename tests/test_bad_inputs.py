@@ -312,3 +312,10 @@ def test_study_refuses_a_value_named_twice(tmp_path, capsys, extra, why):
     assert main(argv + extra) == 2
     one_line_error(capsys, f"python -m fbcd_lab study: error: {why}")
     assert not (tmp_path / "s").exists()
+
+
+def test_weights_refuses_a_folder_named_twice(finished, tmp_path, capsys):
+    run = copy_run(finished, tmp_path / "run")
+    assert main(["weights", str(run), f"{tmp_path}/./run/"]) == 2
+    one_line_error(capsys, f"python -m fbcd_lab weights: error: folders names '{run.resolve()}' twice")
+    assert not (run / "model.pt").exists()

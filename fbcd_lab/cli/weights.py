@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from fbcd_lab.cli.options import path_arg
 
 
 def run_weights(args: argparse.Namespace) -> int:
+    from fbcd_lab.checks import check_distinct
     from fbcd_lab.weights import export_weights
 
+    check_distinct("folders", [str(Path(folder).resolve()) for folder in args.folders])
     for folder in args.folders:
         path = export_weights(folder)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
