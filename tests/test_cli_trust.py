@@ -337,7 +337,7 @@ def test_a_run_stopped_inside_an_epoch_records_its_checkpoints_weights(tmp_path,
     assert record["status"] == "stopped" and len(record["history"]) == 2
     data = build_long_tailed("digits", 100)
     saved = load_checkpoint(tmp_path / "checkpoint.pt", data, "cpu")
-    metrics, protocol = evaluate_run(saved, data)
+    metrics, _ = evaluate_run(saved, data)
     assert record["metrics"]["top_cluster"]["per_class_recall"] == metrics["top_cluster"]["per_class_recall"]
     assert record["metrics"]["top_cluster"]["accuracy"] == metrics["top_cluster"]["accuracy"]
     assert record["metrics"]["top_cluster"]["weight_norms"] == metrics["top_cluster"]["weight_norms"]
