@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig
 from fbcd_lab.config import preset as optim_preset
-from fbcd_lab.data import build_long_tailed
+from fbcd_lab.data import LongTailData, build_long_tailed
 from fbcd_lab.evaluation import mean_recall
 from fbcd_lab.models import backbones
 from fbcd_lab.runtime import cpu_has_amx_bf16, cpu_model, library_versions
@@ -56,12 +56,17 @@ CANDIDATES = {
 }
 
 
+def lab_data() -> LongTailData:
+    """The lab's default data: the digits at ratio 100 with the lab's own validation split."""
+    n_max, val_per_class = DIGITS_SPLIT
+    return build_long_tailed(LAB, 100, n_max=n_max, val_per_class=val_per_class)
+
+
 def measure(name: str, seeds: int) -> list[dict]:
     """Fit time and test mean recall of CE and FBH + CDH with candidate ``name`` for each seed."""
     backbones._BUILDERS[DEFAULT_BACKBONE[LAB]] = CANDIDATES[name]
     training._FLOPS_CACHE.clear()  # it is keyed by the backbone's name, which the candidates share
-    n_max, val_per_class = DIGITS_SPLIT  # the lab's own split of the digits
-    data = build_long_tailed(LAB, 100, n_max=n_max, val_per_class=val_per_class)
+    data = lab_data()
     optim = optim_preset(LAB)
     rows = []
     for method in ("ce", "fbcd"):

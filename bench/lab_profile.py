@@ -20,10 +20,9 @@ from torch.profiler import ProfilerActivity, profile
 
 from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig
 from fbcd_lab.config import preset as optim_preset
-from fbcd_lab.data import build_long_tailed
 from fbcd_lab.runtime import cpu_has_amx_bf16, cpu_model, library_versions
 from fbcd_lab.training import fit, start_run
-from fbcd_lab.ui.panel import DIGITS_SPLIT
+from lab_backbones import LAB, lab_data  # bench/, on the path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 CONVOLUTIONS = ("aten::mkldnn_convolution", "aten::convolution_backward")
@@ -33,9 +32,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "lab_profile.json")
     args = parser.parse_args()
-    n_max, val_per_class = DIGITS_SPLIT
-    data = build_long_tailed("digits", 100, n_max=n_max, val_per_class=val_per_class)
-    config, optim = MethodConfig(method="fbcd", backbone=DEFAULT_BACKBONE["digits"]), optim_preset("digits")
+    data = lab_data()
+    config, optim = MethodConfig(method="fbcd", backbone=DEFAULT_BACKBONE[LAB]), optim_preset(LAB)
     fit(start_run(data, config, optim, seed=0, precision="fp32"), data, progress=False, threads=1)  # warm-up
     run = start_run(data, config, optim, seed=0, precision="fp32")
     start = time.perf_counter()
