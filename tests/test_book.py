@@ -88,6 +88,33 @@ def test_the_api_reference_is_written_from_the_docstrings(book_site):
     assert " ".join(clusters_per_class.__doc__.split()[:6]) in " ".join(re.sub("<[^>]+>", "", page).split())
 
 
+def test_the_docstrings_sphinx_roles_become_links_not_literal_text(book_site):
+    pages = {p.stem: p.read_text(encoding="utf-8") for p in (book_site / "api").glob("*.html")}
+    literal = {name for name, page in pages.items() if re.search(r":(func|meth|class|mod|attr|data):", page)}
+    assert not literal, f"API pages that show a Sphinx role as text: {sorted(literal)}"
+    # in fbcd_lab/records.py's docstrings: :func:`train_and_record` (a name of the same module) and
+    # :func:`~fbcd_lab.readers.check_record` (on another page)
+    records = pages["fbcd_lab.records"]
+    assert 'href="#fbcd_lab.records.train_and_record"><code>train_and_record()</code>' in records
+    assert 'href="fbcd_lab.readers.html#fbcd_lab.readers.check_record"><code>check_record()</code>' in records
+
+
+def test_a_role_without_an_entry_in_the_book_becomes_plain_code():
+    import griffe
+
+    from fbcd_lab.book.sphinx_roles import rewrite
+
+    package = griffe.load("fbcd_lab", search_paths=[str(ROOT)])
+    summarize, config = package["records.summarize"], package["config.with_defaults"]
+    assert rewrite(":func:`~fbcd_lab.readers.check_record`", summarize) == \
+        "[`check_record()`][fbcd_lab.readers.check_record]"
+    assert rewrite(":mod:`fbcd_lab.config`", summarize) == "[`fbcd_lab.config`][fbcd_lab.config]"
+    assert rewrite(":func:`_legacy_values`", config) == "`_legacy_values()`"  # private: no entry
+    assert rewrite(":data:`SHOWN_KEYS`", summarize) == "`SHOWN_KEYS`"  # no docstring: no entry
+    assert rewrite(":mod:`fbcd_lab.cli`", summarize) == "`fbcd_lab.cli`"  # the command line's own page
+    assert rewrite(":class:`no_such_name`", summarize) == "`no_such_name`"
+
+
 @pytest.mark.parametrize("study", STUDIES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_each_committed_study_has_a_page_with_its_table_and_figure(book_site, study):
     page = (book_site / "studies" / study.parent.name / f"{study.name}.html").read_text(encoding="utf-8")
