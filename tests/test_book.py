@@ -85,6 +85,11 @@ def test_the_api_reference_is_written_from_the_docstrings(book_site):
     from fbcd_lab.class_division import clusters_per_class
 
     assert 'id="fbcd_lab.class_division.clusters_per_class"' in page
+    records = (api / "fbcd_lab.records.html").read_text(encoding="utf-8")
+    signature = records.split('id="fbcd_lab.records.evaluate_run"', 1)[1].split("doc-signature", 1)[1]
+    lines = re.sub("<[^>]+>", "", signature.split("</code>", 1)[0]).splitlines()
+    assert [line.split(":")[0].strip() for line in lines[1:5]] == ["run", "data", "selection", "tau"], \
+        "a long signature is formatted a parameter a line (ruff)"
     assert " ".join(clusters_per_class.__doc__.split()[:6]) in " ".join(re.sub("<[^>]+>", "", page).split())
 
 
