@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from fbcd_lab.checks import PARAMETERS, Rule, check, check_choice, check_counts, shown
+from fbcd_lab.checks import PARAMETERS, Rule, check, check_choice, check_counts, check_distinct, shown
 from fbcd_lab.config import METHODS
 from fbcd_lab.data.datasets import spec_problem
+from fbcd_lab.studies import STUDIES
 
 STATUSES = ("finished", "stopped", "diverged")
 SELECTIONS = ("final", "best_val")
@@ -27,6 +29,12 @@ PERCENT = Rule(float, 0, 100)  # a table's score
 NON_NEGATIVE = Rule(float, 0)
 TALLY = Rule(int, 0)  # a count that may be 0: epochs done, runs pooled, images of a class predicted as another
 TEXT_FIELDS = ("dataset", "backbone", "cluster", "precision", "created", "protocol", "device")
+# A table stores every score as a double in full (json.dumps writes the shortest text that reads back
+# the same double), so its mean and sd differ from those of its per-seed scores only by the rounding
+# of computing them in % from fractions (100 x mean) rather than from the scores in %: under 5 units
+# in the last place of a score of at most 100 (math.ulp(100) = 1.4e-14 points). Allowed: 16 such
+# units; a hand edit of the smallest digit a table shows (0.01) is over 10^10 times more.
+SCORE_ROUNDING = 16 * math.ulp(100.0)
 
 
 def read_json(path: str | Path) -> object:
@@ -175,15 +183,20 @@ def _check_metrics(metrics, status: str) -> None:
 
 def check_table(table) -> None:
     """Refuse (ValueError naming the field) a parsed study table (:mod:`fbcd_lab.studies.table`) whose
-    fields the library reads are missing or of the wrong type or range; other fields are left alone."""
+    fields the library reads are missing or of the wrong type or range, or disagree (a ratio or cell
+    twice, an unknown study, a mean or sd that its per-seed scores do not give); other fields are
+    left alone."""
     table = _mapping("the table", table)
     ratios = _list("ratios", table.get("ratios"))
     if not ratios:
         raise ValueError("ratios must name at least one ratio")
     for i, ratio in enumerate(ratios):
         _text(f"ratios[{i}]", ratio)
+    check_distinct("ratios", ratios)
     for name in ("study", "description", "dataset", "preset", "precision", "measure", "ranked_by", "ranking"):
         _text(name, table.get(name, ""))
+    if "study" in table:
+        check_choice("study", table["study"], STUDIES)
     if "epochs" in table:
         check("epochs", table["epochs"])
     for i, seed in enumerate(_list("seeds", table.get("seeds", []))):
@@ -202,10 +215,11 @@ def check_table(table) -> None:
 
 def _check_row(at: str, row) -> None:
     row = _required(at, row, ("cell", "paper_only", "results", "paper"))
-    if row["cell"] is not None:
-        _text(f"{at}.cell", row["cell"])
     if not isinstance(row["paper_only"], bool):
         raise ValueError(f"{at}.paper_only must be true or false, got {shown(row['paper_only'])}")
+    if row["cell"] is not None or not row["paper_only"]:  # only the paper's own rows have no cell
+        if not _text(f"{at}.cell", row["cell"]):
+            raise ValueError(f"{at}.cell is empty: a row of ours names its cell")
     _text(f"{at}.paper_row", row.get("paper_row", ""))
     for ratio, number in _mapping(f"{at}.paper", row["paper"]).items():
         if number is not None:
@@ -229,11 +243,31 @@ def _check_pooled_run(at: str, run) -> None:
             check(f"{at}.{name}", run[name], PERCENT)
     if "seeds" in run and run["status"] == "finished" and len(run["seeds"]) != run["n"]:
         raise ValueError(f"{at}.n is {run['n']} but it lists {len(run['seeds'])} seeds")
-    by_seed = _mapping(f"{at}.by_seed", run.get("by_seed") or {})
+    for prefix in ("", "top1_"):
+        if f"{prefix}by_seed" in run:
+            _check_by_seed(at, run, prefix)
+
+
+def _check_by_seed(at: str, run: dict, prefix: str) -> None:
+    """Refuse per-seed scores (``by_seed``, or ``top1_by_seed``) out of range, of other seeds than the
+    run's, or whose count, mean and sample sd are not the run's ``n``, ``mean`` and ``sd`` (up to
+    :data:`SCORE_ROUNDING`): ``orderings`` pairs the seeds, and shows the mean."""
+    name = f"{prefix}by_seed"
+    by_seed = _mapping(f"{at}.{name}", run[name])
     for seed, score in by_seed.items():
-        check(f"{at}.by_seed.{seed}", score, PERCENT)
+        check(f"{at}.{name}.{seed}", score, PERCENT)
     if by_seed and "seeds" in run and sorted(by_seed) != sorted(str(seed) for seed in run["seeds"]):
-        raise ValueError(f"{at}.by_seed holds the seeds {sorted(by_seed)}, not the run's {run['seeds']}")
+        raise ValueError(f"{at}.{name} holds the seeds {sorted(by_seed)}, not the run's {run['seeds']}")
+    scores = list(by_seed.values())
+    if len(scores) != run["n"]:
+        raise ValueError(f"{at}.n is {run['n']} but {name} holds {len(scores)} scores")
+    expected = {"mean": statistics.fmean(scores) if scores else None,
+                "sd": statistics.stdev(scores) if len(scores) > 1 else None}
+    for field, value in expected.items():
+        stored = run.get(f"{prefix}{field}")
+        if (stored is None) != (value is None) or (value is not None and abs(stored - value) > SCORE_ROUNDING):
+            raise ValueError(f"{at}.{prefix}{field} is {shown(stored)} but the {name} scores give "
+                             f"{'none' if value is None else shown(value)}")
 
 
 def _required(at: str, value, keys: tuple[str, ...]) -> dict:

@@ -1,14 +1,16 @@
 """Two orderings side by side: the table's means, the flipped pairs and the ranks, by known answers."""
 
 import json
+import math
 import statistics
 from pathlib import Path
 
 import pytest
 
 from fbcd_lab.cli import main
+from fbcd_lab.readers import check_table
 from fbcd_lab.studies.orderings import (CALLED, WITHIN_NOISE, PairGap, flipped_pairs, not_called, pair_gap,
-                                        paper_means, side_by_side, table_means)
+                                        paper_means, read_table, side_by_side, table_means)
 
 COMMITTED = Path(__file__).parents[1] / "results" / "cifar10_lt" / "table1" / "table.json"
 
@@ -182,6 +184,52 @@ def test_a_table_whose_per_seed_scores_no_run_could_produce_is_refused(spoil, wh
     assert main(["orderings", str(tmp_path / "t.json")]) == 2
     err = capsys.readouterr().err
     assert why in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("spoil, why", [
+    (lambda t: t["rows"][0]["results"]["100"]["runs"][0]["by_seed"].update({"0": 10.0}),
+     "rows[0].results.100.runs[0].mean is 64.6"),
+    (lambda t: t["rows"][0]["results"]["100"]["runs"][0].update(mean=64.601),
+     "rows[0].results.100.runs[0].mean is 64.601 but the by_seed scores give 64.6"),
+    (lambda t: t["rows"][0]["results"]["100"]["runs"][0].update(sd=0.5),
+     "rows[0].results.100.runs[0].sd is 0.5 but the by_seed scores give 0.6"),
+    (lambda t: t["rows"][0]["results"]["100"]["runs"][0].update(sd=None),
+     "rows[0].results.100.runs[0].sd is None but the by_seed scores give 0.6"),
+    (lambda t: t["rows"][0]["results"]["100"]["runs"][0].update(status="stopped", n=2),
+     "rows[0].results.100.runs[0].n is 2 but by_seed holds 3 scores"),
+    (lambda t: t["rows"][0]["results"]["100"]["runs"][0].update(top1_by_seed={"0": 1.0, "1": 2.0, "2": 3.0},
+                                                                 top1_mean=2.0, top1_sd=None),
+     "rows[0].results.100.runs[0].top1_sd is None but the top1_by_seed scores give 1.0"),
+    (lambda t: t.update(ratios=["100", "100"]), "ratios names '100' twice"),
+    (lambda t: t["rows"][1].update(cell=""), "rows[1].cell is empty: a row of ours names its cell"),
+    (lambda t: t["rows"][1].update(cell=None), "rows[1].cell must be text, got None"),
+    (lambda t: t.update(study="nonsense"), "study must be one of ('table1', "),
+], ids=["by_seed", "mean", "sd", "sd none", "n", "top1", "ratio twice", "empty cell", "no cell", "study"])
+def test_a_table_whose_parts_disagree_is_refused_naming_the_field(spoil, why, tmp_path, capsys):
+    """The stranger pass: a seed's score edited to 10 beside the mean 49.6 was shown as the mean and
+    paired as the score (`ce - mixup -6.47 ... within noise` for `+6.73 called`); two equal ratios, an
+    empty cell name and an unknown study were read. Each is refused in one line naming the file."""
+    table = _table(SHORT, 30)
+    spoil(table)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    assert main(["orderings", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path} is not a study's table.json ({why}" in err and err.count("\n") == 1
+
+
+def test_a_table_agrees_with_its_per_seed_scores_to_the_rounding_it_stores(tmp_path, capsys):
+    """The mean and sd the study computes from fractions and the ones of the scores in % differ in the
+    last digits of a double: such a table is read; every committed table is."""
+    table = _table(SHORT, 30)
+    run = table["rows"][0]["results"]["100"]["runs"][0]
+    run.update(mean=run["mean"] + 2 * math.ulp(100.0), sd=run["sd"] - 2 * math.ulp(100.0))
+    (tmp_path / "t.json").write_text(json.dumps(table))
+    assert main(["orderings", str(tmp_path / "t.json"), str(tmp_path / "t.json"), "--ratio", "100"]) == 2
+    assert "are the same table" in capsys.readouterr().err  # read without complaint up to that check
+    check_table(table)
+    for path in sorted(COMMITTED.parents[2].glob("*/*/table.json")):
+        check_table(read_table(path))
 
 
 def test_a_table_with_two_rows_of_one_cell_is_refused(tmp_path, capsys):
