@@ -217,9 +217,9 @@ def _check_row(at: str, row) -> None:
     row = _required(at, row, ("cell", "paper_only", "results", "paper"))
     if not isinstance(row["paper_only"], bool):
         raise ValueError(f"{at}.paper_only must be true or false, got {shown(row['paper_only'])}")
-    if row["cell"] is not None or not row["paper_only"]:  # only the paper's own rows have no cell
-        if not _text(f"{at}.cell", row["cell"]):
-            raise ValueError(f"{at}.cell is empty: a row of ours names its cell")
+    named = row["cell"] is not None or not row["paper_only"]  # only the paper's own rows have no cell
+    if named and not _text(f"{at}.cell", row["cell"]):
+        raise ValueError(f"{at}.cell is empty: a row of ours names its cell")
     _text(f"{at}.paper_row", row.get("paper_row", ""))
     for ratio, number in _mapping(f"{at}.paper", row["paper"]).items():
         if number is not None:
