@@ -192,6 +192,29 @@ def test_table_only_refuses_runs_it_would_leave_out_and_keeps_the_table(tiny_stu
     assert {p: p.read_bytes() for p in (out / "table1").glob("table.*")} == tables and len(tables) == 2
 
 
+def test_table_only_refuses_an_out_without_runs_of_the_study_and_writes_nothing(tiny_study, tmp_path, monkeypatch,
+                                                                              capsys):
+    """The stranger pass: a mistyped --out made --table-only create its folders and write a table of
+    dashes, exit 0. A folder with no finished run of the study (here of other seeds) is refused too,
+    and the table there is left as it was."""
+    monkeypatch.setattr(runner, "fit", lambda *a, **k: pytest.fail("--table-only trained"))
+    missing = tmp_path / "typo"
+    assert main(["study", "table4", "--dataset", "digits", "--out", str(missing), "--table-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"error: --out {missing} holds no runs of study table4 (no folder {missing / 'table4'}): "
+                        f"nothing to make a table of, and nothing was written\n") and err.count("\n") == 1
+    assert not missing.exists()
+    (tmp_path / "empty" / "table1").mkdir(parents=True)
+    out, _ = tiny_study
+    files = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    for folder, seeds in ((tmp_path / "empty", [0, 1]), (out, [5])):
+        with pytest.raises(ValueError, match=rf"^--out {folder} holds no runs of study table1 finished with these "
+                                             r"settings, ratios, seeds and cells: nothing to make a table of"):
+            run_study("table1", "digits", folder, table_only=True, **{**TINY, "seeds": seeds})
+    assert [p for p in (tmp_path / "empty").rglob("*")] == [tmp_path / "empty" / "table1"]
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
+
+
 def test_an_unreadable_record_is_refused_never_replaced(tiny_study, tmp_path, monkeypatch, capsys):
     """A damaged results.json without a checkpoint (every committed record) was removed and its run
     trained again; a study now refuses it, training and --table-only alike, naming the file, and

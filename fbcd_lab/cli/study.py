@@ -66,5 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "are not continued")
     st.add_argument("--no-progress", action="store_true", help="no progress bar")
     st.add_argument("--table-only", action="store_true",
-                    help="train nothing: the table of the runs already finished with these settings, (n) per cell")
+                    help="train nothing: the table of the runs already finished with these settings, (n) per cell; "
+                         "an --out holding none is refused")
     st.set_defaults(run=run_study)

@@ -68,13 +68,16 @@ def run_study(
     a finished run's only copy: it is never replaced). ``table_only`` trains nothing: the table is made
     from the runs already finished with these settings, each cell's (n) saying how many (a study under
     way, or one continued elsewhere); a folder it would have to leave out (other settings, an
-    unreadable record) is refused as training would, so a table is never rewritten without runs it had.
+    unreadable record) is refused as training would, so a table is never rewritten without runs it had,
+    and so is an ``out`` holding no run of the study finished with these settings (nothing is written).
     ``callbacks`` get every epoch's record. A KeyboardInterrupt keeps the finished runs and the current
     run's last checkpoint (its record marked stopped) and propagates.
     """
     check_study_folder(out)
     study = get_study(name)
     study.select(backbone, dataset, cells)  # unknown cells refused before any data is read
+    if table_only:
+        _check_runs_to_count(out, study.name)  # a mistyped --out refused before any data is read
     ratios = [None] if dataset == "imagenet_lt" else check_distinct(
         "ratios", [check_optional("imbalance_ratio", r) for r in ratios or study.ratios])
     seeds = check_distinct("seeds", [check("seed", s) for s in seeds or DEFAULT_SEEDS])
@@ -101,6 +104,7 @@ def run_study(
         records = {(r, cell.label): _found_records(r, cell, seeds, folder, data[r], optim, precision, resolved,
                                                    strict=True)
                    for r in ratios for cell in chosen}
+        _check_runs_to_count(out, study.name, records)
         return _save_table(study, chosen, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder)
     plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision,
                       resolved)
@@ -141,6 +145,19 @@ def _save_table(study, cells: Sequence[Cell], ratios: Sequence[float | None], se
     for path in save_table(table, folder):
         print(f"wrote {path}")
     return table
+
+
+def _check_runs_to_count(out: str | Path, study: str, records: dict[tuple, list[dict]] | None = None) -> None:
+    """Refuse ``--table-only`` where ``out`` holds no folder of ``study`` or (once ``records`` are found)
+    no run of it finished with these settings: the table would be all dashes, written over a table
+    of runs or into folders made for it, and a mistyped ``--out`` would pass unnoticed."""
+    folder = Path(out) / study
+    if not folder.is_dir():
+        raise ValueError(f"--out {out} holds no runs of study {study} (no folder {folder}): nothing to make a "
+                         f"table of, and nothing was written")
+    if records is not None and not any(records.values()):
+        raise ValueError(f"--out {out} holds no runs of study {study} finished with these settings, ratios, seeds "
+                         f"and cells: nothing to make a table of, and nothing was written")
 
 
 def _found_records(ratio: float | None, cell: Cell, seeds: Sequence[int], folder: Path, data: LongTailData,
