@@ -326,6 +326,8 @@ def test_decompose_takes_plain_runs_of_one_schedule_and_never_writes_a_run_file(
         one_line_error(capsys, f"python -m fbcd_lab decompose: error: --out's file name must be a plain file name "
                                f"not starting with '.', other than checkpoint.pt, results.json, model.pt, got {name!r}")
     assert files_of(fbcd) == before
+    assert main(["decompose", "--ce", str(ce), "--fbcd", str(fbcd), "--out", str(tmp_path / "dec.json")]) == 0
+    assert json.loads((tmp_path / "dec.json").read_text())["written_by"] == "decompose"  # train --overwrite knows it
 
 
 @pytest.mark.parametrize("extra, why", [
