@@ -21,10 +21,11 @@ from pathlib import Path
 
 import torch
 
-from fbcd_lab.checks import shown
+from fbcd_lab.checks import PARAMETERS, Rule, check, shown
 from fbcd_lab.class_division import ClassDivision
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.datasets import LongTailData, spec_problem
+from fbcd_lab.readers import NON_NEGATIVE, where_not_finite
 from fbcd_lab.runtime import resolve_device, resolve_precision
 from fbcd_lab.run import Run, model_and_optimizer
 
@@ -200,10 +201,29 @@ def check_checkpoint_state(path: Path, state) -> None:
     problem = spec_problem(state["data_spec"])
     if problem:
         raise _error(path, f"has a data_spec that rebuilds no data ({problem})")
+    _check_progress(path, state)
     classes = state.get("classes")
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)
                                     and len(classes) == len(state["data"]["counts"])):
         raise _error(path, "has classes that are not a list of one name per class")
+
+
+def _check_progress(path: Path, state: dict) -> None:
+    """Refuse what the record of the run would carry and the record readers (:mod:`fbcd_lab.readers`)
+    refuse, by their rules: a seed or process count out of range, a history longer than the run's
+    epochs or empty (a checkpoint is written after each finished epoch), and a NaN or infinity in its
+    history, best epoch or wall time, so ``eval`` never writes a record the library cannot read."""
+    try:
+        check("seed", state["seed"])
+        check("world_size", state.get("world_size", 1), PARAMETERS["processes"])
+        epochs = check("epochs", state["optim"].get("epochs"))
+        check("epochs_done (its history's length)", len(state["history"]), Rule(int, 1, epochs))
+        check("wall_time_s", state["wall_time_s"], NON_NEGATIVE)
+        where = where_not_finite({name: state.get(name) for name in ("history", "best", "extensions")})
+        if where is not None:
+            raise ValueError(f"{where} is not a finite number")
+    except ValueError as err:
+        raise _error(path, f"has invalid settings ({err})") from None
 
 
 def _error(path: Path, reason: str, kind: str = "checkpoint") -> CheckpointError:

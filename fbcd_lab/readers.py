@@ -52,18 +52,19 @@ def read_json(path: str | Path) -> object:
     value = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=number, parse_constant=number)
     if not_finite:
         text = not_finite[0] if len(not_finite[0]) <= 20 else not_finite[0][:17] + "..."
-        raise ValueError(f"{_where_not_finite(value) or 'the file'} is {text}, not a finite number: strict JSON holds "
+        raise ValueError(f"{where_not_finite(value) or 'the file'} is {text}, not a finite number: strict JSON holds "
                          f"no NaN, Infinity or number beyond a float")
     return value
 
 
-def _where_not_finite(tree, at: str = "") -> str | None:
-    """The dotted name of the first non-finite number in a parsed JSON value, or None."""
+def where_not_finite(tree, at: str = "") -> str | None:
+    """The dotted name of the first non-finite number in a parsed JSON value (or the plain values a
+    checkpoint holds for its record), or None."""
     if isinstance(tree, float):
         return None if math.isfinite(tree) else at
     items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
     for key, value in items:
-        found = _where_not_finite(value, f"{at}[{key}]" if isinstance(tree, list) else f"{at}.{key}" if at else key)
+        found = where_not_finite(value, f"{at}[{key}]" if isinstance(tree, list) else f"{at}.{key}" if at else key)
         if found is not None:
             return found
     return None
@@ -132,6 +133,8 @@ def _check_config(config) -> None:
                 check(f"config.{part}.{name}", value, PARAMETERS[name])
     if config.get("seed") is not None:
         check("config.seed", config["seed"], PARAMETERS["seed"])
+    if config.get("world_size") is not None:
+        check("config.world_size", config["world_size"], PARAMETERS["processes"])
     problem = spec_problem(config["data_spec"])
     if problem:
         raise ValueError(f"config.data_spec rebuilds no data ({problem})")

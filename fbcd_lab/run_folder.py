@@ -1,8 +1,10 @@
 """A run's output folder: checked before any work, never overwritten by accident, owned by one process.
 
 A folder holds one run: ``checkpoint.pt`` (rewritten after every epoch) and ``results.json``
-(written at the end). Training into a folder that holds a run needs ``resume`` (continue it) or
-``overwrite`` (replace it); a folder that cannot be written fails at once, not after an epoch.
+(written at the end), and the records derived from it (``eval``'s and ``decompose``'s, which mark
+themselves), which ``overwrite`` removes with it. Training into a folder that holds a run needs
+``resume`` (continue it) or ``overwrite`` (replace it); a folder that cannot be written fails at
+once, not after an epoch.
 Runs never nest: a folder inside another run's folder, or with runs below it, is refused. While a process trains into a folder it holds the folder's lock (``.run.lock``, an ``flock`` the
 kernel releases when the process ends, however it ends): a second process is refused in one line
 naming the holder, and a killed run leaves nothing that blocks its ``--resume``.
@@ -23,21 +25,86 @@ from fbcd_lab.checkpoints import remove_stale_temporaries
 CHECKPOINT_NAME = "checkpoint.pt"
 RECORD_NAME = "results.json"
 WEIGHTS_NAME = "model.pt"  # model-only weights (fbcd_lab.weights)
-RUN_FILES = (CHECKPOINT_NAME, RECORD_NAME, "eval.json", WEIGHTS_NAME)
+RUN_FILES = (CHECKPOINT_NAME, RECORD_NAME, WEIGHTS_NAME)  # train's and weights' files: no record takes their names
 LOCK_NAME = ".run.lock"
-WRITTEN_BY_OTHERS = (CHECKPOINT_NAME, RECORD_NAME, WEIGHTS_NAME)  # eval's record may not take their names
+EVAL_NAME = "eval.json"  # eval's default record name: before records were marked, eval's record was known by it
+DERIVING = ("eval", "decompose")  # the commands whose records mark themselves ("written_by")
 
 
 def check_record_name(name: str, option: str = "--record-name") -> str:
     """``name`` if a command (``eval``'s record, ``decompose --out``) may write a file of that name,
     possibly in a run folder: a plain, printable file name that is none of the files other commands
-    write there and does not start with '.' (the lock file, the temporary files of atomic writes),
-    else a ValueError naming ``option``."""
-    if (not name or name.startswith(".") or name in WRITTEN_BY_OTHERS or Path(name).name != name
+    write there (in any case: a disk that ignores case takes RESULTS.JSON for results.json) and does
+    not start with '.' (the lock file, the temporary files of atomic writes), else a ValueError
+    naming ``option``."""
+    if (not name or name.startswith(".") or name.casefold() in RUN_FILES or Path(name).name != name
             or not name.isprintable()):
         raise ValueError(f"{option} must be a plain file name not starting with '.', other than "
-                         f"{', '.join(WRITTEN_BY_OTHERS)}, got {name!r}")
+                         f"{', '.join(RUN_FILES)}, got {name!r}")
     return name
+
+
+def check_new_file(path: Path, option: str, writer: str | None = None, overwrite: bool = False) -> Path:
+    """``path`` if a command may write its record there: no file is there yet. Nothing is
+    overwritten but, with ``overwrite``, a record the command ``writer`` itself wrote
+    (:func:`kit_record`); else a ValueError naming ``option`` and the file, and what to do instead."""
+    if not (path.exists() or path.is_symlink()):
+        return path
+    own = writer is not None and (kit_record(path) or {}).get("written_by") == writer
+    if own and overwrite:
+        return path
+    replace = f", or pass --overwrite to replace this record of {writer}'s" if own else ""
+    foreign = f" and is no record {writer} wrote" if writer is not None and not own else ""
+    raise ValueError(f"{option} {path} exists{foreign}: name a new file (nothing is overwritten){replace}")
+
+
+def kit_record(path: Path) -> dict | None:
+    """The JSON object in ``path`` if a command of :data:`DERIVING` wrote it, as its ``written_by``
+    says (eval's records from before that mark: a results record named :data:`EVAL_NAME`, given the
+    mark here), else None: a file of someone else's, a link, or one that cannot be read. The
+    content decides, not the name alone: a file of the user's is never taken for a record."""
+    from fbcd_lab.readers import check_record, read_json
+
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as f:
+            if f.read(1) != b"{":
+                return None
+        value = read_json(path)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    if value.get("written_by") in DERIVING:
+        return value
+    if "written_by" in value or path.name != EVAL_NAME:
+        return None
+    try:
+        check_record(value)
+    except ValueError:
+        return None
+    return {**value, "written_by": "eval"}
+
+
+def derived_records(out: Path) -> list[Path]:
+    """The files directly in the run folder ``out`` that derive from its run: the records ``eval``
+    wrote beside its checkpoint, and ``decompose`` outputs of runs that include it. They go with
+    the run when it is replaced."""
+    found = []
+    for path in sorted(out.iterdir()) if out.is_dir() else ():
+        record = None if path.name in RUN_FILES or path.name.startswith(".") else kit_record(path)
+        if record is not None and (record["written_by"] == "eval" or _names_folder(record, out)):
+            found.append(path)
+    return found
+
+
+def _names_folder(decomposition: dict, out: Path) -> bool:
+    """Whether a ``decompose`` output names ``out`` among the run folders it took apart."""
+    folders = decomposition.get("folders")
+    groups = folders.values() if isinstance(folders, dict) else ()
+    named = [f for group in groups if isinstance(group, list) for f in group if isinstance(f, str)]
+    return any(Path(f).resolve() == out.resolve() for f in named)
 
 
 @contextmanager
@@ -113,7 +180,7 @@ def _name_the_holder(fd: int, path: Path) -> None:
 
 def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> list[Path]:
     """The checks of :func:`owned_run_folder` that need the lock held; the stale temporaries removed."""
-    held = [name for name in RUN_FILES if (out / name).exists()]
+    held = [name for name in RUN_FILES if (out / name).exists()] + [p.name for p in derived_records(out)]
     if resume and not (out / CHECKPOINT_NAME).is_file():
         raise ValueError(f"--resume: no {CHECKPOINT_NAME} in {out} to continue; drop --resume to start a new run")
     if held and not (resume or overwrite):
@@ -142,8 +209,9 @@ def _check_outside_runs(out: Path, folders: Sequence[Path]) -> None:
 
 
 def clear_run(out: Path) -> list[Path]:
-    """Delete the run files in ``out`` (for ``overwrite``, once the new run is ready to start)."""
-    removed = [out / name for name in RUN_FILES if (out / name).exists()]
+    """Delete the run files in ``out``, and the records derived from its run (:func:`derived_records`),
+    for ``overwrite``, once the new run is ready to start; the user's files stay."""
+    removed = [out / name for name in RUN_FILES if (out / name).exists()] + derived_records(out)
     for path in removed:
         path.unlink()
     return removed

@@ -48,17 +48,43 @@ def edit_checkpoint(folder, edit):
     torch.save(state, folder / "checkpoint.pt")
 
 
-@pytest.mark.parametrize("edit, why", [(lambda spec: spec.update(colour=1), "it holds 'colour', which no data takes"),
-                                       (lambda spec: spec.pop("name"), "it needs a name and an imbalance_ratio")],
-                         ids=["unknown key", "no name"])
+@pytest.mark.parametrize("edit, why", [
+    (lambda spec: spec.update(colour=1), "it holds 'colour', which no data takes"),
+    (lambda spec: spec.pop("name"), "it needs a name and an imbalance_ratio"),
+    (lambda spec: spec.update(name="foo"), "dataset must be one of ('digits', 'cifar10', 'cifar100', 'imagefolder', "
+                                           "'tiny_imagenet', 'imagenet_lt'), got 'foo'"),
+    (lambda spec: spec.update(imbalance_ratio=0.5), "imbalance_ratio must be a finite number >= 1, got 0.5")],
+    ids=["unknown key", "no name", "unknown dataset", "ratio 0.5"])
 def test_eval_refuses_a_checkpoint_whose_data_spec_rebuilds_no_data(finished, tmp_path, capsys, edit, why):
-    """Was a TypeError (unexpected keyword argument) or a KeyError traceback."""
+    """Was a TypeError (unexpected keyword argument) or a KeyError traceback; an unknown dataset or a
+    ratio below 1 named the parameter but not the checkpoint."""
     run = copy_run(finished, tmp_path / "r")
     edit_checkpoint(run, lambda state: edit(state["data_spec"]))
     before = files_of(run)
     assert main(["eval", "--checkpoint", str(run / "checkpoint.pt")]) == 2
     one_line_error(capsys, f"checkpoint (--checkpoint) '{run / 'checkpoint.pt'}' has a data_spec that rebuilds no data "
                            f"({why})")
+    assert files_of(run) == before
+
+
+@pytest.mark.parametrize("edit, why", [
+    (lambda state: state.update(history=state["history"] * 3), "epochs_done (its history's length) must be an "
+                                                               "integer in [1, 2], got 6"),
+    (lambda state: state.update(history=[]), "epochs_done (its history's length) must be an integer in [1, 2], got 0"),
+    (lambda state: state.update(seed=-1), "seed must be an integer in [0, 2**32), got -1"),
+    (lambda state: state.update(world_size=0), "world_size must be an integer in [1, 256], got 0"),
+    (lambda state: state["history"][0].update(loss=float("nan")), "history[0].loss is not a finite number"),
+    (lambda state: state.update(wall_time_s=float("nan")), "wall_time_s must be a finite number >= 0, got nan")],
+    ids=["history x3", "no history", "seed -1", "world size 0", "NaN loss", "NaN wall time"])
+def test_eval_refuses_a_checkpoint_whose_record_the_readers_would_refuse(finished, tmp_path, capsys, edit, why):
+    """A history of 6 epochs in a 2-epoch run was written as "finished, final epoch (6)", a record
+    summarize then skipped; seed -1 and world size 0 passed; a NaN failed in the JSON writer naming
+    no file ("Out of range float values are not JSON compliant: nan")."""
+    run = copy_run(finished, tmp_path / "r")
+    edit_checkpoint(run, edit)
+    before = files_of(run)
+    assert main(["eval", "--checkpoint", str(run / "checkpoint.pt")]) == 2
+    one_line_error(capsys, f"checkpoint (--checkpoint) '{run / 'checkpoint.pt'}' has invalid settings ({why})")
     assert files_of(run) == before
 
 
@@ -107,8 +133,9 @@ INVALID = "not a valid results record ({})"
     ("epochs", "-5", INVALID.format("epochs must be an integer in [1, 2147483647], got -5")),
     ("imbalance_ratio", '"abc"', INVALID.format("imbalance_ratio must be a finite number >= 1, got 'abc'")),
     ("code", '"x"', INVALID.format("code must be a JSON object, got 'x'")),
+    ("config.world_size", "0", INVALID.format("config.world_size must be an integer in [1, 256], got 0")),
 ], ids=["recall text", "recall 7.5", "recall 1e999", "class recall", "status weird", "status 5", "epochs -5",
-        "ratio abc", "code text"])
+        "ratio abc", "code text", "world size 0"])
 def test_summarize_skips_a_record_with_an_impossible_field_naming_it(finished, tmp_path, capsys, field, raw, why):
     """One bad record is one warning naming its file and field: it neither stops the summary (a
     TypeError in statistics.fmean) nor shows as inf, 750.00 %, status weird or 5, epochs -5, ratio abc."""
@@ -299,6 +326,8 @@ def test_decompose_takes_plain_runs_of_one_schedule_and_never_writes_a_run_file(
         one_line_error(capsys, f"python -m fbcd_lab decompose: error: --out's file name must be a plain file name "
                                f"not starting with '.', other than checkpoint.pt, results.json, model.pt, got {name!r}")
     assert files_of(fbcd) == before
+    assert main(["decompose", "--ce", str(ce), "--fbcd", str(fbcd), "--out", str(tmp_path / "dec.json")]) == 0
+    assert json.loads((tmp_path / "dec.json").read_text())["written_by"] == "decompose"  # train --overwrite knows it
 
 
 @pytest.mark.parametrize("extra, why", [

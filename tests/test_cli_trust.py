@@ -196,7 +196,7 @@ def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, cap
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "results.json", "a/b.json", "line\nbreak.json", "checkpoint.pt",
-                                  "model.pt", ".run.lock", ".eval.json"])
+                                  "model.pt", ".run.lock", ".eval.json", "RESULTS.JSON", "Model.PT"])
 def test_eval_refuses_a_record_name_that_is_no_plain_file_name(finished, capsys, name):
     """Nor one another command writes into the run folder, nor a hidden one: `--record-name model.pt`
     replaced the run's weights with a record, `.run.lock` was removed with the lock."""
@@ -205,6 +205,92 @@ def test_eval_refuses_a_record_name_that_is_no_plain_file_name(finished, capsys,
     one_line_error(capsys, "--record-name must be a plain file name not starting with '.', other than checkpoint.pt, "
                            "results.json, model.pt, got", repr(name))
     assert files_of(finished) == before
+
+
+def eval_into(folder, *extra):
+    return main(["eval", "--checkpoint", str(folder / "checkpoint.pt"), *extra])
+
+
+def test_eval_never_overwrites_a_file_and_replaces_only_its_own_record(finished, tmp_path, capsys):
+    """`eval --record-name notes.txt` replaced the user's notes, and a second `eval` its first record."""
+    run = copy_run(finished, tmp_path / "r")
+    (run / "notes.txt").write_text("my notes\n")
+    (run / "other.json").write_text(json.dumps({"written_by": "someone else"}))
+    capsys.readouterr()
+    assert eval_into(run) == 0
+    first = json.loads((run / "eval.json").read_text())
+    assert first["written_by"] == "eval"
+    before = files_of(run)
+    for extra, why in (([], f"--record-name {run / 'eval.json'} exists: name a new file (nothing is overwritten), "
+                            f"or pass --overwrite to replace this record of eval's"),
+                       (["--record-name", "notes.txt"], f"--record-name {run / 'notes.txt'} exists and is no record "
+                                                        f"eval wrote: name a new file (nothing is overwritten)"),
+                       (["--record-name", "notes.txt", "--overwrite"], "notes.txt exists and is no record eval wrote"),
+                       (["--record-name", "other.json", "--overwrite"], "other.json exists and is no record eval")):
+        assert eval_into(run, *extra) == 2
+        one_line_error(capsys, f"python -m fbcd_lab eval: error: --record-name {run}", why)
+    assert files_of(run) == before
+    assert eval_into(run, "--overwrite") == 0
+    assert (run / "notes.txt").read_text() == "my notes\n" and files_of(run)[Path("results.json")] == \
+        before[Path("results.json")]
+    assert json.loads((run / "eval.json").read_text())["created"] >= first["created"]
+    assert "wrote " + str(run / "eval.json") in capsys.readouterr().out
+
+
+def test_overwrite_takes_the_records_derived_from_the_replaced_run_with_it(finished, tmp_path, capsys):
+    """`train --overwrite` left the old run's eval records and decompose output beside the new run;
+    they go with it now, known by their content, and the user's files stay."""
+    run = copy_run(finished, tmp_path / "r")
+    assert eval_into(run, "--record-name", "ev.json") == 0
+    (run / "eval.json").write_text((run / "results.json").read_text())  # eval's record before records were marked
+    decomposition = {"written_by": "decompose", "folders": {"ce": [str(run)], "fbcd": [str(tmp_path / "f")]}}
+    (run / "dec.json").write_text(json.dumps(decomposition))
+    decomposition["folders"]["ce"] = [str(tmp_path / "elsewhere")]
+    (run / "dec_of_others.json").write_text(json.dumps(decomposition))
+    kept = {"notes.txt": "my notes\n", "mine.json": json.dumps({"written_by": "me"}), "eval_copy.txt": "{}",
+            "fake.json": '{"written_by": "eval"'}
+    for name, text in kept.items():
+        (run / name).write_text(text)
+    capsys.readouterr()
+    assert train(run) == 2
+    one_line_error(capsys, "already holds a run (checkpoint.pt, results.json, dec.json, ev.json, eval.json)")
+    assert train(run, "--overwrite", "--seed", "1") == 0
+    removed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("--overwrite")]
+    assert removed == [f"--overwrite: removed checkpoint.pt, results.json, dec.json, ev.json, eval.json from {run} "
+                       f"(the replaced run and the records derived from it; other files are kept)"]
+    assert sorted(p.name for p in run.iterdir()) == sorted(["checkpoint.pt", "results.json", "dec_of_others.json",
+                                                            *kept])
+    assert all((run / name).read_text() == text for name, text in kept.items())
+
+
+def test_a_run_stopped_by_an_error_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    """An unreadable training image in epoch 3 stopped the run with its one-line error, and nothing
+    said that the checkpoint of epoch 2 was kept and that --resume continues it."""
+    from fbcd_lab import training
+    from fbcd_lab.data import BadImageFile
+
+    real_loss, calls = training.fbcd_loss, []
+
+    def bad_image_at(call):
+        def loss(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == call:
+                raise BadImageFile("image 'x.jpg' is truncated")
+            return real_loss(*args, **kwargs)
+        return loss
+
+    monkeypatch.setattr(training, "fbcd_loss", bad_image_at(3))  # in epoch 1: no checkpoint yet, nothing to say
+    assert main([*TRAIN, "--epochs", "4", "--out", str(tmp_path / "first")]) == 2
+    one_line_error(capsys, "python -m fbcd_lab train: error: image 'x.jpg' is truncated\n")
+    calls.clear()
+    monkeypatch.setattr(training, "fbcd_loss", bad_image_at(2 * 6 + 3))  # 6 batches an epoch
+    assert main([*TRAIN, "--epochs", "4", "--out", str(tmp_path)]) == 2
+    one_line_error(capsys, f"python -m fbcd_lab train: error: image 'x.jpg' is truncated; {tmp_path / 'checkpoint.pt'} "
+                           f"keeps epoch 2 of 4: once the cause is fixed, run the same command with --resume to "
+                           f"continue\n")
+    monkeypatch.setattr(training, "fbcd_loss", real_loss)
+    assert main([*TRAIN, "--epochs", "4", "--out", str(tmp_path), "--resume"]) == 0
+    assert [h["epoch"] for h in json.loads((tmp_path / "results.json").read_text())["history"]] == [1, 2, 3, 4]
 
 
 def test_refused_runs_leave_no_folder_and_name_the_option(tmp_path, capsys):
@@ -341,4 +427,7 @@ def test_a_run_stopped_inside_an_epoch_records_its_checkpoints_weights(tmp_path,
     assert record["metrics"]["top_cluster"]["per_class_recall"] == metrics["top_cluster"]["per_class_recall"]
     assert record["metrics"]["top_cluster"]["accuracy"] == metrics["top_cluster"]["accuracy"]
     assert record["metrics"]["top_cluster"]["weight_norms"] == metrics["top_cluster"]["weight_norms"]
-    assert "final epoch (2, stopped early)" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "final epoch (2, stopped early)" in out
+    assert err == (f"interrupted; {tmp_path / 'checkpoint.pt'} keeps epoch 2 of 4: run the same command with --resume "
+                   f"to continue\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from fbcd_lab.cli.options import data_for, path_arg
-from fbcd_lab.run_folder import RECORD_NAME, check_record_name
+from fbcd_lab.run_folder import RECORD_NAME, check_new_file, check_record_name
 
 
 def run_decompose(args: argparse.Namespace) -> int:
@@ -14,8 +14,7 @@ def run_decompose(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_record_name(args.out.name, "--out's file name")
-    if args.out is not None and args.out.exists():
-        raise ValueError(f"--out {args.out} exists: name a new file (nothing is overwritten)")
+        check_new_file(args.out, "--out")
     first = read_record(args.ce[0] / RECORD_NAME, needs=("data.dataset",))
     data = data_for(args, first["config"]["data_spec"])
     out = decompose_saved(args.ce, args.fbcd, data)
@@ -27,7 +26,7 @@ def run_decompose(args: argparse.Namespace) -> int:
     for name, stats, step in rows:
         print(f"{name:>26} {signed_points(stats, step)}")
     if args.out is not None:
-        save_record(out, args.out)
+        save_record({**out, "written_by": "decompose"}, args.out)
         print(f"wrote {args.out}")
     return 0
 

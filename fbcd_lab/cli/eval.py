@@ -6,17 +6,18 @@ import argparse
 
 from fbcd_lab.cli.options import add_data_root, add_device_option, add_selection_option, data_for, path_arg
 from fbcd_lab.cli.report import report
-from fbcd_lab.run_folder import check_record_name, hold_folder
+from fbcd_lab.run_folder import EVAL_NAME, check_new_file, check_record_name, hold_folder
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
 
     check_record_name(args.record_name)
+    check_new_file(args.checkpoint.parent / args.record_name, "--record-name", "eval", args.overwrite)
     data = data_for(args, read_checkpoint(args.checkpoint)["data_spec"])
     with hold_folder(args.checkpoint.parent):  # not while a run trains there
         run = load_checkpoint(args.checkpoint, data, args.device)
-        report(run, data, args.selection, args.checkpoint.parent, args.record_name)
+        report(run, data, args.selection, args.checkpoint.parent, args.record_name, written_by="eval")
     return 0
 
 
@@ -27,5 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_root(ev)
     add_selection_option(ev)
     add_device_option(ev)
-    ev.add_argument("--record-name", default="eval.json", help="record written beside the checkpoint")
+    ev.add_argument("--record-name", default=EVAL_NAME,
+                    help=f"record written beside the checkpoint, a new file (default {EVAL_NAME})")
+    ev.add_argument("--overwrite", action="store_true",
+                    help="replace the record of that name if eval wrote it (never another file)")
     ev.set_defaults(run=run_eval)

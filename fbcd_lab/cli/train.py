@@ -70,14 +70,22 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
         print(f"resuming {checkpoint} after epoch {run.epochs_done} of {saved_epochs}{extended}")
     else:
         run = start_run(data, method, optim, **settings)
-    for removed in clear_run(args.out) if args.overwrite and not args.resume and distributed.is_main() else ():
-        print(f"--overwrite: removed {removed}")
+    removed = clear_run(args.out) if args.overwrite and not args.resume and distributed.is_main() else []
+    if removed:
+        print(f"--overwrite: removed {', '.join(p.name for p in removed)} from {args.out} (the replaced run and the "
+              f"records derived from it; other files are kept)")
     switch = run.switch_epoch
     deferred = "" if switch is None else f"; {run.method.balancing} on from epoch {switch + 1} of {run.optim.epochs}"
     print(f"{data.name}: {len(data.train)} training images, counts {list(data.counts)}; {describe_method(run.method)}"
           f"{deferred}; K = {run.division.num_clusters}, imbalance after division {run.division.imbalance_after():.1f}")
-    fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers, sync_bn=args.sync_bn,
-        callbacks=[_time_estimate(run, data.image_size)] if distributed.is_main() else [])
+    try:
+        fit(run, data, checkpoint=checkpoint, progress=not args.no_progress, num_workers=workers,
+            sync_bn=args.sync_bn, callbacks=[_time_estimate(run, data.image_size)] if distributed.is_main() else [])
+    except (ValueError, OSError) as err:  # an unreadable image, a full disk: say what is kept
+        kept = continue_hint(checkpoint, "once the cause is fixed, ") if distributed.is_main() else None
+        if kept is None:
+            raise
+        raise ValueError(f"{err}; {kept}") from None
     if distributed.is_main():
         run = at_last_checkpoint(run, data, checkpoint)
         report(run, data, args.selection, args.out, RECORD_NAME)
@@ -85,10 +93,24 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
         return 2  # the main process reports it
     if run.stopped:
         if distributed.is_main():
-            print(f"interrupted after epoch {run.epochs_done} of {run.optim.epochs}; to continue, run the same "
-                  f"command with --resume", file=sys.stderr)
+            kept = continue_hint(checkpoint) or (f"no epoch finished, so no checkpoint was written: run the same "
+                                                 f"command with --overwrite to start again")
+            print(f"interrupted; {kept}", file=sys.stderr)
         return 130
     return 0
+
+
+def continue_hint(checkpoint: Path, when: str = "") -> str | None:
+    """How to continue a run that stopped early (Ctrl-C, SIGTERM, an error in training) from its
+    ``checkpoint``, the epoch it keeps read from the file: one wording however the run stopped; None
+    when no epoch finished (no checkpoint, nothing to continue)."""
+    from fbcd_lab.checkpoints import read_checkpoint
+
+    if not checkpoint.is_file():
+        return None
+    state = read_checkpoint(checkpoint)
+    return (f"{checkpoint} keeps epoch {len(state['history'])} of {state['optim']['epochs']}: {when}run the same "
+            f"command with --resume to continue")
 
 
 def _time_estimate(run, image_size: int) -> Callable[[dict], None]:
@@ -173,7 +195,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "(SyncBatchNorm) instead of each process's part; no effect in one process")
     tr.add_argument("--resume", action="store_true",
                     help="continue the run in OUT with the same options (a larger --epochs extends it)")
-    tr.add_argument("--overwrite", action="store_true", help="replace the run already in OUT")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace the run already in OUT, with the records eval and decompose derived from it "
+                         "(other files are kept)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.add_argument("--out", type=path_arg, required=True, help="output folder")
     tr.set_defaults(run=run_train)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fbcd_lab.checks import Rule, check, check_optional
+from fbcd_lab.checks import Rule, check, check_choice, check_optional
 from fbcd_lab.data.augment import AugmentSpec, channel_stats
 from fbcd_lab.data.images import FileImages, ImageSet, TensorImages, check_decodable
-from fbcd_lab.data.long_tail import PROFILES, SubsetFingerprint, long_tail_counts, long_tail_indices
-from fbcd_lab.data.sources import imagenet_stats, load_source
+from fbcd_lab.data.long_tail import CONVENTIONS, PROFILES, SubsetFingerprint, long_tail_counts, long_tail_indices
+from fbcd_lab.data.sources import SOURCES, imagenet_stats, load_source
 from fbcd_lab.runtime import available_cpus
 
 IN_MEMORY_MAX_SIZE = 64
@@ -169,12 +169,26 @@ def build_long_tailed(
 
 def spec_problem(spec) -> str | None:
     """What keeps a saved ``spec`` (:attr:`LongTailData.spec`) from rebuilding its data with
-    :func:`build_long_tailed` (a hand edit, another version's file), or None; the values themselves
-    are checked when it is built."""
+    :func:`build_long_tailed` (a hand edit, another version's file), or None: its keys, and each
+    value by the check :func:`build_long_tailed` makes of it (those that need no data), so a bad
+    value names the file it came from, not only the parameter."""
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or "imbalance_ratio" not in spec:
         return "it needs a name and an imbalance_ratio"
     unknown = sorted(set(spec) - set(SPEC_KEYS))
-    return f"it holds {', '.join(map(repr, unknown))}, which no data takes" if unknown else None
+    if unknown:
+        return f"it holds {', '.join(map(repr, unknown))}, which no data takes"
+    try:
+        check_choice("dataset", spec["name"], SOURCES)
+        for name in ("imbalance_ratio", "n_max", "image_size"):
+            check_optional(name, spec.get(name))
+        check("seed", spec.get("seed", 0))
+        check("val_per_class", spec.get("val_per_class", 0))
+        check_choice("convention", spec.get("convention", "ldam"), CONVENTIONS)
+        if spec["imbalance_ratio"] is not None:
+            check_choice("profile", spec.get("profile", "exp"), PROFILES)
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def data_from_spec(spec: dict, root: str | Path | None = None) -> LongTailData:
