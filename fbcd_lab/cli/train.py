@@ -38,7 +38,7 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     from fbcd_lab.checkpoints import at_last_checkpoint, read_checkpoint
     from fbcd_lab.resume import resume_run
     from fbcd_lab.run_folder import clear_run
-    from fbcd_lab.training import fit, start_run
+    from fbcd_lab.training import check_division, fit, start_run
 
     # Under torchrun (WORLD_SIZE > 1): join its process group and get this process's device
     # (cuda:LOCAL_RANK, else the CPU); only the main process prints, writes and reports.
@@ -49,6 +49,8 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     # first: a small image folder's default backbone, preset and image size follow its size
     backbone, preset_name, data = _sized_for(args, data_for(args))
     method = method_from_args(args, backbone)
+    if not args.resume:  # before the folder is held; a resumed run keeps its saved division
+        check_division(data, method)
     workers = loader_workers(data, args.workers)
     checkpoint = args.out / CHECKPOINT_NAME
     saved_epochs = read_checkpoint(checkpoint)["optim"]["epochs"] if args.resume and checkpoint.is_file() else None
