@@ -1,11 +1,13 @@
-"""--u above the largest class's training images is refused (Eq. 3 would give that class more clusters
-than images, which were capped without a word), by train, study and the library alike.
+"""Options a run would ignore are refused (natural with the long-tail options, --sync-bn in one
+process, --deterministic on the CPU, --image-size at the data's own size), and u above the largest
+class is refused rather than capped.
 
 Every refusal is one line, exit status 2, and leaves nothing behind (no run folder, no study folder).
 """
 
 import numpy as np
 import pytest
+import torch
 
 from fbcd_lab.class_division import check_u, clusters_per_class, divide_classes
 from fbcd_lab.cli import main
@@ -15,6 +17,7 @@ from fbcd_lab.training import start_run
 from test_cli_trust import one_line_error
 from test_own_data import image_folder
 
+NATURAL = "natural keeps every training image as counted"
 TRAIN = ["train", "--dataset", "digits", "--method", "fbcd", "--epochs", "1", "--no-progress"]
 STUDY = ["study", "table4", "--seeds", "0", "--epochs", "1", "--no-progress"]
 
@@ -24,6 +27,43 @@ def refused(capsys, argv, out, message):
     assert main([*argv, "--out", str(out)]) == 2
     one_line_error(capsys, f"python -m fbcd_lab {argv[0]}: error: {message}")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--n-max", "50"], f"--n-max ({NATURAL})"),
+    (["--profile", "step"], f"--profile ({NATURAL})"),
+    (["--profile", "exp"], f"--profile ({NATURAL})"),  # the default too: given, it would only split the record
+    (["--subset-seed", "5", "--n-max", "3", "--sync-bn"],
+     f"--n-max, --subset-seed ({NATURAL}); --sync-bn (read only with several processes, under torchrun)"),
+], ids=["n_max", "profile", "profile exp", "all at once"])
+def test_natural_refuses_the_long_tail_options(tmp_path, capsys, extra, named):
+    """They were ignored, yet recorded in the data spec (n_max 3 beside counts [8, 4, 2])."""
+    refused(capsys, [*TRAIN, "--imbalance-ratio", "natural", *extra], tmp_path / "run",
+            f"options with no effect on this run: {named}; drop them")
+
+
+def test_study_of_natural_ratios_refuses_n_max(tmp_path, capsys):
+    refused(capsys, [*STUDY, "--dataset", "digits", "--ratios", "natural", "--n-max", "3"], tmp_path / "s",
+            f"options with no effect on this run: --n-max ({NATURAL}); drop them")
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--sync-bn"], "--sync-bn (read only with several processes, under torchrun)"),
+    (["--deterministic", "--device", "cpu"], "--deterministic (read only on CUDA: the CPU's kernels are "
+                                             "deterministic already)"),
+], ids=["sync-bn", "deterministic"])
+def test_runtime_options_with_no_effect_here_are_refused(tmp_path, capsys, extra, named):
+    """The help said "no effect in one process" and "on CUDA", yet both were accepted and recorded."""
+    refused(capsys, [*TRAIN, *extra], tmp_path / "run", f"options with no effect on this run: {named}; drop them")
+
+
+@pytest.mark.parametrize("argv", [TRAIN, STUDY], ids=["train", "study"])
+def test_image_size_at_the_digits_own_size_is_refused(tmp_path, capsys, argv):
+    """--image-size 8 changed nothing but the spec: a study with it refused its own runs without it."""
+    refused(capsys, [*argv, "--dataset", "digits", "--image-size", "8"], tmp_path / "out",
+            "image_size (--image-size) 8 has no effect on digits, whose images are 8 px: leave it out")
+    refused(capsys, [*argv, "--dataset", "digits", "--image-size", "16"], tmp_path / "out",
+            "image_size (--image-size) must be left out for digits (its 8 px images are never resized), got 16")
 
 
 def test_u_above_the_largest_class_is_refused(tmp_path, capsys):
@@ -56,3 +96,12 @@ def test_the_library_refuses_u_above_the_largest_class_where_it_divides():
     data = build_long_tailed("digits", 100)
     with pytest.raises(ValueError, match=rf"^u must be at most {data.counts[0]}, .*got 1000$"):
         start_run(data, MethodConfig(method="fbcd", backbone="small_cnn", u=1000), preset("digits", epochs=1))
+
+
+def test_deterministic_mode_ends_with_the_block():
+    """What the command line's --deterministic run checked on the CPU, now refused there."""
+    from fbcd_lab.runtime import deterministic_mode
+
+    with deterministic_mode(True, torch.device("cpu")):
+        assert torch.are_deterministic_algorithms_enabled()
+    assert not torch.are_deterministic_algorithms_enabled()
