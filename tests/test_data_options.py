@@ -1,6 +1,7 @@
-"""Options a run would ignore are refused (natural with the long-tail options, --sync-bn in one
-process, --deterministic on the CPU, --image-size at the data's own size), and u above the largest
-class is refused rather than capped.
+"""The data options say what they do: options a run would ignore are refused (natural with the long-tail
+options, --sync-bn in one process, --deterministic on the CPU, --image-size at the data's own size),
+u above the largest class is refused rather than capped, a folder a classifier cannot use is named,
+study's errors name --ratios, and a file beside the class folders is skipped with a warning.
 
 Every refusal is one line, exit status 2, and leaves nothing behind (no run folder, no study folder).
 """
@@ -15,7 +16,7 @@ from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
 from fbcd_lab.training import start_run
 from test_cli_trust import one_line_error
-from test_own_data import image_folder
+from test_own_data import image_folder, pixels
 
 NATURAL = "natural keeps every training image as counted"
 TRAIN = ["train", "--dataset", "digits", "--method", "fbcd", "--epochs", "1", "--no-progress"]
@@ -96,6 +97,34 @@ def test_the_library_refuses_u_above_the_largest_class_where_it_divides():
     data = build_long_tailed("digits", 100)
     with pytest.raises(ValueError, match=rf"^u must be at most {data.counts[0]}, .*got 1000$"):
         start_run(data, MethodConfig(method="fbcd", backbone="small_cnn", u=1000), preset("digits", epochs=1))
+
+
+def test_a_folder_of_one_class_names_data_root_and_its_train_folder(tmp_path, capsys):
+    """Was "num_classes must be an integer in [2, 2147483647], got 1", and study left
+    table4/natural/ce/seed0/ behind."""
+    root = image_folder(tmp_path / "one", counts={"airplane": 3})
+    data = ["--dataset", "imagefolder", "--data-root", str(root)]
+    message = (f"data_root (--data-root) '{root}': '{root / 'train'}' holds one class folder ('airplane'); "
+               f"a classifier needs at least 2")
+    refused(capsys, [*TRAIN, *data, "--imbalance-ratio", "natural"], tmp_path / "run", message)
+    refused(capsys, [*STUDY, *data, "--ratios", "natural"], tmp_path / "s", message)
+
+
+def test_study_names_ratios_for_a_ratio_that_empties_a_class(tmp_path, capsys):
+    """It named imbalance_ratio, an option study does not have."""
+    largest = build_long_tailed("digits", 100).counts[0]
+    refused(capsys, [*STUDY, "--dataset", "digits", "--ratios", "1e9"], tmp_path / "s",
+            f"imbalance_ratio (--ratios) 1000000000.0 with n_max {largest} leaves an empty class (counts ")
+
+
+def test_an_image_beside_the_class_folders_is_skipped_and_said(tmp_path):
+    """train/stray.png belongs to no class: it was ignored without the warning other skipped files get."""
+    root = image_folder(tmp_path / "pets")
+    pixels(np.random.RandomState(1), "RGB").save(root / "train" / "stray.png")
+    with pytest.warns(UserWarning, match=r"1 file\(s\) that are not images were skipped, e\.g\. 'stray\.png' "
+                                         r"\(images are regular files ending in .*, in a class folder\)"):
+        data = build_long_tailed("imagefolder", None, root=root)
+    assert list(data.counts) == [3, 12, 6]
 
 
 def test_deterministic_mode_ends_with_the_block():

@@ -72,4 +72,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--no-progress", action="store_true", help="no progress bar")
     st.add_argument("--table-only", action="store_true",
                     help="train nothing: the table of the runs already finished with these settings, (n) per cell")
-    st.set_defaults(run=run_study)
+    st.set_defaults(run=run_study, parameter_options={"imbalance_ratio": "--ratios"})  # named in its errors
