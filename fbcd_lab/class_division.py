@@ -28,7 +28,8 @@ def clusters_per_class(counts: list[int] | np.ndarray, u: int) -> list[int]:
 
     n_1 and n_C are the smallest and largest counts, whatever the class order. Rounding is
     half-up, computed exactly with fractions (Python's ``round`` rounds halves to even, which
-    changes K). All classes equal gives all ones; u_c is capped at n_c so no cluster is empty.
+    changes K). All classes equal gives all ones; u_c is capped at n_c so no cluster is empty (a cap
+    that binds only for u above the largest count, which :func:`divide_classes` refuses: :func:`check_u`).
     """
     u = check("u", u)
     counts = check_counts("counts", counts)
@@ -37,6 +38,17 @@ def clusters_per_class(counts: list[int] | np.ndarray, u: int) -> list[int]:
         return [1] * len(counts)
     return [min(n, 1 + math.floor(Fraction(n - n_1, n_C - n_1) * (u - 1) + Fraction(1, 2)))
             for n in counts]
+
+
+def check_u(u: int, counts: list[int] | np.ndarray) -> int:
+    """``u`` if it is at most the largest of ``counts``, else a ValueError naming u, its value and that
+    count: above it Eq. 3 would give the largest class more clusters than images, capped without a
+    word. At most it, no class is capped (u_c lies on the line from (n_1, 1) to (n_C, u), below n_c)."""
+    u, largest = check("u", u), max(check_counts("counts", counts))
+    if u > largest:
+        raise ValueError(f"u must be at most {largest}, the largest class's training images (a class cannot "
+                         f"have more clusters than images), got {u}")
+    return u
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +112,8 @@ def divide_classes(
 
     ``random`` splits a class into u_c near-equal random parts and needs no features; ``kmeans``
     and ``hierarchical`` (Ward) cluster the rows of ``features`` (N, F), e.g. raw pixels, their
-    PCA (:func:`pixel_features`) or a model's pooled features.
+    PCA (:func:`pixel_features`) or a model's pooled features. ``u`` above the largest class's
+    count is refused (:func:`check_u`).
     """
     labels = np.asarray(labels, dtype=np.int64)
     check_choice("strategy", strategy, STRATEGIES)
@@ -110,7 +123,7 @@ def divide_classes(
             raise ValueError(f"features must be an (N={len(labels)}, F) array for strategy {strategy!r}")
         features = np.asarray(features, dtype=np.float64).reshape(len(labels), -1)
     counts = np.bincount(labels, minlength=num_classes)
-    u_c = clusters_per_class(counts, u)
+    u_c = clusters_per_class(counts, check_u(u, counts))
     rng = np.random.RandomState(seed)
     cluster_of_sample = np.empty(len(labels), dtype=np.int64)
     offset = 0

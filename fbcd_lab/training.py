@@ -28,7 +28,9 @@ from fbcd_lab import distributed, run_cache
 from fbcd_lab.balancing import Balancing, make_balancing, switch_epoch
 from fbcd_lab.checkpoints import save_checkpoint
 from fbcd_lab.checks import check
-from fbcd_lab.class_division import ClassDivision, divide_classes, identity_division, pixel_features, soft_label_matrix
+from fbcd_lab.class_division import (
+    ClassDivision, check_u, divide_classes, identity_division, pixel_features, soft_label_matrix,
+)
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data.batches import iterate_batches, shard_slice
 from fbcd_lab.data.datasets import LongTailData
@@ -56,15 +58,25 @@ def make_division(data: LongTailData, method: MethodConfig, seed: int) -> ClassD
     k-means and hierarchical division cluster a PCA of the raw training pixels.
     """
     labels = data.train.labels
+    check_division(data, method)
     if not method.uses_cdh or method.u == 1:
         return identity_division(labels, data.num_classes)
     features = None
     if method.cluster != "random":
-        if not isinstance(data.train, TensorImages):
-            raise ValueError(f"cluster {method.cluster!r} needs in-memory images; use cluster='random'")
         pixels = data.train.images.numpy()
         features = pixel_features(pixels, min(method.cluster_pca, len(pixels), pixels[0].size), seed)
     return divide_classes(labels, data.num_classes, method.u, method.cluster, features, seed)
+
+
+def check_division(data: LongTailData, method: MethodConfig) -> None:
+    """Refuse a class division that ``data`` cannot hold: u above its largest class's images
+    (:func:`~fbcd_lab.class_division.check_u`), k-means or hierarchical division of images not held in
+    memory. :func:`make_division` calls it; ``train`` and ``study`` call it before making any folder."""
+    if not method.uses_cdh or method.u == 1:
+        return
+    check_u(method.u, data.counts)
+    if method.cluster != "random" and not isinstance(data.train, TensorImages):
+        raise ValueError(f"cluster {method.cluster!r} needs in-memory images; use cluster='random'")
 
 
 def start_run(

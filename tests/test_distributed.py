@@ -35,8 +35,8 @@ from fbcd_lab.training import ShardMixing, _loss_scales
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL = 1e-5  # measured 1.2e-7; float reduction order differs, see the module's docstring
-TRAIN_RECIPE = ["train", "--dataset", "digits", "--imbalance-ratio", "10", "--batch-size", "64", "--sync-bn",
-                "--precision", "fp32", "--no-progress"]
+TRAIN_RECIPE = ["train", "--dataset", "digits", "--imbalance-ratio", "10", "--batch-size", "64", "--precision",
+                "fp32", "--no-progress"]
 TRAIN = [*TRAIN_RECIPE, "--method", "fbcd", "--u", "4"]
 
 
@@ -210,9 +210,11 @@ def torchrun(processes, *options):
 
 
 def launch(args, cwd, processes=None):
-    """``python -m fbcd_lab ARGS`` as one process, or under torchrun with ``processes`` processes."""
-    launcher = torchrun(processes) if processes else [sys.executable]
-    return subprocess.run([*launcher, "-m", "fbcd_lab", *args], cwd=cwd, env=launch_env(), capture_output=True,
+    """``python -m fbcd_lab ARGS`` as one process, or under torchrun with ``processes`` processes and
+    ``--sync-bn`` (BatchNorm over the whole global batch, as one process has it; one process refuses
+    the option, which does nothing there)."""
+    launcher, sync = (torchrun(processes), ["--sync-bn"]) if processes else ([sys.executable], [])
+    return subprocess.run([*launcher, "-m", "fbcd_lab", *args, *sync], cwd=cwd, env=launch_env(), capture_output=True,
                           text=True, timeout=300)
 
 

@@ -102,8 +102,11 @@ def _interrupt(signum, frame) -> None:
 
 def _naming_the_option(message: str, parser: argparse.ArgumentParser, command: str) -> str:
     """A library error starts with the parameter's name (``n_max must be ...``); add the option that
-    sets it (``n_max (--n-max) must be ...``) so the user knows what to change."""
+    sets it (``n_max (--n-max) must be ...``) so the user knows what to change. A command whose option
+    is named otherwise than the parameter (``study --ratios``: imbalance_ratio) says so in its parser's
+    default ``parameter_options``."""
     name, _, rest = message.partition(" ")
     sub = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices[command]
     options = {a.dest: a.option_strings[0] for a in sub._actions if a.option_strings}
+    options.update(sub.get_default("parameter_options") or {})
     return f"{name} ({options[name]}) {rest}" if name in options and options[name] not in message else message

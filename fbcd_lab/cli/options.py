@@ -118,12 +118,31 @@ def method_from_args(args: argparse.Namespace, backbone: str) -> MethodConfig:
         raise ValueError("give --method or --recipe")
     fields = {k: getattr(args, k) for k in METHOD_OPTIONS if getattr(args, k) is not None}
     method = recipe(args.recipe, backbone, **fields) if args.recipe else MethodConfig(backbone=backbone, **fields)
-    unused = method.unused(fields)
-    if unused:  # it would change nothing but the record, and split the run from its recipe's pool
-        named = "; ".join(f"{'--no-weight-l1' if k == 'weight_l1' else '--' + k.replace('_', '-')} (read only by {v})"
-                          for k, v in unused.items())
-        raise ValueError(f"options with no effect on this run: {named}; drop them")
+    refuse_unused({'--no-weight-l1' if k == 'weight_l1' else '--' + k.replace('_', '-'): f"read only by {v}"
+                   for k, v in method.unused(fields).items()})
     return method
+
+
+def refuse_unused(unused: dict[str, str]) -> None:
+    """Refuse the options a run would ignore, ``unused`` mapping each (as typed, ``--u``) to why it
+    has no effect (options with one reason named together): it would change nothing but the record,
+    and split the run from identical ones."""
+    if unused:
+        reasons = {why: [option for option, said in unused.items() if said == why] for why in unused.values()}
+        named = "; ".join(f"{', '.join(options)} ({why})" for why, options in reasons.items())
+        raise ValueError(f"options with no effect on this run: {named}; drop them")
+
+
+NATURAL = "natural keeps every training image as counted"
+LONG_TAIL_OPTIONS = {"n_max": "--n-max", "profile": "--profile", "subset_seed": "--subset-seed"}
+
+
+def unused_long_tail_options(args: argparse.Namespace, natural: bool) -> dict[str, str]:
+    """For :func:`refuse_unused`: ``--n-max``, ``--profile`` and ``--subset-seed`` (those of them the
+    command has and that were given) when the training set is ``natural``: kept as counted, it is no
+    long-tailed subset, and they would only split its record from identical runs."""
+    return {option: NATURAL for name, option in LONG_TAIL_OPTIONS.items()
+            if natural and getattr(args, name, None) is not None}
 
 
 def add_data_root(parser: argparse.ArgumentParser) -> None:
@@ -156,6 +175,7 @@ def data_for(args: argparse.Namespace, spec: dict | None = None, image_size: int
     if spec is not None:
         return data_from_spec(spec, args.data_root)
     ratio = None if args.dataset == "imagenet_lt" else args.imbalance_ratio
-    return build_long_tailed(args.dataset, ratio, profile=args.profile, n_max=args.n_max, seed=args.subset_seed,
-                             root=args.data_root, download=args.download, image_size=image_size or args.image_size,
-                             val_per_class=args.val_per_class, val_folder=args.val_folder)
+    subset = {k: v for k, v in (("profile", args.profile), ("seed", args.subset_seed)) if v is not None}
+    return build_long_tailed(args.dataset, ratio, n_max=args.n_max, root=args.data_root, download=args.download,
+                             image_size=image_size or args.image_size, val_per_class=args.val_per_class,
+                             val_folder=args.val_folder, **subset)

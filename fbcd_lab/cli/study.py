@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fbcd_lab.cli.options import add_device_option, add_source_options, checked, path_arg, ratio_or_natural
+from fbcd_lab.cli.options import (
+    add_device_option, add_source_options, checked, path_arg, ratio_or_natural, refuse_unused,
+    unused_long_tail_options,
+)
 from fbcd_lab.config import PRESETS
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.paper_results import PAPER_DATASETS
@@ -17,6 +20,8 @@ from fbcd_lab.studies import STUDIES
 def run_study(args: argparse.Namespace) -> int:
     from fbcd_lab.studies.runner import run_study as run
 
+    every_natural = args.ratios is not None and all(r is None for r in args.ratios)  # --n-max sizes none of them
+    refuse_unused(unused_long_tail_options(args, args.dataset == "imagenet_lt" or every_natural))
     try:
         run(args.name, args.dataset, args.out, ratios=args.ratios, seeds=args.seeds, cells=args.cells,
             preset_name=args.preset, epochs=args.epochs, backbone=args.backbone, data_root=args.data_root,
@@ -68,4 +73,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--table-only", action="store_true",
                     help="train nothing: the table of the runs already finished with these settings, (n) per cell; "
                          "an --out holding none is refused")
-    st.set_defaults(run=run_study)
+    st.set_defaults(run=run_study, parameter_options={"imbalance_ratio": "--ratios"})  # named in its errors

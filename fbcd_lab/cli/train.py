@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fbcd_lab.cli.options import (
     add_device_option, add_method_options, add_selection_option, add_source_options, checked, data_for,
-    method_from_args, path_arg, ratio_or_natural,
+    method_from_args, path_arg, ratio_or_natural, refuse_unused, unused_long_tail_options,
 )
 from fbcd_lab.cli.report import report
 from fbcd_lab.config import PRESETS, SMALL_FOLDER_IMAGE_SIZE, SMALL_FOLDER_IMAGES, preset, sized_protocol
@@ -20,7 +20,7 @@ from fbcd_lab.data.long_tail import PROFILES
 from fbcd_lab.models.backbones import BACKBONES
 from fbcd_lab.recipes import describe_method
 from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME
-from fbcd_lab.runtime import PRECISIONS
+from fbcd_lab.runtime import PRECISIONS, resolve_device
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     from fbcd_lab.checkpoints import at_last_checkpoint, read_checkpoint
     from fbcd_lab.resume import resume_run
     from fbcd_lab.run_folder import clear_run
-    from fbcd_lab.training import fit, start_run
+    from fbcd_lab.training import check_division, fit, start_run
 
     # Under torchrun (WORLD_SIZE > 1): join its process group and get this process's device
     # (cuda:LOCAL_RANK, else the CPU); only the main process prints, writes and reports.
@@ -46,9 +46,14 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     distributed.quiet_unless_main()
     if args.selection == "best_val" and not (args.val_per_class or args.val_folder):
         raise ValueError("--selection best_val needs --val-per-class > 0 or --val-folder")
+    natural = args.dataset == "imagenet_lt" or args.imbalance_ratio is None
+    refuse_unused({**unused_long_tail_options(args, natural),
+                   **_unused_runtime_options(args, distributed.world_size(), resolve_device(device).type)})
     # first: a small image folder's default backbone, preset and image size follow its size
     backbone, preset_name, data = _sized_for(args, data_for(args))
     method = method_from_args(args, backbone)
+    if not args.resume:  # before the folder is held; a resumed run keeps its saved division
+        check_division(data, method)
     workers = loader_workers(data, args.workers)
     checkpoint = args.out / CHECKPOINT_NAME
     saved_epochs = read_checkpoint(checkpoint)["optim"]["epochs"] if args.resume and checkpoint.is_file() else None
@@ -113,6 +118,18 @@ def continue_hint(checkpoint: Path, when: str = "") -> str | None:
             f"command with --resume to continue")
 
 
+def _unused_runtime_options(args: argparse.Namespace, processes: int, device_type: str) -> dict[str, str]:
+    """``--sync-bn`` in one of ``processes`` and ``--deterministic`` off CUDA, with why they have no
+    effect there; ``--deterministic`` is left to ``--resume``, which compares it with the saved run's
+    (a run saved with it before this check must be able to continue)."""
+    unused = {}
+    if args.sync_bn and processes == 1:
+        unused["--sync-bn"] = "read only with several processes, under torchrun"
+    if args.deterministic and device_type != "cuda" and not args.resume:
+        unused["--deterministic"] = "read only on CUDA: the CPU's kernels are deterministic already"
+    return unused
+
+
 def _time_estimate(run, image_size: int) -> Callable[[dict], None]:
     """An epoch callback that says, after the first epoch this command trains, how long the run will
     take in all and how to shorten it (fewer epochs; smaller images when they are large), when that
@@ -154,8 +171,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--imbalance-ratio", type=ratio_or_natural, default=100.0,
                     help="largest / smallest class, >= 1, or natural: keep every training image as counted, the "
                          "record giving the measured ratio (default 100; imagenet_lt is always natural)")
-    tr.add_argument("--profile", choices=PROFILES, default="exp", help="long-tail profile (default exp)")
-    tr.add_argument("--n-max", type=checked("n_max"), help="images of the largest class (default: the smallest class size)")
+    tr.add_argument("--profile", choices=PROFILES, help="long-tail profile (default exp; not with natural)")
+    tr.add_argument("--n-max", type=checked("n_max"),
+                    help="images of the largest class (default: the smallest class size; not with natural)")
     add_method_options(tr)
     tr.add_argument("--backbone", choices=BACKBONES, help="default: small_cnn (digits), resnet32 (CIFAR), "
                                                           "resnet18 (imagefolder, tiny_imagenet), "
@@ -177,9 +195,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_selection_option(tr)
     tr.add_argument("--seed", type=checked("seed"), default=0,
                     help="training seed: division, initialisation, batch order, augmentation (default 0)")
-    tr.add_argument("--subset-seed", type=checked("subset_seed"), default=0,
+    tr.add_argument("--subset-seed", type=checked("subset_seed"),
                     help="seed of the long-tailed subset (default 0, fixed as in LDAM-DRW, so a spread over "
-                         "--seed is training variance)")
+                         "--seed is training variance; not with natural)")
     add_device_option(tr)
     tr.add_argument("--workers", type=checked("workers"),
                     help="DataLoader processes decoding streamed images (default: min(8, CPUs) for streamed "
@@ -189,10 +207,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--image-size", type=checked("image_size"),
                     help="resize images to this square size (image folders: needed when sizes differ)")
     tr.add_argument("--deterministic", action="store_true",
-                    help="deterministic kernels on CUDA (torch.use_deterministic_algorithms; slower)")
+                    help="deterministic kernels on CUDA (torch.use_deterministic_algorithms; slower); refused "
+                         "on the CPU, whose kernels are deterministic already")
     tr.add_argument("--sync-bn", action="store_true",
                     help="with several processes (torchrun): BatchNorm statistics of the whole global batch "
-                         "(SyncBatchNorm) instead of each process's part; no effect in one process")
+                         "(SyncBatchNorm) instead of each process's part; refused in one process, where it has "
+                         "no effect")
     tr.add_argument("--resume", action="store_true",
                     help="continue the run in OUT with the same options (a larger --epochs extends it)")
     tr.add_argument("--overwrite", action="store_true",

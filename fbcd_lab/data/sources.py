@@ -84,8 +84,10 @@ def load_source(
         raise ValueError(f"{name} has no validation split of its own (only {' and '.join(OWN_VALIDATION)}); "
                          f"carve one from unused training images with val_per_class (--val-per-class)")
     native = {"digits": 8, "cifar10": 32, "cifar100": 32}.get(name)
-    if native is not None and image_size not in (None, native):
-        raise ValueError(f"image_size must be None or {native} for {name} (its images are not resized), "
+    if native is not None and image_size == native:  # it would change nothing but the record, splitting its runs
+        raise ValueError(f"image_size {native} has no effect on {name}, whose images are {native} px: leave it out")
+    if native is not None and image_size is not None:
+        raise ValueError(f"image_size must be left out for {name} (its {native} px images are never resized), "
                          f"got {image_size!r}")
     if download and name not in ("cifar10", "cifar100"):
         raise ValueError(f"download is used only by cifar10 and cifar100 (torchvision fetches them), not by {name!r}")
@@ -156,6 +158,9 @@ def imagefolder_source(root: Path, image_size: int | None = None, val: bool = Fa
     for split, (classes, _) in parts.items():
         if classes != parts["train"][0]:
             raise ValueError(f"data_root {str(root)!r}: train/ and {split}/ hold different class folders")
+    if len(parts["train"][0]) == 1:
+        raise ValueError(f"data_root {str(root)!r}: {str(root / 'train')!r} holds one class folder "
+                         f"({parts['train'][0][0]!r}); a classifier needs at least 2")
     images = {split: files for split, (_, files) in parts.items()}
     size = image_size or _probe_size(images["train"].paths[0])
     return Source(root.name, parts["train"][0], images["train"], images["test"], _channels(images), size,
@@ -218,7 +223,8 @@ def _class_folders(root: Path, split: str) -> tuple[tuple[str, ...], FileImages]
     folder = root / split
     if not folder.is_dir():
         raise FileNotFoundError(f"data_root {str(root)!r} has no {split}/ folder of class folders")
-    classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    entries = [e for e in os.scandir(folder) if not e.name.startswith(".")]
+    classes = sorted(e.name for e in entries if e.is_dir())
     if not classes:
         raise FileNotFoundError(f"{str(folder)!r} holds no class folder (hidden folders do not count)")
     image, skipped = _visible_image_file(str(folder)), []
@@ -233,6 +239,7 @@ def _class_folders(root: Path, split: str) -> tuple[tuple[str, ...], FileImages]
     samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, is_valid_file=is_valid,
                            allow_empty=True)
     labels = np.array([y for _, y in samples], dtype=np.int64)
+    skipped += sorted(e.path for e in entries if not e.is_dir())  # beside the class folders, an image too: no class
     accepted = " ".join(IMG_EXTENSIONS)
     others = f"; {len(skipped)} other file(s) skipped, e.g. {Path(skipped[0]).name!r}" if skipped else ""
     empty = [c for i, c in enumerate(classes) if not (labels == i).any()]
@@ -242,7 +249,8 @@ def _class_folders(root: Path, split: str) -> tuple[tuple[str, ...], FileImages]
                                                           if len(empty) > 1 else ""))
     if skipped:
         warnings.warn(f"{str(folder)!r}: {len(skipped)} file(s) that are not images were skipped, e.g. "
-                      f"{Path(skipped[0]).name!r} (images are regular files ending in {accepted})", stacklevel=2)
+                      f"{Path(skipped[0]).name!r} (images are regular files ending in {accepted}, in a class "
+                      f"folder)", stacklevel=2)
     return tuple(classes), FileImages(tuple(p for p, _ in samples), labels)
 
 

@@ -28,7 +28,7 @@ from fbcd_lab.runtime import resolve_device, resolve_precision
 from fbcd_lab.studies import get_study
 from fbcd_lab.studies.study import Cell
 from fbcd_lab.studies.table import build_table, paper_reference, ratio_name, save_table, table_markdown
-from fbcd_lab.training import EpochCallback, fit, start_run
+from fbcd_lab.training import EpochCallback, check_division, fit, start_run
 
 DEFAULT_SEEDS = (0, 1, 2)
 TERMINAL = ("finished", "diverged")  # statuses that training the same settings again would not change
@@ -109,6 +109,7 @@ def run_study(
     plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision,
                       resolved)
             for s in seeds for r in ratios for cell in chosen]  # seed-major: a first table of every cell soonest
+    _check_divisions(plan, data)
     counts = {a: sum(p.action == a for p in plan) for a in ("done", "resume", "start")}
     tqdm.write(f"study {study.name} on {dataset}: {len(plan)} runs ({len(chosen)} cells x {len(ratios)} ratios x "
                f"{len(seeds)} seeds): {counts['done']} done, {counts['resume']} to resume, {counts['start']} to start")
@@ -130,6 +131,22 @@ def run_study(
     shown = [c for c in every
              if c.label in labels or all(len(records[r, c.label]) == len(seeds) for r in ratios)]
     return _save_table(study, shown, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder)
+
+
+def _check_divisions(plan: Sequence[PlannedRun], data: dict) -> None:
+    """Refuse, before any run folder is made, the runs to start whose class division their data cannot
+    hold (:func:`~fbcd_lab.training.check_division`: u above the largest class's images, say), naming
+    each such cell and ratio and the first reason; runs already trained keep their saved division."""
+    refused: dict[str, str] = {}  # "cell (ratio r)": why
+    for planned in plan:
+        if planned.action == "start":
+            try:
+                check_division(data[planned.ratio], planned.cell.method)
+            except ValueError as error:
+                refused[f"{planned.cell.label} (ratio {ratio_name(planned.ratio)})"] = str(error)
+    if refused:
+        raise ValueError(f"{len(refused)} cell(s) cannot divide their classes on this data: {', '.join(refused)}; "
+                         f"the first: {next(iter(refused.values()))}; leave them out (--cells)")
 
 
 def _save_table(study, cells: Sequence[Cell], ratios: Sequence[float | None], seeds: Sequence[int], records: dict,

@@ -1,0 +1,136 @@
+"""The data options say what they do: options a run would ignore are refused (natural with the long-tail
+options, --sync-bn in one process, --deterministic on the CPU, --image-size at the data's own size),
+u above the largest class is refused rather than capped, a folder a classifier cannot use is named,
+study's errors name --ratios, and a file beside the class folders is skipped with a warning.
+
+Every refusal is one line, exit status 2, and leaves nothing behind (no run folder, no study folder).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from fbcd_lab.class_division import check_u, clusters_per_class, divide_classes
+from fbcd_lab.cli import main
+from fbcd_lab.config import MethodConfig, preset
+from fbcd_lab.data import build_long_tailed
+from fbcd_lab.training import start_run
+from test_cli_trust import one_line_error
+from test_own_data import image_folder, pixels
+
+NATURAL = "natural keeps every training image as counted"
+TRAIN = ["train", "--dataset", "digits", "--method", "fbcd", "--epochs", "1", "--no-progress"]
+STUDY = ["study", "table4", "--seeds", "0", "--epochs", "1", "--no-progress"]
+
+
+def refused(capsys, argv, out, message):
+    """``argv`` exits 2 with the one line ``message`` and leaves ``out`` absent."""
+    assert main([*argv, "--out", str(out)]) == 2
+    one_line_error(capsys, f"python -m fbcd_lab {argv[0]}: error: {message}")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--n-max", "50"], f"--n-max ({NATURAL})"),
+    (["--profile", "step"], f"--profile ({NATURAL})"),
+    (["--profile", "exp"], f"--profile ({NATURAL})"),  # the default too: given, it would only split the record
+    (["--subset-seed", "5", "--n-max", "3", "--sync-bn"],
+     f"--n-max, --subset-seed ({NATURAL}); --sync-bn (read only with several processes, under torchrun)"),
+], ids=["n_max", "profile", "profile exp", "all at once"])
+def test_natural_refuses_the_long_tail_options(tmp_path, capsys, extra, named):
+    """They were ignored, yet recorded in the data spec (n_max 3 beside counts [8, 4, 2])."""
+    refused(capsys, [*TRAIN, "--imbalance-ratio", "natural", *extra], tmp_path / "run",
+            f"options with no effect on this run: {named}; drop them")
+
+
+def test_study_of_natural_ratios_refuses_n_max(tmp_path, capsys):
+    refused(capsys, [*STUDY, "--dataset", "digits", "--ratios", "natural", "--n-max", "3"], tmp_path / "s",
+            f"options with no effect on this run: --n-max ({NATURAL}); drop them")
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--sync-bn"], "--sync-bn (read only with several processes, under torchrun)"),
+    (["--deterministic", "--device", "cpu"], "--deterministic (read only on CUDA: the CPU's kernels are "
+                                             "deterministic already)"),
+], ids=["sync-bn", "deterministic"])
+def test_runtime_options_with_no_effect_here_are_refused(tmp_path, capsys, extra, named):
+    """The help said "no effect in one process" and "on CUDA", yet both were accepted and recorded."""
+    refused(capsys, [*TRAIN, *extra], tmp_path / "run", f"options with no effect on this run: {named}; drop them")
+
+
+@pytest.mark.parametrize("argv", [TRAIN, STUDY], ids=["train", "study"])
+def test_image_size_at_the_digits_own_size_is_refused(tmp_path, capsys, argv):
+    """--image-size 8 changed nothing but the spec: a study with it refused its own runs without it."""
+    refused(capsys, [*argv, "--dataset", "digits", "--image-size", "8"], tmp_path / "out",
+            "image_size (--image-size) 8 has no effect on digits, whose images are 8 px: leave it out")
+    refused(capsys, [*argv, "--dataset", "digits", "--image-size", "16"], tmp_path / "out",
+            "image_size (--image-size) must be left out for digits (its 8 px images are never resized), got 16")
+
+
+def test_u_above_the_largest_class_is_refused(tmp_path, capsys):
+    """--u 100000 trained with every image its own cluster and recorded u 100000."""
+    largest = build_long_tailed("digits", 100).counts[0]
+    refused(capsys, [*TRAIN, "--u", "100000"], tmp_path / "run",
+            f"u (--u) must be at most {largest}, the largest class's training images (a class cannot have more "
+            f"clusters than images), got 100000")
+
+
+def test_the_default_u_on_a_small_folder_is_refused_by_train_and_study(tmp_path, capsys):
+    """Largest class 8 < the default u 10: was capped to K = 15 without a word."""
+    root = image_folder(tmp_path / "small", counts={"a": 8, "b": 4, "c": 2})
+    data = ["--dataset", "imagefolder", "--data-root", str(root), "--backbone", "small_cnn"]
+    why = "u must be at most 8, the largest class's training images (a class cannot have more clusters than images)"
+    refused(capsys, [*TRAIN, *data, "--imbalance-ratio", "natural"], tmp_path / "run",
+            f"{why.replace('u must', 'u (--u) must')}, got 10")
+    refused(capsys, [*STUDY, *data, "--ratios", "natural", "--cells", "ce", "fbcd", "cdh"], tmp_path / "s",
+            f"2 cell(s) cannot divide their classes on this data: cdh (ratio natural), fbcd (ratio natural); "
+            f"the first: {why}, got 10; leave them out (--cells)")
+
+
+def test_the_library_refuses_u_above_the_largest_class_where_it_divides():
+    """The lab panel and the notebooks call the library: a clear ValueError, not a silent cap."""
+    labels = np.repeat([0, 1], [4, 2])
+    with pytest.raises(ValueError, match=r"^u must be at most 4, the largest class's training images .*got 5$"):
+        divide_classes(labels, 2, 5)
+    assert divide_classes(labels, 2, 4).clusters_per_class == [4, 1] == clusters_per_class([4, 2], 4)
+    assert check_u(4, [2, 4]) == 4 and clusters_per_class([1, 2, 3], 10) == [1, 2, 3]  # Eq. 3's own cap stays
+    data = build_long_tailed("digits", 100)
+    with pytest.raises(ValueError, match=rf"^u must be at most {data.counts[0]}, .*got 1000$"):
+        start_run(data, MethodConfig(method="fbcd", backbone="small_cnn", u=1000), preset("digits", epochs=1))
+
+
+def test_a_folder_of_one_class_names_data_root_and_its_train_folder(tmp_path, capsys):
+    """Was "num_classes must be an integer in [2, 2147483647], got 1", and study left
+    table4/natural/ce/seed0/ behind."""
+    root = image_folder(tmp_path / "one", counts={"airplane": 3})
+    data = ["--dataset", "imagefolder", "--data-root", str(root)]
+    message = (f"data_root (--data-root) '{root}': '{root / 'train'}' holds one class folder ('airplane'); "
+               f"a classifier needs at least 2")
+    refused(capsys, [*TRAIN, *data, "--imbalance-ratio", "natural"], tmp_path / "run", message)
+    refused(capsys, [*STUDY, *data, "--ratios", "natural"], tmp_path / "s", message)
+
+
+def test_study_names_ratios_for_a_ratio_that_empties_a_class(tmp_path, capsys):
+    """It named imbalance_ratio, an option study does not have."""
+    largest = build_long_tailed("digits", 100).counts[0]
+    refused(capsys, [*STUDY, "--dataset", "digits", "--ratios", "1e9"], tmp_path / "s",
+            f"imbalance_ratio (--ratios) 1000000000.0 with n_max {largest} leaves an empty class (counts ")
+
+
+def test_an_image_beside_the_class_folders_is_skipped_and_said(tmp_path):
+    """train/stray.png belongs to no class: it was ignored without the warning other skipped files get."""
+    root = image_folder(tmp_path / "pets")
+    pixels(np.random.RandomState(1), "RGB").save(root / "train" / "stray.png")
+    with pytest.warns(UserWarning, match=r"1 file\(s\) that are not images were skipped, e\.g\. 'stray\.png' "
+                                         r"\(images are regular files ending in .*, in a class folder\)"):
+        data = build_long_tailed("imagefolder", None, root=root)
+    assert list(data.counts) == [3, 12, 6]
+
+
+def test_deterministic_mode_ends_with_the_block():
+    """What the command line's --deterministic run checked on the CPU, now refused there."""
+    from fbcd_lab.runtime import deterministic_mode
+
+    with deterministic_mode(True, torch.device("cpu")):
+        assert torch.are_deterministic_algorithms_enabled()
+    assert not torch.are_deterministic_algorithms_enabled()
