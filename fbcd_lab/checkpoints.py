@@ -55,7 +55,7 @@ def atomic_write(path: str | Path, write: Callable) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with _interrupts_held():
+        with interrupts_held():
             _write_then_replace(path, write)
     except Exception as err:
         code = _disk_full_errno(err)
@@ -68,7 +68,7 @@ def atomic_write(path: str | Path, write: Callable) -> None:
 
 
 @contextmanager
-def _interrupts_held() -> Iterator[None]:
+def interrupts_held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM while a file is written, then deliver them: torch's zip writer turns
     an interrupt inside it into a RuntimeError, or aborts the process, instead of KeyboardInterrupt.
     Only the main thread handles signals; elsewhere (the training lab's thread) nothing changes."""

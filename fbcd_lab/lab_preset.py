@@ -8,7 +8,8 @@ machines: every notebook in a few minutes on a laptop; the default of ``lab --he
 Two more variables change every notebook's runs: ``FBCD_PRECISION`` (default ``fp32``: the
 notebooks' models are tiny, and bf16 autocast changes their numbers while buying little; ``bf16``
 or ``auto`` as for ``train --precision``) and ``FBCD_SEED``, the first training seed (default 0),
-to see the same notebook under other seeds.
+to see the same notebook under other seeds. ``FBCD_RUN_CACHE`` (``on`` or ``off``,
+:mod:`fbcd_lab.run_cache`) is checked with them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from fbcd_lab import run_cache
 from fbcd_lab.checks import PARAMETERS, check, check_choice
 from fbcd_lab.runtime import PRECISIONS, available_cpus
 
@@ -62,8 +64,11 @@ SUMMARY = {"ci": "seconds per notebook", "binder": "small CPU machines", "full":
 
 def lab_preset(name: str | None = None, default: str = DEFAULT) -> LabPreset:
     """The preset named by ``name``, else by $FBCD_PRESET, else ``default`` (``full``), with the
-    precision of $FBCD_PRECISION (default fp32) and the first seed of $FBCD_SEED (default 0)."""
+    precision of $FBCD_PRECISION (default fp32) and the first seed of $FBCD_SEED (default 0).
+    $FBCD_RUN_CACHE is checked here too (``run_cache.enabled``), so that ``lab`` refuses a bad value
+    before any notebook runs rather than inside one."""
     name = check_choice(ENV_VAR, name or os.environ.get(ENV_VAR) or default, tuple(LAB_PRESETS))
+    run_cache.enabled()
     precision = check_choice(PRECISION_VAR, os.environ.get(PRECISION_VAR) or "fp32", PRECISIONS)
     seed = os.environ.get(SEED_VAR) or "0"
     if not seed.isdigit():

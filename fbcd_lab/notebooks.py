@@ -22,6 +22,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fbcd_lab.checkpoints import atomic_write, interrupts_held
+from fbcd_lab.run_folder import check_outside_runs
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 # The learner's copies: $FBCD_NOTEBOOKS, else my_notebooks/ beside notebooks/ (at the same depth, so the
 # notebooks' ../results paths resolve); git ignores it.
@@ -50,6 +53,14 @@ class NotebookError(RuntimeError):
     """A notebook that could not be executed headless; the message is one line naming it."""
 
 
+class HeadlessInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped :func:`run_headless`; ``written`` lists the HTML files it completed."""
+
+    def __init__(self, written: list[Path]):
+        super().__init__()
+        self.written = written
+
+
 def missing_packages(headless: bool) -> list[str]:
     """The distributions that ``lab`` (``headless`` or not) needs and this environment lacks."""
     needed = HEADLESS_PACKAGES if headless else LAB_PACKAGES
@@ -67,8 +78,8 @@ def notebook_sources(folder: Path = NOTEBOOK_DIR) -> list[Path]:
 def execute(py: Path, preset: str, timeout: int = CELL_TIMEOUT_S, env: dict[str, str] | None = None):
     """Execute the notebook paired with ``py`` under ``FBCD_PRESET=preset`` and the variables ``env``,
     each cell within ``timeout`` seconds; returns the notebook with outputs and execution counts,
-    widget state stripped. A failing cell raises nbclient's error (:func:`run_headless` turns it
-    into one line)."""
+    widget state left out. A failing cell raises nbclient's error (:func:`run_headless` turns it
+    into one line); Ctrl-C or SIGTERM a KeyboardInterrupt, the kernel stopped (:func:`_execute_cells`)."""
     import jupytext
     from nbclient import NotebookClient
 
@@ -80,15 +91,37 @@ def execute(py: Path, preset: str, timeout: int = CELL_TIMEOUT_S, env: dict[str,
     try:
         # the kernel's own log at ERROR: its "running over TCP without encryption" warning (a local
         # kernel on the loopback) was printed once per notebook
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                       extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                       resources={"metadata": {"path": str(py.parent)}}).execute()
+        _execute_cells(NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                      extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                      resources={"metadata": {"path": str(py.parent)}}))
     finally:
         for key, value in saved.items():
             os.environ.pop(key) if value is None else os.environ.update({key: value})
-    notebook.metadata.pop("widgets", None)
     notebook.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
     return notebook
+
+
+def _execute_cells(client) -> None:
+    """Execute every cell of ``client``'s notebook in a kernel of its own, as ``client.execute()``
+    does, less its SIGINT and SIGTERM handlers: they shut the kernel down under the running cell,
+    which ended in nbclient's own traceback, and left SIGTERM at its default afterwards. Here an
+    interrupt is a KeyboardInterrupt; it is held while the kernel starts and while it is shut down
+    (the kernel runs in a session of its own: either cut short would leave it running)."""
+    kernel = client.setup_kernel()
+    with interrupts_held():
+        kernel.__enter__()
+    try:
+        reply = client.wait_for_reply(client.kc.kernel_info())
+        if reply is not None:
+            client.nb.metadata["language_info"] = reply["content"]["language_info"]
+        for index, cell in enumerate(client.nb.cells):
+            client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+    except KeyboardInterrupt:
+        client.shutdown_kernel = "immediate"  # asked to stop in a cell, the kernel logged a traceback of its own
+        raise
+    finally:
+        with interrupts_held():
+            kernel.__exit__(None, None, None)
 
 
 def _is_plotly_loader(output) -> bool:
@@ -153,7 +186,8 @@ def write_html(notebook, target: Path) -> Path:
     """A static HTML export of an executed notebook that shows its figures and equations offline:
     plotly.js is embedded once, first in the page (before require.js, so that it defines
     ``window.Plotly``), the markdown's TeX is MathML (:func:`mathml_markdown`), and the code of
-    cells collapsed in JupyterLab (the checks, ``jupyter.source_hidden``) is left out, as there."""
+    cells collapsed in JupyterLab (the checks, ``jupyter.source_hidden``) is left out, as there.
+    Written atomically: an interrupt leaves the file whole or absent."""
     from nbconvert import HTMLExporter
     from plotly.offline import get_plotlyjs
 
@@ -166,36 +200,59 @@ def write_html(notebook, target: Path) -> Path:
     if figures:
         head = body.index("<head>") + len("<head>")
         body = f'{body[:head]}\n<script type="text/javascript">{get_plotlyjs()}</script>{body[head:]}'
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(body, encoding="utf-8")
+    atomic_write(target, lambda file: file.write(body.encode("utf-8")))  # never a half-written page
     return target
 
 
+def check_html_dir(html_dir: Path, sources: Sequence[Path], overwrite: bool = False) -> None:
+    """Refuse (ValueError, one line naming ``--headless``) an ``html_dir`` that is a file, a run folder
+    or inside one, or that cannot be made, and one already holding HTML files of the notebooks'
+    names unless ``overwrite``: checked before any notebook runs, so that nothing is replaced unasked."""
+    check_outside_runs(html_dir, "--headless")
+    taken = [f"{py.stem}.html" for py in sources if (html_dir / f"{py.stem}.html").exists()]
+    if taken and not overwrite:
+        raise ValueError(f"--headless {html_dir} already holds {', '.join(taken)}: pass --overwrite to replace "
+                         f"them, or choose another folder")
+    try:
+        html_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--headless {html_dir} cannot be written ({err.strerror or err})") from None
+
+
 def run_headless(html_dir: Path, preset: str, timeout: int = CELL_TIMEOUT_S,
-                 report: Callable[[str], None] | None = None, sources: Sequence[Path] | None = None) -> list[Path]:
+                 report: Callable[[str], None] | None = None, sources: Sequence[Path] | None = None,
+                 overwrite: bool = False) -> list[Path]:
     """Execute every notebook (or ``sources``) and write one HTML file each into ``html_dir``,
-    reporting each notebook as it starts and as it finishes, with its time. A cell that fails or
-    runs past ``timeout`` seconds raises :class:`NotebookError`, one line naming the notebook."""
+    reporting each notebook as it starts and as it finishes, with its time. ``html_dir`` is checked
+    first (:func:`check_html_dir`; ``overwrite`` replaces the notebooks' HTML files already there).
+    A cell that fails or runs past ``timeout`` seconds raises :class:`NotebookError`, one line naming
+    the notebook; Ctrl-C (or SIGTERM) raises :class:`HeadlessInterrupted`, which lists the files
+    written (each whole: the running notebook's kernel is stopped and its file never started)."""
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     report = report or (lambda line: print(line, flush=True))
     sources = list(sources or notebook_sources())
+    check_html_dir(html_dir, sources, overwrite)
     written, start = [], time.perf_counter()
-    for i, py in enumerate(sources, 1):
-        report(f"[{i}/{len(sources)}] {py.stem}: executing (preset {preset}) ...")
-        began = time.perf_counter()
-        try:
-            notebook = execute(py, preset, timeout)
-        except CellTimeoutError:
-            smaller = "; try --preset ci (seconds per notebook)" if preset != "ci" else ""
-            raise NotebookError(f"{py.stem}: a cell ran longer than {timeout} s under preset {preset}"
-                                f"{smaller}") from None
-        except CellExecutionError as err:
-            raise NotebookError(f"{py.stem}: a cell failed: {err.ename}: {err.evalue}") from None
-        except DeadKernelError as err:
-            raise NotebookError(f"{py.stem}: the kernel died ({err}); try --preset ci if memory ran out") from None
-        written.append(write_html(notebook, html_dir / f"{py.stem}.html"))
-        report(f"[{i}/{len(sources)}] {py.stem}: done in {time.perf_counter() - began:.0f} s, wrote {written[-1]}")
+    try:
+        for i, py in enumerate(sources, 1):
+            report(f"[{i}/{len(sources)}] {py.stem}: executing (preset {preset}) ...")
+            began = time.perf_counter()
+            try:
+                notebook = execute(py, preset, timeout)
+            except CellTimeoutError:
+                smaller = "; try --preset ci (seconds per notebook)" if preset != "ci" else ""
+                raise NotebookError(f"{py.stem}: a cell ran longer than {timeout} s under preset {preset}"
+                                    f"{smaller}") from None
+            except CellExecutionError as err:
+                raise NotebookError(f"{py.stem}: a cell failed: {err.ename}: {err.evalue}") from None
+            except DeadKernelError as err:
+                raise NotebookError(f"{py.stem}: the kernel died ({err}); try --preset ci if memory ran out") from None
+            written.append(write_html(notebook, html_dir / f"{py.stem}.html"))
+            report(f"[{i}/{len(sources)}] {py.stem}: done in {time.perf_counter() - began:.0f} s, "
+                   f"wrote {written[-1]}")
+    except KeyboardInterrupt:
+        raise HeadlessInterrupted(written) from None
     report(f"{len(written)} notebooks in {time.perf_counter() - start:.0f} s")
     return written
 

@@ -189,22 +189,23 @@ def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> list[Path]:
     return remove_stale_temporaries(out)
 
 
-def check_study_folder(out: Path) -> None:
-    """A study's ``out`` must be a folder (or not yet exist) and lie outside every run folder: a
-    study's runs nested in another run would be pooled with it."""
+def check_outside_runs(out: Path, option: str = "--out") -> None:
+    """``out`` (given as ``option``) must be a folder (or not yet exist) that is no run folder and lies
+    in none: a study's runs nested in another run would be pooled with it, and ``lab --headless``'s
+    HTML would sit among a run's files."""
     out = Path(out)
-    _check_outside_runs(out, (out, *out.parents))
+    _check_outside_runs(out, (out, *out.parents), option)
 
 
-def _check_outside_runs(out: Path, folders: Sequence[Path]) -> None:
-    """Refuse ``out`` if one of ``folders`` (``out`` and those above it) is a file or a run folder:
-    runs nested in another run would be pooled with it."""
+def _check_outside_runs(out: Path, folders: Sequence[Path], option: str = "--out") -> None:
+    """Refuse ``out`` (given as ``option``) if one of ``folders`` (``out`` and those above it) is a
+    file or a run folder: runs nested in another run would be pooled with it."""
     for folder in folders:
         if folder.exists() and not folder.is_dir():
-            raise ValueError(f"--out {out}: {folder} is a file, not a folder")
+            raise ValueError(f"{option} {out}: {folder} is a file, not a folder")
         held = [name for name in RUN_FILES[:2] if (folder / name).is_file()]
         if held:
-            raise ValueError(f"--out {out} lies in the run folder {folder} (it holds {', '.join(held)}): "
+            raise ValueError(f"{option} {out} lies in the run folder {folder} (it holds {', '.join(held)}): "
                              f"choose a folder outside every run")
 
 

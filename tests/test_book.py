@@ -163,11 +163,75 @@ def test_a_corrupt_notebook_fails_the_build_naming_it(tmp_path, monkeypatch, cap
     assert not (tmp_path / "site").exists()
 
 
-def test_a_folder_that_holds_something_else_is_refused(tmp_path, capsys):
-    (tmp_path / "notes.txt").write_text("mine")
-    assert main(["book", str(tmp_path)]) == 1
-    assert "is not empty and holds no book" in capsys.readouterr().err
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its content: to see that nothing was touched."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def tiny_book(monkeypatch):
+    """The book reduced to one page (``broken``: with a broken link), so that a test builds it in a second."""
+    def pages(docs: Path, broken: bool = False) -> dict:
+        docs.mkdir()
+        (docs / "index.md").write_text("# Tiny\n" + ("[gone](no_such_page.md)\n" if broken else ""))
+        return {"site_name": "tiny", "theme": {"name": "mkdocs"}}
+
+    def use(broken: bool = False) -> None:
+        monkeypatch.setattr(book, "write_pages", lambda docs: pages(docs, broken))
+    use()
+    return use
+
+
+@pytest.mark.parametrize("foreign", [{"notes.txt": "mine"}, {"index.html": "<html>my homepage</html>",
+                                                            "sub/data.csv": "x"}], ids=["notes", "a_homepage"])
+def test_a_folder_that_holds_something_else_is_refused_untouched(tmp_path, capsys, foreign):
+    for name, text in foreign.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    before = tree(tmp_path)
+    assert main(["book", str(tmp_path)]) == 2  # a bad OUT, as every command says it
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"OUT {tmp_path} is not empty and holds no book this command built" in err
+    assert tree(tmp_path) == before, "nothing deleted or changed"
+
+
+def test_out_that_is_a_file_or_cannot_be_made_is_one_line_naming_it(tmp_path, capsys):
+    (tmp_path / "results.json").write_text("{}")
+    for out, why in ((tmp_path / "results.json", "is a file, not a folder"),
+                     (tmp_path / "results.json" / "site", f"lies under {tmp_path / 'results.json'}, which is a file"),
+                     (Path("/proc/no_such_book"), "cannot be written")):
+        assert main(["book", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"OUT {out}" in err and why in err and "Errno" not in err, err
+    assert tree(tmp_path) == {"results.json": b"{}"}
+
+
+def test_a_rebuild_replaces_only_a_book_this_command_built(tmp_path, tiny_book, capsys):
+    site = tmp_path / "site"
+    site.mkdir()  # an empty folder is taken
+    assert main(["book", str(site)]) == 0
+    marker = json.loads((site / book.MARKER).read_text())
+    assert marker["written_by"] == book.WRITTEN_BY and "index.html" in marker["files"]
+    assert main(["book", str(site)]) == 0, "our own book is rebuilt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "the build's workspace is gone"
+    (site / "notes.txt").write_text("mine")
+    (site / "search" / "mine.js").write_text("mine")
+    before = tree(site)
+    capsys.readouterr()
+    assert main(["book", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds files the book did not write (notes.txt, search/mine.js)" in err
+    assert tree(site) == before
+
+
+def test_a_failed_rebuild_leaves_the_old_book_as_it_was(tmp_path, tiny_book, capsys):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    before = tree(site)
+    tiny_book(broken=True)
+    assert main(["book", str(site)]) == 1
+    assert "no_such_page.md" in capsys.readouterr().err
+    assert tree(site) == before and sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
 def test_the_pages_workflow_builds_the_book_with_the_kit_command_and_deploys_it():

@@ -40,6 +40,7 @@ def test_notebook_precision_and_first_seed_from_environment(monkeypatch):
     monkeypatch.setenv("FBCD_SEED", "4")
     assert (lab_preset("ci").precision, lab_preset("full").training_seeds) == ("bf16", [4, 5, 6, 7, 8])
     for name, value, message in (("FBCD_PRECISION", "fp16", "FBCD_PRECISION must be one of"),
+                                 ("FBCD_RUN_CACHE", "maybe", "FBCD_RUN_CACHE must be 'on' or 'off', got 'maybe'"),
                                  ("FBCD_SEED", "-1", "FBCD_SEED must be an integer >= 0, got '-1'"),
                                  ("FBCD_SEED", str(2**32), r"FBCD_SEED must be an integer in \[0, 2\*\*32\)")):
         monkeypatch.setenv(name, value)
@@ -170,7 +171,8 @@ def test_lab_as_root_adds_allow_root(fake_lab, monkeypatch, capsys):
 
 def test_lab_headless_defaults_to_binder_and_refuses_jupyterlab_options(monkeypatch, tmp_path, capsys):
     seen = []
-    monkeypatch.setattr(notebooks, "run_headless", lambda folder, preset: seen.append((folder, preset)) or [])
+    monkeypatch.setattr(notebooks, "run_headless",
+                        lambda folder, preset, overwrite: seen.append((folder, preset)) or [])
     monkeypatch.delenv("FBCD_PRESET", raising=False)
     assert main(["lab", "--headless", str(tmp_path)]) == 0 and seen == [(tmp_path, "binder")]
     monkeypatch.setenv("FBCD_PRESET", "ci")
@@ -182,13 +184,106 @@ def test_lab_headless_defaults_to_binder_and_refuses_jupyterlab_options(monkeypa
 
 
 def test_lab_headless_failure_is_one_line(monkeypatch, tmp_path, capsys):
-    def fail(folder, preset):
+    def fail(folder, preset, overwrite):
         raise NotebookError("08_the_prior_the_classifier_learnt: a cell ran longer than 900 s under preset full; "
                             "try --preset ci (seconds per notebook)")
     monkeypatch.setattr(notebooks, "run_headless", fail)
     assert main(["lab", "--headless", str(tmp_path), "--preset", "full"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "08_the_prior_the_classifier_learnt" in err and "--preset ci" in err
+
+
+@pytest.fixture
+def quick_notebooks(monkeypatch, tmp_path):
+    """``lab --headless`` on two one-cell notebooks (``02_slow`` writes its kernel's pid, then sleeps)
+    instead of the ten; gives their folder."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    (folder / "01_quick.py").write_text("# %%\nprint('hello')\n")
+    (folder / "02_slow.py").write_text(f"# %%\nimport os, time\nopen({str(tmp_path / 'kernel.pid')!r}, 'w')"
+                                       f".write(str(os.getpid()))\ntime.sleep(120)\n")
+    monkeypatch.setattr(notebooks, "notebook_sources", lambda: sorted(folder.glob("*.py")))
+    return folder
+
+
+def test_lab_headless_refuses_the_notebooks_html_names_and_run_folders_before_running(
+        quick_notebooks, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(notebooks, "execute", lambda *a, **k: pytest.fail("a notebook ran"))
+    html = tmp_path / "html"
+    html.mkdir()
+    (html / "02_slow.html").write_text("precious")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text("{}")
+    (run / "checkpoint.pt").write_text("x")
+    for folder, message in ((html, f"--headless {html} already holds 02_slow.html: pass --overwrite"),
+                            (run, f"--headless {run} lies in the run folder {run} (it holds checkpoint.pt, results"),
+                            (run / "html", f"--headless {run / 'html'} lies in the run folder {run}")):
+        assert main(["lab", "--headless", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert (html / "02_slow.html").read_text() == "precious" and sorted(p.name for p in run.iterdir()) == [
+        "checkpoint.pt", "results.json"]
+    assert main(["lab", "--overwrite"]) == 2
+    assert "--overwrite replaces --headless's HTML files" in capsys.readouterr().err
+
+
+def test_lab_headless_overwrite_replaces_the_notebooks_html(quick_notebooks, monkeypatch, tmp_path):
+    import nbformat
+
+    monkeypatch.setattr(notebooks, "execute", lambda py, preset, timeout: nbformat.v4.new_notebook())
+    (tmp_path / "html").mkdir()
+    (tmp_path / "html" / "01_quick.html").write_text("old")
+    assert main(["lab", "--headless", str(tmp_path / "html"), "--overwrite"]) == 0
+    assert sorted(p.name for p in (tmp_path / "html").iterdir()) == ["01_quick.html", "02_slow.html"]
+    assert (tmp_path / "html" / "01_quick.html").read_text().rstrip().endswith("</html>")
+
+
+def test_lab_refuses_a_bad_run_cache_variable_before_any_notebook_runs(quick_notebooks, fake_lab, monkeypatch,
+                                                                       tmp_path, capsys):
+    monkeypatch.setattr(notebooks, "execute", lambda *a, **k: pytest.fail("a notebook ran"))
+    monkeypatch.setenv("FBCD_RUN_CACHE", "maybe")
+    for argv in (["lab", "--headless", str(tmp_path / "html")], ["lab"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "FBCD_RUN_CACHE must be 'on' or 'off', got 'maybe'" in err
+    assert not fake_lab and not (tmp_path / "html").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupting_lab_headless_ends_in_one_line_naming_the_complete_html(quick_notebooks, tmp_path, signum):
+    """Ctrl-C (or SIGTERM) while notebook 2 runs: status 130, one line naming notebook 1's HTML, which is
+    complete, no other file, no traceback, and notebook 2's kernel stopped."""
+    html, pid_file = tmp_path / "html", tmp_path / "kernel.pid"
+    driver = ("import sys\nfrom pathlib import Path\nfrom fbcd_lab import notebooks\n"
+              f"notebooks.notebook_sources = lambda: sorted(Path({str(quick_notebooks)!r}).glob('*.py'))\n"
+              "from fbcd_lab.cli import main\n"
+              f"sys.exit(main(['lab', '--headless', {str(html)!r}, '--preset', 'ci']))\n")
+    lab = subprocess.Popen([sys.executable, "-c", driver], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 180
+    while not (pid_file.is_file() and pid_file.read_text()):
+        assert lab.poll() is None and time.monotonic() < deadline, "notebook 2 did not start"
+        time.sleep(0.2)
+    lab.send_signal(signum)
+    out, err = lab.communicate(timeout=120)
+    assert lab.returncode == 130, err
+    assert err == (f"python -m fbcd_lab lab: interrupted; HTML complete in {html}: 01_quick.html; no other file "
+                   f"was written\n"), err
+    assert [p.name for p in html.iterdir()] == ["01_quick.html"]
+    assert (html / "01_quick.html").read_text().rstrip().endswith("</html>")
+    kernel, deadline = int(pid_file.read_text()), time.monotonic() + 30
+    while running(kernel):
+        assert time.monotonic() < deadline, f"the kernel (process {kernel}) is still running"
+        time.sleep(0.2)
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is no zombie."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
 
 
 def test_no_command_lists_the_commands_and_help_has_no_markup(capsys):

@@ -3,14 +3,18 @@
 reference, BENCHMARKS.md), built by MkDocs with Material into a static site that needs no network,
 with warnings as errors (a broken link or a missing page fails the build).
 
-Nothing is written into the repository: the generated pages go to a temporary folder, the site to
-the folder asked for. plotly.js and MathJax come from installed packages (plotly, jupyter-server-mathjax).
+Nothing is written into the repository: the pages are generated, and the site built, in a hidden
+folder beside the one asked for, which the finished site then replaces; only an empty folder or a
+book this command built (:data:`MARKER`) with no file added is replaced, so nothing else is deleted.
+plotly.js and MathJax come from installed packages (plotly, jupyter-server-mathjax).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -23,6 +27,7 @@ from fbcd_lab.book.api_reference import write_api_pages
 from fbcd_lab.book.command_reference import command_reference
 from fbcd_lab.book.notebook_pages import write_notebook_pages
 from fbcd_lab.book.study_pages import write_study_pages
+from fbcd_lab.checkpoints import interrupts_held
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "docs"
@@ -34,6 +39,10 @@ INSTALL_HINT = 'pip install -c constraints.txt -e ".[book]"'
 MATHJAX = "assets/mathjax"
 # MathJax 2 (what nbconvert's template configures), relative to the notebook pages in notebooks/.
 MATHJAX_URL = f"../{MATHJAX}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+# Written last into every site build_book makes, listing its files: a rebuild replaces a folder only if
+# it holds such a book and nothing else.
+MARKER = ".fbcd_book.json"
+WRITTEN_BY = "python -m fbcd_lab book"
 
 
 class BookError(RuntimeError):
@@ -100,8 +109,11 @@ class _Warnings(logging.Handler):
 
 
 def build_book(site: Path, report: Callable[[str], None] = print) -> Path:
-    """Build the book into the folder ``site`` (replaced if it holds a book already) with warnings as
-    errors; returns the path of its front page. A failed build raises :class:`BookError`."""
+    """Build the book into the folder ``site`` with warnings as errors; returns the path of its front
+    page. The book is built in a folder beside ``site`` and moved in only once it is complete, over
+    a book this function built there before (:func:`check_site` refuses anything else, before any
+    work), so a failed or interrupted build leaves ``site`` as it was. A failed build raises
+    :class:`BookError`; a ``site`` refused, or a place that cannot be written, a ValueError."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import Abort, MkDocsException
@@ -109,23 +121,96 @@ def build_book(site: Path, report: Callable[[str], None] = print) -> Path:
     missing = missing_packages()
     if missing:
         raise BookError(f"the book needs {', '.join(missing)} (the [book] extra): {INSTALL_HINT}")
-    if site.exists() and not (site / "index.html").is_file() and any(site.iterdir()):
-        raise BookError(f"{site} is not empty and holds no book: give an empty or new folder")
+    site = site.resolve()  # a symlink's target is replaced, not the link
+    check_site(site)
     started = time.monotonic()
     handler, logger = _Warnings(report), logging.getLogger("mkdocs")
     logger.addHandler(handler)
+    work = _workspace(site)
     try:
-        with tempfile.TemporaryDirectory(prefix="fbcd_book_") as staging:
-            docs = Path(staging) / "docs"
-            config = write_pages(docs)
-            config.update(docs_dir=str(docs), site_dir=str(site.resolve()))
-            shutil.copytree(SOURCES / "overrides", Path(staging) / "overrides")
-            file = Path(staging) / "mkdocs.yml"
-            file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-            build(load_config(str(file), strict=True))
+        config = write_pages(work / "docs")
+        config.update(docs_dir=str(work / "docs"), site_dir=str(work / "site"))
+        shutil.copytree(SOURCES / "overrides", work / "overrides")
+        (work / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        build(load_config(str(work / "mkdocs.yml"), strict=True))
+        _write_marker(work / "site")
+        check_site(site)  # again: a file added to the old book during the build is not lost with it
+        _swap_in(work / "site", site, work / "old")
     except (Abort, MkDocsException) as err:
         raise BookError(f"the book did not build: {err}") from None
     finally:
         logger.removeHandler(handler)
+        shutil.rmtree(work, ignore_errors=True)
     report(f"built the book in {time.monotonic() - started:.0f} s: {site / 'index.html'}")
     return site / "index.html"
+
+
+def check_site(site: Path) -> None:
+    """Refuse (ValueError, one line naming OUT; nothing is touched) a ``site`` that a new book cannot
+    replace without losing something: a file (or a path under one), a folder that is not empty and holds no book this
+    command built (its :data:`MARKER` lists every file the build wrote), or such a book to which
+    files were added since. A new or empty folder, or an untouched book, passes."""
+    blocker = next((path for path in (site, *site.parents) if path.exists() and not path.is_dir()), None)
+    if blocker is not None:
+        where = "" if blocker == site else f" lies under {blocker}, which"
+        raise ValueError(f"OUT {site}{where} is a file, not a folder: give a new or empty folder, or a book this "
+                         f"command built")
+    if not site.is_dir() or not any(site.iterdir()):
+        return
+    written = _written_by_book(site)
+    if written is None:
+        raise ValueError(f"OUT {site} is not empty and holds no book this command built (no {MARKER}): give a "
+                         f"new or empty folder; nothing was touched")
+    added = sorted(_entries(site) - written - {MARKER})
+    if added:
+        more = f" and {len(added) - 3} more" if len(added) > 3 else ""
+        raise ValueError(f"OUT {site} holds files the book did not write ({', '.join(added[:3])}{more}): move "
+                         f"them out or give another folder; nothing was touched")
+
+
+def _entries(folder: Path) -> set[str]:
+    """Every file and folder under ``folder`` (symlinks not followed), as paths relative to it."""
+    return {(Path(root) / name).relative_to(folder).as_posix()
+            for root, folders, files in os.walk(folder) for name in folders + files}
+
+
+def _written_by_book(site: Path) -> set[str] | None:
+    """What the book in ``site`` wrote, as its :data:`MARKER` lists it; None where the marker is
+    absent or not one this command wrote."""
+    try:
+        marker = json.loads((site / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = marker.get("files") if isinstance(marker, dict) and marker.get("written_by") == WRITTEN_BY else None
+    return set(files) if isinstance(files, list) and all(isinstance(f, str) for f in files) else None
+
+
+def _write_marker(built: Path) -> None:
+    """Mark the finished site ``built`` as this command's, with the list of every file it holds."""
+    marker = {"written_by": WRITTEN_BY, "files": sorted(_entries(built))}
+    (built / MARKER).write_text(json.dumps(marker, indent=0), encoding="utf-8")
+
+
+def _workspace(site: Path) -> Path:
+    """A new hidden folder beside ``site`` (on its file system, so the finished book moves in by a
+    rename) for the pages, the configuration and the site being built; a ValueError naming OUT
+    where it cannot be made."""
+    try:
+        site.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=site.parent, prefix=f".{site.name}.building-"))
+    except OSError as err:
+        raise ValueError(f"OUT {site} cannot be written ({err.strerror or err})") from None
+
+
+def _swap_in(built: Path, site: Path, old: Path) -> None:
+    """Rename the finished site ``built`` to ``site``, the book or empty folder there first moved to
+    ``old`` (and back if the second rename fails), with Ctrl-C and SIGTERM held in between."""
+    with interrupts_held():
+        if site.exists():
+            os.rename(site, old)
+        try:
+            os.rename(built, site)
+        except OSError:
+            if old.exists():
+                os.rename(old, site)
+            raise

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "outputs (nothing is executed), the guides, a page per committed study, the "
                                     "command-line and API reference, with search. Needs the [book] extra; a "
                                     "warning (a broken link, a missing page) fails the build.")
-    bo.add_argument("out", type=path_arg, metavar="OUT", help="folder to write the site into (its index.html is "
-                                                              "the front page)")
+    bo.add_argument("out", type=path_arg, metavar="OUT",
+                    help="folder to write the site into (its index.html is the front page): new, empty or a book "
+                         "this command built, which is replaced once the new one is complete; any other folder, "
+                         "or a book with files added, is refused")
     bo.set_defaults(run=run_book)

@@ -11,13 +11,17 @@ from pathlib import Path
 
 def run_lab(args: argparse.Namespace) -> int:
     """JupyterLab on the notebooks (unknown options passed on to it), or ``--headless`` HTML."""
-    from fbcd_lab.lab_preset import HEADLESS_DEFAULT, lab_preset
-    from fbcd_lab.notebooks import INSTALL_HINT, NotebookError, missing_packages, open_lab, run_headless
+    from fbcd_lab.lab_preset import DEFAULT, HEADLESS_DEFAULT, lab_preset
+    from fbcd_lab.notebooks import (INSTALL_HINT, HeadlessInterrupted, NotebookError, check_html_dir,
+                                    missing_packages, notebook_sources, open_lab, run_headless)
 
     headless = args.headless is not None
     options = list(getattr(args, "jupyter_options", ()))
     if headless and options:
         raise ValueError(f"{' '.join(options)}: JupyterLab options do nothing with --headless")
+    if args.overwrite and not headless:
+        raise ValueError("--overwrite replaces --headless's HTML files: it does nothing without --headless")
+    preset = lab_preset(args.preset, default=HEADLESS_DEFAULT if headless else DEFAULT).name  # the variables too
     missing = missing_packages(headless)
     if missing:
         raise ValueError(f"the notebooks need {', '.join(missing)} (the [lab] extra): {INSTALL_HINT}")
@@ -27,16 +31,22 @@ def run_lab(args: argparse.Namespace) -> int:
             options.append("--allow-root")
             print("running as root (as in a container): passing --allow-root to JupyterLab", file=sys.stderr)
         if args.preset:
-            print(f"FBCD_PRESET={lab_preset(args.preset).name} for this JupyterLab's kernels", file=sys.stderr)
+            print(f"FBCD_PRESET={preset} for this JupyterLab's kernels", file=sys.stderr)
         return open_lab(options, args.preset)
-    preset = lab_preset(args.preset, default=HEADLESS_DEFAULT).name
+    check_html_dir(args.headless, notebook_sources(), args.overwrite)  # before the first line is printed
     print(f"executing the notebooks under preset {preset} into {args.headless}/ "
           f"(--preset ci: seconds per notebook)", flush=True)
     try:
-        run_headless(args.headless, preset)
+        run_headless(args.headless, preset, overwrite=args.overwrite)
     except NotebookError as err:
         print(f"python -m fbcd_lab lab: error: {err}", file=sys.stderr)
         return 1
+    except HeadlessInterrupted as stop:
+        names = ", ".join(path.name for path in stop.written)
+        done = f"HTML complete in {args.headless}: {names}; no other file was written" if names else \
+            f"no HTML was written into {args.headless}"
+        print(f"python -m fbcd_lab lab: interrupted; {done}", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -63,6 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     lab.add_argument("--headless", type=Path, metavar="HTML_DIR",
                      help="execute every notebook and write HTML_DIR/<notebook>.html instead, printing each "
                           "notebook with its time")
+    lab.add_argument("--overwrite", action="store_true",
+                     help="with --headless: replace the notebooks' HTML files already in HTML_DIR (without it "
+                          "they are refused, before any notebook runs)")
     lab.add_argument("--preset", choices=tuple(LAB_PRESETS),
                      help="size of the notebooks' runs: " + ", ".join(f"{k} ({v})" for k, v in SUMMARY.items())
                           + "; sets FBCD_PRESET for JupyterLab's kernels (default: $FBCD_PRESET, else full; "

@@ -23,7 +23,7 @@ from fbcd_lab.config import DEFAULT_PRESET, OptimConfig, preset, sized_protocol
 from fbcd_lab.data.datasets import LongTailData, build_long_tailed, loader_workers
 from fbcd_lab.records import evaluate_run, read_record, run_record, save_record
 from fbcd_lab.resume import resume_run, setting_differences
-from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, check_study_folder, clear_run, owned_run_folder
+from fbcd_lab.run_folder import CHECKPOINT_NAME, RECORD_NAME, check_outside_runs, clear_run, owned_run_folder
 from fbcd_lab.runtime import resolve_device, resolve_precision
 from fbcd_lab.studies import get_study
 from fbcd_lab.studies.study import Cell
@@ -73,7 +73,7 @@ def run_study(
     ``callbacks`` get every epoch's record. A KeyboardInterrupt keeps the finished runs and the current
     run's last checkpoint (its record marked stopped) and propagates.
     """
-    check_study_folder(out)
+    check_outside_runs(out)
     study = get_study(name)
     study.select(backbone, dataset, cells)  # unknown cells refused before any data is read
     if table_only:
