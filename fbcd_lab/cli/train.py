@@ -98,8 +98,8 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
         return 2  # the main process reports it
     if run.stopped:
         if distributed.is_main():
-            kept = continue_hint(checkpoint) or (f"no epoch finished, so no checkpoint was written: run the same "
-                                                 f"command with --overwrite to start again")
+            kept = continue_hint(checkpoint) or ("no epoch finished, so no checkpoint was written: run the same "
+                                                 "command with --overwrite to start again")
             print(f"interrupted; {kept}", file=sys.stderr)
         return 130
     return 0
