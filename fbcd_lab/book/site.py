@@ -140,7 +140,8 @@ def build_book(site: Path, report: Callable[[str], None] = print) -> Path:
         raise BookError(f"the book did not build: {err}") from None
     finally:
         logger.removeHandler(handler)
-        shutil.rmtree(work, ignore_errors=True)
+        with interrupts_held():  # a Ctrl-C here would leave the staging folder (the old book in it) behind
+            shutil.rmtree(work, ignore_errors=True)
     report(f"built the book in {time.monotonic() - started:.0f} s: {site / 'index.html'}")
     return site / "index.html"
 

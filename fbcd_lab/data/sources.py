@@ -84,10 +84,8 @@ def load_source(
         raise ValueError(f"{name} has no validation split of its own (only {' and '.join(OWN_VALIDATION)}); "
                          f"carve one from unused training images with val_per_class (--val-per-class)")
     native = {"digits": 8, "cifar10": 32, "cifar100": 32}.get(name)
-    if native is not None and image_size == native:  # it would change nothing but the record, splitting its runs
-        raise ValueError(f"image_size {native} has no effect on {name}, whose images are {native} px: leave it out")
-    if native is not None and image_size is not None:
-        raise ValueError(f"image_size must be left out for {name} (its {native} px images are never resized), "
+    if native is not None and image_size not in (None, native):  # their own size: the checkpoints that saved it
+        raise ValueError(f"image_size must be None or {native} for {name} (its images are not resized), "
                          f"got {image_size!r}")
     if download and name not in ("cifar10", "cifar100"):
         raise ValueError(f"download is used only by cifar10 and cifar100 (torchvision fetches them), not by {name!r}")
