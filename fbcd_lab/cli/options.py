@@ -137,10 +137,12 @@ NATURAL = "natural keeps every training image as counted"
 LONG_TAIL_OPTIONS = {"n_max": "--n-max", "profile": "--profile", "subset_seed": "--subset-seed"}
 
 
-def unused_long_tail_options(args: argparse.Namespace, natural: bool) -> dict[str, str]:
+def unused_long_tail_options(args: argparse.Namespace, ratios: list[float | None] | None) -> dict[str, str]:
     """For :func:`refuse_unused`: ``--n-max``, ``--profile`` and ``--subset-seed`` (those of them the
-    command has and that were given) when the training set is ``natural``: kept as counted, it is no
+    command has and that were given) when every training set is natural (ImageNet-LT, or each of the
+    ``ratios`` asked None; ``ratios`` None: the command's defaults): kept as counted, it is no
     long-tailed subset, and they would only split its record from identical runs."""
+    natural = args.dataset == "imagenet_lt" or (ratios is not None and all(r is None for r in ratios))
     return {option: NATURAL for name, option in LONG_TAIL_OPTIONS.items()
             if natural and getattr(args, name, None) is not None}
 

@@ -20,8 +20,7 @@ from fbcd_lab.studies import STUDIES
 def run_study(args: argparse.Namespace) -> int:
     from fbcd_lab.studies.runner import run_study as run
 
-    every_natural = args.ratios is not None and all(r is None for r in args.ratios)  # --n-max sizes none of them
-    refuse_unused(unused_long_tail_options(args, args.dataset == "imagenet_lt" or every_natural))
+    refuse_unused(unused_long_tail_options(args, args.ratios))
     try:
         run(args.name, args.dataset, args.out, ratios=args.ratios, seeds=args.seeds, cells=args.cells,
             preset_name=args.preset, epochs=args.epochs, backbone=args.backbone, data_root=args.data_root,

@@ -46,8 +46,7 @@ def _train_into(args: argparse.Namespace, own_folder: Callable[[], list[Path]]) 
     distributed.quiet_unless_main()
     if args.selection == "best_val" and not (args.val_per_class or args.val_folder):
         raise ValueError("--selection best_val needs --val-per-class > 0 or --val-folder")
-    natural = args.dataset == "imagenet_lt" or args.imbalance_ratio is None
-    refuse_unused({**unused_long_tail_options(args, natural),
+    refuse_unused({**unused_long_tail_options(args, [args.imbalance_ratio]),
                    **_unused_runtime_options(args, distributed.world_size(), resolve_device(device).type)})
     # first: a small image folder's default backbone, preset and image size follow its size
     backbone, preset_name, data = _sized_for(args, data_for(args))
