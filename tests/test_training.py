@@ -83,7 +83,7 @@ def test_bad_configuration_values():
         OptimConfig(epochs=3, milestones=(), factors=())
     with pytest.raises(ValueError, match="factors"):
         OptimConfig(milestones=(10,), factors=(0.1, 0.01))
-    with pytest.raises(ValueError, match="image_size must be left out for digits"):
+    with pytest.raises(ValueError, match=r"image_size must be None or 8 for digits \(its images are not resized\), got 32"):
         build_long_tailed("digits", 10, image_size=32)
     for ratio in (inf, nan):
         with pytest.raises(ValueError, match="imbalance_ratio must be"):
