@@ -6,6 +6,9 @@ study's errors name --ratios, and a file beside the class folders is skipped wit
 Every refusal is one line, exit status 2, and leaves nothing behind (no run folder, no study folder).
 """
 
+import json
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +17,7 @@ from fbcd_lab.class_division import check_u, clusters_per_class, divide_classes
 from fbcd_lab.cli import main
 from fbcd_lab.config import MethodConfig, preset
 from fbcd_lab.data import build_long_tailed
+from fbcd_lab.records import read_record
 from fbcd_lab.training import start_run
 from test_cli_trust import one_line_error
 from test_own_data import image_folder, pixels
@@ -74,15 +78,46 @@ def test_u_above_the_largest_class_is_refused(tmp_path, capsys):
 
 
 def test_the_default_u_on_a_small_folder_is_refused_by_train_and_study(tmp_path, capsys):
-    """Largest class 8 < the default u 10: was capped to K = 15 without a word."""
+    """Largest class 8 < the default u 10: was capped to K = 15 without a word. train says the u it
+    refuses is --u's default (the message had read as if --u 10 were given); study names --u, which it
+    did not have: the paper's method could not be studied on such a folder at all."""
     root = image_folder(tmp_path / "small", counts={"a": 8, "b": 4, "c": 2})
     data = ["--dataset", "imagefolder", "--data-root", str(root), "--backbone", "small_cnn"]
     why = "u must be at most 8, the largest class's training images (a class cannot have more clusters than images)"
     refused(capsys, [*TRAIN, *data, "--imbalance-ratio", "natural"], tmp_path / "run",
-            f"{why.replace('u must', 'u (--u) must')}, got 10")
+            f"{why.replace('u must', 'u (--u, left out) must')}, got 10")
+    refused(capsys, [*TRAIN, *data, "--imbalance-ratio", "natural", "--u", "9"], tmp_path / "run",
+            f"{why.replace('u must', 'u (--u) must')}, got 9")
     refused(capsys, [*STUDY, *data, "--ratios", "natural", "--cells", "ce", "fbcd", "cdh"], tmp_path / "s",
             f"2 cell(s) cannot divide their classes on this data: cdh (ratio natural), fbcd (ratio natural); "
-            f"the first: {why}, got 10; leave them out (--cells)")
+            f"the first: {why}, got 10; leave them out (--cells), or give the cells that divide their classes a "
+            f"smaller u (--u)")
+
+
+def test_study_u_replaces_the_paper_u_in_the_cells_that_divide_and_is_named_in_the_table(tmp_path, capsys):
+    """study --u 8 runs FBH + CDH on the small folder: the records and the table say u 8; a cell that
+    divides nothing keeps its method."""
+    root = image_folder(tmp_path / "small", counts={"a": 8, "b": 4, "c": 2})
+    data = ["--dataset", "imagefolder", "--data-root", str(root), "--backbone", "small_cnn", "--ratios", "natural"]
+    assert main([*STUDY, *data, "--cells", "ce", "fbcd", "--u", "8", "--out", str(tmp_path / "s")]) == 0
+    runs = tmp_path / "s" / "table4" / "natural"
+    saved = {cell: read_record(runs / cell / "seed0" / "results.json") for cell in ("ce", "fbcd")}
+    assert saved["fbcd"]["config"]["method"]["u"] == 8 and saved["fbcd"]["division"]["clusters_per_class"] == [8, 3, 1]
+    assert saved["ce"]["config"]["method"] == asdict(MethodConfig(method="ce", backbone="small_cnn"))
+    table = json.loads((tmp_path / "s" / "table4" / "table.json").read_text())
+    assert table["u"] == 8
+    assert "- u: 8 in the cells that divide their classes (the paper's: 10)\n" in (
+        tmp_path / "s" / "table4" / "table.md").read_text()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["table4", "--cells", "ce", "fbh"], "u (--u) has no effect on the cells chosen (ce fbh): none divides its "
+                                         "classes; leave it out"),
+    (["fig4"], "u (--u) must be left out for study fig4: its cells set u themselves"),
+], ids=["no cell divides", "fig4 sweeps u"])
+def test_study_u_that_would_change_nothing_or_a_sweep_is_refused(tmp_path, capsys, extra, message):
+    refused(capsys, ["study", *extra, "--dataset", "digits", "--u", "5", "--seeds", "0", "--epochs", "1"],
+            tmp_path / "s", message)
 
 
 def test_the_library_refuses_u_above_the_largest_class_where_it_divides():

@@ -87,7 +87,7 @@ def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> i
         return 1
     except (ValueError, OSError) as err:
         lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
-        message = _naming_the_option(lines[-1] if len(lines) > 1 else lines[0], parser, args.command)
+        message = _naming_the_option(lines[-1] if len(lines) > 1 else lines[0], parser, args)
         if is_main():  # under torchrun every process fails alike: one line is enough
             print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
         return 2
@@ -100,13 +100,16 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _naming_the_option(message: str, parser: argparse.ArgumentParser, command: str) -> str:
+def _naming_the_option(message: str, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     """A library error starts with the parameter's name (``n_max must be ...``); add the option that
-    sets it (``n_max (--n-max) must be ...``) so the user knows what to change. A command whose option
-    is named otherwise than the parameter (``study --ratios``: imbalance_ratio) says so in its parser's
-    default ``parameter_options``."""
+    sets it (``n_max (--n-max) must be ...``) so the user knows what to change, and ``left out`` where
+    the value refused is the default of an option not given. A command whose option is named otherwise
+    than the parameter (``study --ratios``: imbalance_ratio) says so in its parser's ``parameter_options``."""
     name, _, rest = message.partition(" ")
-    sub = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices[command]
+    sub = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices[args.command]
     options = {a.dest: a.option_strings[0] for a in sub._actions if a.option_strings}
     options.update(sub.get_default("parameter_options") or {})
-    return f"{name} ({options[name]}) {rest}" if name in options and options[name] not in message else message
+    if name not in options or options[name] in message:
+        return message
+    left_out = ", left out" if name in vars(args) and getattr(args, name) is None else ""
+    return f"{name} ({options[name]}{left_out}) {rest}"

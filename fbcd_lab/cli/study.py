@@ -26,7 +26,7 @@ def run_study(args: argparse.Namespace) -> int:
             preset_name=args.preset, epochs=args.epochs, backbone=args.backbone, data_root=args.data_root,
             download=args.download, n_max=args.n_max, image_size=args.image_size, device=args.device,
             paper_column=args.paper_column, progress=not args.no_progress, workers=args.workers,
-            precision=args.precision, table_only=args.table_only)
+            precision=args.precision, table_only=args.table_only, u=args.u)
     except KeyboardInterrupt:
         print("python -m fbcd_lab study: interrupted; the finished runs and the current run's last checkpoint "
               "are kept: run the same command again to continue", file=sys.stderr)
@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="default by dataset as for train; table5: only that one of its three backbones")
     st.add_argument("--preset", choices=tuple(PRESETS), help="optimisation preset (default by dataset)")
     st.add_argument("--epochs", type=checked("epochs"), help="override the preset's epochs (>= 1)")
+    st.add_argument("--u", type=checked("u"),
+                    help="clusters of the largest class in every cell that divides its classes (default: the "
+                         "paper's 10; at most the largest class's training images); fig4 sets u per cell")
     st.add_argument("--n-max", type=checked("n_max"),
                     help="images of the largest class (default: the smallest class size)")
     st.add_argument("--image-size", type=checked("image_size"),

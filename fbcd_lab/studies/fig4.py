@@ -20,4 +20,4 @@ def cells(backbone: str | None, dataset: str) -> list[Cell]:
 
 STUDY = Study("fig4", "sensitivity: u for CDH alone, division strategy for FBH + CDH (Fig. 4)", cells,
               paper_tables={}, note="Fig. 4 plots these on CIFAR-100 at ratio 100 and prints no numbers",
-              unnumbered="plotted in Fig. 4 (no number printed)")
+              unnumbered="plotted in Fig. 4 (no number printed)", sets_u=True)

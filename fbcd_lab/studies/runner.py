@@ -52,16 +52,17 @@ def run_study(
     epochs: int | None = None, backbone: str | None = None, data_root: str | Path | None = None,
     download: bool = False, n_max: int | None = None, image_size: int | None = None, device: str = "auto",
     paper_column: str | None = None, progress: bool = True, callbacks: Sequence[EpochCallback] = (),
-    workers: int | None = None, precision: str = "auto", table_only: bool = False,
+    workers: int | None = None, precision: str = "auto", table_only: bool = False, u: int | None = None,
 ) -> dict:
     """Run study ``name`` on ``dataset`` at ``ratios`` (default: the study's; None: the training set as
     counted, ``natural``) x ``seeds`` (default 0 1 2) for the ``cells`` named (default all), print its
     table and save it as ``out/<name>/table.md`` and ``table.json``. ``workers`` DataLoader processes
     decode streamed images (default and checks: :func:`~fbcd_lab.data.datasets.loader_workers`). ``precision``
     (``auto``, ``bf16``, ``fp32``; see :func:`~fbcd_lab.runtime.resolve_precision`) is resolved once,
-    used for every run and named in the table's header. A backbone, preset or image size not given
-    follows :func:`~fbcd_lab.config.sized_protocol`, the rule ``train`` follows (a small image folder:
-    ResNet-8, cpu_short, at most 64 px), said in the same line.
+    used for every run and named in the table's header; so is ``u``, given to every cell that divides
+    its classes in place of the paper's 10 (small data: a class cannot have more clusters than images).
+    A backbone, preset or image size not given follows :func:`~fbcd_lab.config.sized_protocol`, the
+    rule ``train`` follows (a small image folder: ResNet-8, cpu_short, at most 64 px), said in the same line.
 
     Settings are checked and every run folder inspected before any training; a folder holding a run of
     other settings (another precision included) is refused, and so is an unreadable record (it may be
@@ -75,7 +76,7 @@ def run_study(
     """
     check_outside_runs(out)
     study = get_study(name)
-    study.select(backbone, dataset, cells)  # unknown cells refused before any data is read
+    study.with_u(study.select(backbone, dataset, cells), u)  # unknown cells, a useless u: refused before reading
     if table_only:
         _check_runs_to_count(out, study.name)  # a mistyped --out refused before any data is read
     ratios = [None] if dataset == "imagenet_lt" else check_distinct(
@@ -95,7 +96,7 @@ def run_study(
     if sized.note:
         tqdm.write(sized.note)
     backbone, preset_name = sized.backbone, sized.preset
-    chosen = study.select(backbone, dataset, cells)
+    chosen = study.with_u(study.select(backbone, dataset, cells), u)
     optim = preset(preset_name, **({} if epochs is None else {"epochs": epochs}))
     loaders = {r: loader_workers(data[r], workers) for r in ratios}
     paper = paper_reference(study, dataset, data[ratios[0]].num_classes, paper_column)
@@ -105,7 +106,8 @@ def run_study(
                                                    strict=True)
                    for r in ratios for cell in chosen}
         _check_runs_to_count(out, study.name, records)
-        return _save_table(study, chosen, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder)
+        return _save_table(study, chosen, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder,
+                           u)
     plan = [_plan_run(r, cell, s, folder / _ratio_folder(r) / cell.label / f"seed{s}", data[r], optim, precision,
                       resolved)
             for s in seeds for r in ratios for cell in chosen]  # seed-major: a first table of every cell soonest
@@ -124,13 +126,13 @@ def run_study(
         bar.close()
     # the cells run now and (--cells ran part of the study) every other cell whose runs of these ratios
     # and seeds are all finished with these settings, so a partial rerun never drops rows from the table
-    every = study.select(backbone, dataset)
+    every = study.with_u(study.select(backbone, dataset), u)
     records = {(r, cell.label): _found_records(r, cell, seeds, folder, data[r], optim, precision, resolved)
                for r in ratios for cell in every}
     labels = {c.label for c in chosen}
     shown = [c for c in every
              if c.label in labels or all(len(records[r, c.label]) == len(seeds) for r in ratios)]
-    return _save_table(study, shown, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder)
+    return _save_table(study, shown, ratios, seeds, records, data, preset_name, optim, resolved, paper, folder, u)
 
 
 def _check_divisions(plan: Sequence[PlannedRun], data: dict) -> None:
@@ -146,17 +148,20 @@ def _check_divisions(plan: Sequence[PlannedRun], data: dict) -> None:
                 refused[f"{planned.cell.label} (ratio {ratio_name(planned.ratio)})"] = str(error)
     if refused:
         raise ValueError(f"{len(refused)} cell(s) cannot divide their classes on this data: {', '.join(refused)}; "
-                         f"the first: {next(iter(refused.values()))}; leave them out (--cells)")
+                         f"the first: {next(iter(refused.values()))}; leave them out (--cells), or give the cells "
+                         f"that divide their classes a smaller u (--u)")
 
 
 def _save_table(study, cells: Sequence[Cell], ratios: Sequence[float | None], seeds: Sequence[int], records: dict,
-                data: dict, preset_name: str, optim: OptimConfig, precision: str, paper: dict, folder: Path) -> dict:
+                data: dict, preset_name: str, optim: OptimConfig, precision: str, paper: dict, folder: Path,
+                u: int | None) -> dict:
     """Build, print and save the study's table from ``records[ratio, label]``."""
     first = data[ratios[0]]
     header = {"study": study.name, "description": study.description, "dataset": first.name,
               "classes": first.num_classes, "subset_seed": first.fingerprint.seed,
               "backbones": list(dict.fromkeys(c.method.backbone for c in cells)),
-              "preset": preset_name, "epochs": optim.epochs, "seeds": list(seeds), "precision": precision}
+              "preset": preset_name, "epochs": optim.epochs, "seeds": list(seeds), "precision": precision,
+              **({} if u is None else {"u": u})}
     table = build_table(study, cells, ratios, records, header, paper)
     print(table_markdown(table))
     for path in save_table(table, folder):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from fbcd_lab.checks import check_distinct
+from fbcd_lab.checks import check, check_distinct
 from fbcd_lab.config import DEFAULT_BACKBONE, MethodConfig, OptimConfig, preset
 
 
@@ -38,7 +38,8 @@ class Study:
 
     ``paper_tables`` maps a paper dataset column to the table holding its numbers; ``note`` says
     what the table header should add (e.g. a figure that prints no numbers); ``unnumbered`` is the
-    paper-row label of a cell the paper gives no number for."""
+    paper-row label of a cell the paper gives no number for; ``sets_u``: its cells set u themselves
+    (a sweep), so no other u may replace theirs."""
 
     name: str
     description: str
@@ -47,6 +48,7 @@ class Study:
     ratios: tuple[float, ...] = (100, 50, 10)
     note: str = ""
     unnumbered: str = "not in the paper"
+    sets_u: bool = False
 
     def select(self, backbone: str | None, dataset: str, labels: Sequence[str] | None = None) -> list[Cell]:
         """The study's cells, or only those named in ``labels`` (in the study's order)."""
@@ -57,6 +59,20 @@ class Study:
         if unknown:
             raise ValueError(f"study {self.name} has no cell {unknown[0]!r}; its cells: {' '.join(known)}")
         return [c for c in cells if labels is None or c.label in labels]
+
+    def with_u(self, cells: Sequence[Cell], u: int | None) -> list[Cell]:
+        """``cells`` with ``u`` clusters for the largest class in those that divide their classes (all
+        of them for None: their own u). Refused for a study whose cells set u, and where no cell divides
+        its classes (u would change nothing)."""
+        if u is None:
+            return list(cells)
+        u = check("u", u)
+        if self.sets_u:
+            raise ValueError(f"u must be left out for study {self.name}: its cells set u themselves")
+        if not any(c.method.uses_cdh for c in cells):
+            raise ValueError(f"u has no effect on the cells chosen ({' '.join(c.label for c in cells)}): none "
+                             f"divides its classes; leave it out")
+        return [replace(c, method=replace(c.method, u=u)) if c.method.uses_cdh else c for c in cells]
 
 
 def backbone_for(backbone: str | None, dataset: str) -> str:

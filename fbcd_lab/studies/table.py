@@ -127,6 +127,7 @@ def table_markdown(table: dict) -> str:
              f"backbone {', '.join(table['backbones'])}; preset {table['preset']}, {table['epochs']} "
              f"epoch{'' if table['epochs'] == 1 else 's'}; "
              f"precision {table.get('precision', 'not recorded')}; seeds {' '.join(map(str, table['seeds']))}",
+             *([f"- u: {table['u']} in the cells that divide their classes (the paper's: 10)"] if "u" in table else []),
              *_own_schedule_lines(table),
              f"- ours: {table['measure']}",
              *([f"- ranked by: {table['ranking']}"] if "ranking" in table else []),
