@@ -82,6 +82,22 @@ def test_resume_extends_epochs_and_refuses_other_changes(finished, tmp_path, cap
     assert json.loads((out / "results.json").read_text())["epochs_done"] == 4
 
 
+def test_a_natural_run_saved_with_long_tail_options_resumes(tmp_path, capsys):
+    """Runs saved before natural refused --n-max, --profile and --subset-seed hold them in their data
+    spec; they change nothing on natural data, yet --resume refused the run with them (now refused as
+    having no effect) and without them (a differing setting): such a run could never be continued."""
+    natural = ["train", "--dataset", "digits", "--method", "ce", "--imbalance-ratio", "natural", "--no-progress"]
+    out = tmp_path / "old"
+    assert main([*natural, "--epochs", "1", "--out", str(out)]) == 0
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    state["data_spec"].update(n_max=50, profile="step", seed=5)  # as the code before the refusal saved them
+    torch.save(state, out / "checkpoint.pt")
+    assert main([*natural, "--epochs", "2", "--out", str(out), "--resume"]) == 0
+    assert "after epoch 1 of 1, extended from 1 to 2 epochs" in capsys.readouterr().out
+    record = json.loads((out / "results.json").read_text())
+    assert record["epochs_done"] == 2 and record["config"]["data_spec"]["n_max"] is None
+
+
 def test_resume_without_checkpoint_says_so(tmp_path, capsys):
     assert train(tmp_path / "new", "--resume") == 2
     one_line_error(capsys, "no checkpoint.pt", "drop --resume")
