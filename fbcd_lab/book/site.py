@@ -4,8 +4,9 @@ reference, BENCHMARKS.md), built by MkDocs with Material into a static site that
 with warnings as errors (a broken link or a missing page fails the build).
 
 Nothing is written into the repository: the pages are generated, and the site built, in a hidden
-folder beside the one asked for, which the finished site then replaces; only an empty folder or a
-book this command built (:data:`MARKER`) with no file added is replaced, so nothing else is deleted.
+folder beside the one asked for, whose entries the finished site's then replace (the folder itself is
+kept, so a shell or web server in it sees the new book); only an empty folder or a book this command
+built (:data:`MARKER`) with no file added is replaced, so nothing else is deleted.
 plotly.js and MathJax come from installed packages (plotly, jupyter-server-mathjax).
 """
 
@@ -134,14 +135,13 @@ def build_book(site: Path, report: Callable[[str], None] = print) -> Path:
         (work / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         build(load_config(str(work / "mkdocs.yml"), strict=True))
         _write_marker(work / "site")
-        check_site(site)  # again: a file added to the old book during the build is not lost with it
-        _swap_in(work / "site", site, work / "old")
+        _replace(site, work)
     except (Abort, MkDocsException) as err:
         raise BookError(f"the book did not build: {err}") from None
     finally:
         logger.removeHandler(handler)
-        with interrupts_held():  # a Ctrl-C here would leave the staging folder (the old book in it) behind
-            shutil.rmtree(work, ignore_errors=True)
+        with interrupts_held():  # a Ctrl-C here would leave the staging folder behind
+            _remove_workspace(work)
     report(f"built the book in {time.monotonic() - started:.0f} s: {site / 'index.html'}")
     return site / "index.html"
 
@@ -203,15 +203,56 @@ def _workspace(site: Path) -> Path:
         raise ValueError(f"OUT {site} cannot be written ({err.strerror or err})") from None
 
 
-def _swap_in(built: Path, site: Path, old: Path) -> None:
-    """Rename the finished site ``built`` to ``site``, the book or empty folder there first moved to
-    ``old`` (and back if the second rename fails), with Ctrl-C and SIGTERM held in between."""
-    with interrupts_held():
-        if site.exists():
-            os.rename(site, old)
-        try:
-            os.rename(built, site)
-        except OSError:
-            if old.exists():
-                os.rename(old, site)
+def _replace(site: Path, work: Path) -> None:
+    """Put the finished book ``work``/site in place of ``site`` (checked again: a file added to or
+    edited in the old book during the build is not lost with it), then delete the staging folder
+    ``work`` with the old book in it, Ctrl-C and SIGTERM held throughout. An interrupt caught once
+    the new book is in place is dropped: the command is done, so there is nothing left to stop, and
+    "interrupted" would be untrue."""
+    swapped = False
+    try:
+        with interrupts_held():
+            check_site(site)
+            _swap_in(work / "site", site, work / "old")
+            swapped = True
+            shutil.rmtree(work, ignore_errors=True)
+    except KeyboardInterrupt:
+        if not swapped:
             raise
+
+
+def _swap_in(built: Path, site: Path, old: Path) -> None:
+    """Move the finished site ``built`` into ``site``: renamed there where ``site`` does not exist;
+    otherwise ``site``'s own folder is kept (a shell or web server in it sees the new book) and its
+    entries are moved to ``old``, then ``built``'s into it, the marker moved out first and in last, so
+    that ``site`` counts as a book only when whole. If a move fails, the moves made are undone, which
+    puts the old book back as it was (a BookError); if undoing fails too, the old book is left in
+    ``old``, which the error names."""
+    if not site.exists():
+        os.rename(built, site)
+        return
+    old.mkdir()
+    moves = [(site / name, old / name) for name in sorted(os.listdir(site), key=lambda name: name != MARKER)]
+    moves += [(built / name, site / name) for name in sorted(os.listdir(built), key=lambda name: name == MARKER)]
+    done: list[tuple[Path, Path]] = []
+    try:
+        for source, target in moves:
+            os.rename(source, target)
+            done.append((source, target))
+    except OSError as err:
+        why = err.strerror or str(err)
+        try:
+            for source, target in reversed(done):
+                os.rename(target, source)
+        except OSError as undo:
+            raise BookError(f"OUT {site} is half replaced ({undo.strerror or undo}): the old book is in {old}; "
+                            f"move it back by hand") from None
+        raise BookError(f"OUT {site} could not be replaced ({why}); the old book is kept as it was") from None
+
+
+def _remove_workspace(work: Path) -> None:
+    """Delete the staging folder ``work``, unless it holds files of the old book that a failed swap
+    could not put back (its error names them)."""
+    old = work / "old"
+    if work.exists() and not (old.is_dir() and any(old.iterdir())):
+        shutil.rmtree(work, ignore_errors=True)
