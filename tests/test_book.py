@@ -5,6 +5,7 @@ command reference and the API reference, and no page loads anything from the net
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -217,6 +218,7 @@ def test_a_rebuild_replaces_only_a_book_this_command_built(tmp_path, tiny_book, 
     assert main(["book", str(site)]) == 0
     marker = json.loads((site / book.MARKER).read_text())
     assert marker["written_by"] == book.WRITTEN_BY and "index.html" in marker["files"]
+    assert marker["sha256"]["index.html"] == hashlib.sha256((site / "index.html").read_bytes()).hexdigest()
     assert main(["book", str(site)]) == 0, "our own book is rebuilt"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "the build's workspace is gone"
     (site / "notes.txt").write_text("mine")
@@ -338,6 +340,35 @@ def test_an_interrupt_once_the_new_book_moves_in_completes_the_rebuild(tmp_path,
     assert sent and "interrupted" not in capsys.readouterr().err
     assert "Rebuilt" in (site / "index.html").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "no staging folder is left behind"
+
+
+def test_a_rebuild_over_an_edited_file_of_the_book_is_refused_untouched(tmp_path, tiny_book, capsys):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    with (site / "index.html").open("a") as page:
+        page.write("my edit")
+    (site / "css" / "base.css").write_text("mine")
+    before = tree(site)
+    capsys.readouterr()
+    assert main(["book", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"OUT {site} holds files of the book edited since it was built (css/base.css, " \
+                                    f"index.html): move them out or give another folder; nothing was touched" in err
+    assert tree(site) == before
+    for edited in ("index.html", "css/base.css"):  # what the message asks for: the edits taken out
+        (site / edited).rename(tmp_path / Path(edited).name)
+    assert main(["book", str(site)]) == 0 and "my edit" not in (site / "index.html").read_text()
+
+
+def test_a_book_whose_marker_lists_names_only_written_before_digests_is_still_replaced(tmp_path, tiny_book):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    marker = json.loads((site / book.MARKER).read_text())
+    (site / book.MARKER).write_text(json.dumps({"written_by": marker["written_by"], "files": marker["files"]}))
+    (site / "index.html").write_text("unverifiable")
+    tiny_book(title="Rebuilt")
+    assert main(["book", str(site)]) == 0
+    assert "Rebuilt" in (site / "index.html").read_text() and "sha256" in json.loads((site / book.MARKER).read_text())
 
 
 def test_the_pages_workflow_builds_the_book_with_the_kit_command_and_deploys_it():

@@ -33,5 +33,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     bo.add_argument("out", type=path_arg, metavar="OUT",
                     help="folder to write the site into (its index.html is the front page): new, empty or a book "
                          "this command built, whose files are replaced once the new one is complete (the folder "
-                         "itself is kept); any other folder, or a book with files added, is refused")
+                         "itself is kept); any other folder, or a book with files added or edited, is refused")
     bo.set_defaults(run=run_book)
