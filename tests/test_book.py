@@ -4,9 +4,14 @@ command reference and the API reference, and no page loads anything from the net
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import os
 import re
 import shutil
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -170,14 +175,15 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def tiny_book(monkeypatch):
-    """The book reduced to one page (``broken``: with a broken link), so that a test builds it in a second."""
-    def pages(docs: Path, broken: bool = False) -> dict:
+    """The book reduced to one page titled ``title`` (``broken``: with a broken link), so that a test
+    builds it in a second."""
+    def pages(docs: Path, broken: bool, title: str) -> dict:
         docs.mkdir()
-        (docs / "index.md").write_text("# Tiny\n" + ("[gone](no_such_page.md)\n" if broken else ""))
+        (docs / "index.md").write_text(f"# {title}\n" + ("[gone](no_such_page.md)\n" if broken else ""))
         return {"site_name": "tiny", "theme": {"name": "mkdocs"}}
 
-    def use(broken: bool = False) -> None:
-        monkeypatch.setattr(book, "write_pages", lambda docs: pages(docs, broken))
+    def use(broken: bool = False, title: str = "Tiny") -> None:
+        monkeypatch.setattr(book, "write_pages", lambda docs: pages(docs, broken, title))
     use()
     return use
 
@@ -212,6 +218,7 @@ def test_a_rebuild_replaces_only_a_book_this_command_built(tmp_path, tiny_book, 
     assert main(["book", str(site)]) == 0
     marker = json.loads((site / book.MARKER).read_text())
     assert marker["written_by"] == book.WRITTEN_BY and "index.html" in marker["files"]
+    assert marker["sha256"]["index.html"] == hashlib.sha256((site / "index.html").read_bytes()).hexdigest()
     assert main(["book", str(site)]) == 0, "our own book is rebuilt"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "the build's workspace is gone"
     (site / "notes.txt").write_text("mine")
@@ -232,6 +239,136 @@ def test_a_failed_rebuild_leaves_the_old_book_as_it_was(tmp_path, tiny_book, cap
     assert main(["book", str(site)]) == 1
     assert "no_such_page.md" in capsys.readouterr().err
     assert tree(site) == before and sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_rebuild_keeps_out_s_own_folder_so_a_shell_or_server_in_it_sees_the_new_book(tmp_path, tiny_book,
+                                                                                      monkeypatch):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    inode, handle = os.stat(site).st_ino, os.open(site, os.O_RDONLY)  # as `http.server -d site` holds it
+    monkeypatch.chdir(site)  # `cd site && python -m fbcd_lab book .`
+    tiny_book(title="Rebuilt")
+    try:
+        assert main(["book", "."]) == 0
+        with os.fdopen(os.open("index.html", os.O_RDONLY, dir_fd=handle)) as page:
+            assert "Rebuilt" in page.read()
+    finally:
+        os.close(handle)
+    assert os.stat(site).st_ino == inode and "Rebuilt" in Path("index.html").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "the build's workspace is gone"
+
+
+def moving_in(site: Path, action) -> Callable:
+    """os.rename, calling ``action(moved)`` (``moved``: what of the new book was moved into ``site``
+    from the build's workspace so far) before more of it moves in, and going on unless it raises."""
+    rename, moved = os.rename, []
+
+    def renaming(source, target) -> None:
+        new = ".building-" in str(source) and Path(source).parent.name != "old"  # not the old book moved back
+        if new and site in (Path(target), Path(target).parent):
+            action(moved)
+            moved.append(Path(target).name)
+        rename(source, target)
+    return renaming
+
+
+def fail_when_moved_in(count: int) -> Callable:
+    """An ``action`` for :func:`moving_in`: a disk error once ``count`` entries of the new book moved in."""
+    def fail(moved: list[str]) -> None:
+        if len(moved) == count:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+    return fail
+
+
+def test_a_failure_in_the_middle_of_the_swap_puts_the_old_book_back(tmp_path, tiny_book, monkeypatch, capsys):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    before = tree(site)
+    monkeypatch.setattr(os, "rename", moving_in(site, fail_when_moved_in(2)))
+    tiny_book(title="Rebuilt")
+    capsys.readouterr()
+    assert main(["book", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"OUT {site} could not be replaced (Input/output error); the old book is " \
+                                    f"kept as it was" in err, err
+    assert tree(site) == before and sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_swap_that_cannot_be_undone_keeps_the_old_book_and_names_where(tmp_path, tiny_book, monkeypatch, capsys):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    before, swap = tree(site), moving_in(site, fail_when_moved_in(2))
+
+    def failing(source, target) -> None:  # and the disk fails to move the new book's entries back out
+        if Path(source).parent == site and ".building-" in str(target) and Path(target).parent.name == "site":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        swap(source, target)
+    monkeypatch.setattr(os, "rename", failing)
+    tiny_book(title="Rebuilt")
+    capsys.readouterr()
+    assert main(["book", str(site)]) == 1
+    err = capsys.readouterr().err
+    kept = [p for p in tmp_path.iterdir() if p.name != "site"]
+    assert len(kept) == 1 and err.count("\n") == 1, err
+    assert f"OUT {site} is half replaced (Input/output error): the old book is in {kept[0] / 'old'}" in err, err
+    assert tree(kept[0] / "old") == before, "the old book is kept whole"
+
+
+@pytest.mark.parametrize("during", ["swap", "cleanup"])
+def test_an_interrupt_once_the_new_book_moves_in_completes_the_rebuild(tmp_path, tiny_book, monkeypatch, capsys,
+                                                                       during):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    sent, rmtree = [], shutil.rmtree
+
+    def ctrl_c(*_) -> None:
+        if not sent:
+            sent.append(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+
+    def removing(path, *args, **kwargs) -> None:
+        if ".building-" in str(path):
+            ctrl_c()
+        rmtree(path, *args, **kwargs)
+    if during == "swap":
+        monkeypatch.setattr(os, "rename", moving_in(site, ctrl_c))
+    else:
+        monkeypatch.setattr(shutil, "rmtree", removing)
+    tiny_book(title="Rebuilt")
+    capsys.readouterr()
+    assert main(["book", str(site)]) == 0
+    assert sent and "interrupted" not in capsys.readouterr().err
+    assert "Rebuilt" in (site / "index.html").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "no staging folder is left behind"
+
+
+def test_a_rebuild_over_an_edited_file_of_the_book_is_refused_untouched(tmp_path, tiny_book, capsys):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    with (site / "index.html").open("a") as page:
+        page.write("my edit")
+    (site / "css" / "base.css").write_text("mine")
+    before = tree(site)
+    capsys.readouterr()
+    assert main(["book", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"OUT {site} holds files of the book edited since it was built (css/base.css, " \
+                                    f"index.html): move them out or give another folder; nothing was touched" in err
+    assert tree(site) == before
+    for edited in ("index.html", "css/base.css"):  # what the message asks for: the edits taken out
+        (site / edited).rename(tmp_path / Path(edited).name)
+    assert main(["book", str(site)]) == 0 and "my edit" not in (site / "index.html").read_text()
+
+
+def test_a_book_whose_marker_lists_names_only_written_before_digests_is_still_replaced(tmp_path, tiny_book):
+    site = tmp_path / "site"
+    assert main(["book", str(site)]) == 0
+    marker = json.loads((site / book.MARKER).read_text())
+    (site / book.MARKER).write_text(json.dumps({"written_by": marker["written_by"], "files": marker["files"]}))
+    (site / "index.html").write_text("unverifiable")
+    tiny_book(title="Rebuilt")
+    assert main(["book", str(site)]) == 0
+    assert "Rebuilt" in (site / "index.html").read_text() and "sha256" in json.loads((site / book.MARKER).read_text())
 
 
 def test_the_pages_workflow_builds_the_book_with_the_kit_command_and_deploys_it():

@@ -32,6 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "warning (a broken link, a missing page) fails the build.")
     bo.add_argument("out", type=path_arg, metavar="OUT",
                     help="folder to write the site into (its index.html is the front page): new, empty or a book "
-                         "this command built, which is replaced once the new one is complete; any other folder, "
-                         "or a book with files added, is refused")
+                         "this command built, whose files are replaced once the new one is complete (the folder "
+                         "itself is kept); any other folder, or a book with files added or edited, is refused")
     bo.set_defaults(run=run_book)
