@@ -215,8 +215,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--resume", action="store_true",
                     help="continue the run in OUT with the same options (a larger --epochs extends it)")
     tr.add_argument("--overwrite", action="store_true",
-                    help="replace the run already in OUT, with the records eval and decompose derived from it "
-                         "(other files are kept)")
+                    help="replace the run already in OUT: removes its checkpoint.pt, results.json and model.pt, "
+                         "the records eval wrote of that checkpoint (known by the run's history they hold) and "
+                         "the decompose outputs in OUT that name OUT; every other file is kept")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.add_argument("--out", type=path_arg, required=True, help="output folder")
     tr.set_defaults(run=run_train)
