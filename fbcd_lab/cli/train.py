@@ -170,7 +170,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--imbalance-ratio", type=ratio_or_natural, default=100.0,
                     help="largest / smallest class, >= 1, or natural: keep every training image as counted, the "
                          "record giving the measured ratio (default 100; imagenet_lt is always natural)")
-    tr.add_argument("--profile", choices=PROFILES, help="long-tail profile (default exp; not with natural)")
+    tr.add_argument("--profile", choices=PROFILES,
+                    help="long-tail profile (default exp; not with natural, nor at ratio 1, where every class "
+                         "keeps n_max images)")
     tr.add_argument("--n-max", type=checked("n_max"),
                     help="images of the largest class (default: the smallest class size; not with natural)")
     add_method_options(tr)
