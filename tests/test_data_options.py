@@ -9,6 +9,7 @@ Every refusal is one line, exit status 2, and leaves nothing behind (no run fold
 import numpy as np
 import pytest
 import torch
+from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from fbcd_lab.class_division import check_u, clusters_per_class, divide_classes
 from fbcd_lab.cli import main
@@ -134,13 +135,23 @@ def test_study_names_ratios_for_a_ratio_that_empties_a_class(tmp_path, capsys):
 
 
 def test_an_image_beside_the_class_folders_is_skipped_and_said(tmp_path):
-    """train/stray.png belongs to no class: it was ignored without the warning other skipped files get."""
+    """train/stray.png belongs to no class: it was ignored without the warning other skipped files get,
+    then said to be "not images"; each reason is said of its own files."""
     root = image_folder(tmp_path / "pets")
     pixels(np.random.RandomState(1), "RGB").save(root / "train" / "stray.png")
-    with pytest.warns(UserWarning, match=r"1 file\(s\) that are not images were skipped, e\.g\. 'stray\.png' "
-                                         r"\(images are regular files ending in .*, in a class folder\)"):
+    with pytest.warns(UserWarning) as caught:
         data = build_long_tailed("imagefolder", None, root=root)
     assert list(data.counts) == [3, 12, 6]
+    assert [str(w.message) for w in caught] == [
+        f"{str(root / 'train')!r}: 1 file(s) not in a class folder were skipped, e.g. 'stray.png' (an image belongs "
+        f"to the class whose folder holds it)"]
+    (root / "train" / "cat" / "notes.txt").write_text("not an image")
+    with pytest.warns(UserWarning) as caught:
+        build_long_tailed("imagefolder", None, root=root)
+    assert [str(w.message) for w in caught] == [
+        f"{str(root / 'train')!r}: 1 file(s) that are not images were skipped, e.g. 'notes.txt' (images are regular "
+        f"files ending in {' '.join(IMG_EXTENSIONS)}); 1 file(s) not in a class folder were skipped, e.g. "
+        f"'stray.png' (an image belongs to the class whose folder holds it)"]
 
 
 def test_deterministic_mode_ends_with_the_block():
