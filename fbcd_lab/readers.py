@@ -186,8 +186,8 @@ def _check_metrics(metrics, status: str) -> None:
 
 def check_table(table) -> None:
     """Refuse (ValueError naming the field) a parsed study table (:mod:`fbcd_lab.studies.table`) whose
-    fields the library reads are missing or of the wrong type or range, or disagree (a ratio or cell
-    twice, an unknown study, a mean or sd that its per-seed scores do not give); other fields are
+    fields the library reads are missing or of the wrong type or range, or disagree (a ratio, also
+    by value as '100' and '100.0', or a cell twice, a blank cell name, an unknown study, a mean or sd that its per-seed scores do not give); other fields are
     left alone."""
     table = _mapping("the table", table)
     ratios = _list("ratios", table.get("ratios"))
@@ -196,6 +196,10 @@ def check_table(table) -> None:
     for i, ratio in enumerate(ratios):
         _text(f"ratios[{i}]", ratio)
     check_distinct("ratios", ratios)
+    values = [_ratio_value(ratio) for ratio in ratios]
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise ValueError(f"ratios names one ratio twice: {ratios[values.index(value)]!r} and {ratios[i]!r}")
     for name in ("study", "description", "dataset", "preset", "precision", "measure", "ranked_by", "ranking"):
         _text(name, table.get(name, ""))
     if "study" in table:
@@ -216,13 +220,22 @@ def check_table(table) -> None:
         cells.append(row["cell"])
 
 
+def _ratio_value(ratio: str) -> float | str:
+    """A table's ratio by its value, so that '100' and '100.0' are one ratio; 'natural' as it is."""
+    try:
+        return float(ratio)
+    except ValueError:
+        return ratio
+
+
 def _check_row(at: str, row) -> None:
     row = _required(at, row, ("cell", "paper_only", "results", "paper"))
     if not isinstance(row["paper_only"], bool):
         raise ValueError(f"{at}.paper_only must be true or false, got {shown(row['paper_only'])}")
     named = row["cell"] is not None or not row["paper_only"]  # only the paper's own rows have no cell
-    if named and not _text(f"{at}.cell", row["cell"]):
-        raise ValueError(f"{at}.cell is empty: a row of ours names its cell")
+    if named and not _text(f"{at}.cell", row["cell"]).strip():
+        blank = f" ({row['cell']!r}: only whitespace)" if row["cell"] else ""
+        raise ValueError(f"{at}.cell is empty{blank}: a row of ours names its cell")
     _text(f"{at}.paper_row", row.get("paper_row", ""))
     for ratio, number in _mapping(f"{at}.paper", row["paper"]).items():
         if number is not None:

@@ -67,14 +67,15 @@ def cache_dir() -> Path:
 
 
 def budget_bytes() -> int:
-    """The cache's size budget from ``FBCD_RUN_CACHE_MB`` (MiB, default 512)."""
+    """The cache's size budget from ``FBCD_RUN_CACHE_MB`` (MiB, default 512); another value than a
+    finite number >= 0 is an error (``inf`` too: it has no size in bytes)."""
     text = os.environ.get(BUDGET_VAR) or str(DEFAULT_BUDGET_MB)
     try:
         megabytes = float(text)
     except ValueError:
         megabytes = -1.0
-    if not megabytes >= 0:
-        raise ValueError(f"{BUDGET_VAR} must be a number of MiB >= 0, got {text!r}")
+    if not 0 <= megabytes < float("inf"):
+        raise ValueError(f"{BUDGET_VAR} must be a finite number of MiB >= 0, got {text!r}")
     return int(megabytes * 2**20)
 
 

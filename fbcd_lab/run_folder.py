@@ -1,8 +1,8 @@
 """A run's output folder: checked before any work, never overwritten by accident, owned by one process.
 
 A folder holds one run: ``checkpoint.pt`` (rewritten after every epoch) and ``results.json``
-(written at the end), and the records derived from it (``eval``'s and ``decompose``'s, which mark
-themselves), which ``overwrite`` removes with it. Training into a folder that holds a run needs
+(written at the end), and the records derived from it (``eval``'s of its checkpoint and
+``decompose``'s naming the folder, which mark themselves), which ``overwrite`` removes with it. Training into a folder that holds a run needs
 ``resume`` (continue it) or ``overwrite`` (replace it); a folder that cannot be written fails at
 once, not after an epoch.
 Runs never nest: a folder inside another run's folder, or with runs below it, is refused. While a process trains into a folder it holds the folder's lock (``.run.lock``, an ``flock`` the
@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from fbcd_lab.checkpoints import remove_stale_temporaries
+from fbcd_lab.checkpoints import read_checkpoint, remove_stale_temporaries
 
 CHECKPOINT_NAME = "checkpoint.pt"
 RECORD_NAME = "results.json"
@@ -34,20 +34,24 @@ DERIVING = ("eval", "decompose")  # the commands whose records mark themselves (
 def check_record_name(name: str, option: str = "--record-name") -> str:
     """``name`` if a command (``eval``'s record, ``decompose --out``) may write a file of that name,
     possibly in a run folder: a plain, printable file name that is none of the files other commands
-    write there (in any case: a disk that ignores case takes RESULTS.JSON for results.json) and does
-    not start with '.' (the lock file, the temporary files of atomic writes), else a ValueError
-    naming ``option``."""
-    if (not name or name.startswith(".") or name.casefold() in RUN_FILES or Path(name).name != name
-            or not name.isprintable()):
-        raise ValueError(f"{option} must be a plain file name not starting with '.', other than "
-                         f"{', '.join(RUN_FILES)}, got {name!r}")
+    write there (in any case: a disk that ignores case takes RESULTS.JSON for results.json), does
+    not start with '.' (the lock file, the temporary files of atomic writes) and does not end in '.'
+    or ' ' (Windows drops those: 'results.json.' would be results.json), else a ValueError naming
+    ``option``."""
+    if (not name or name.startswith(".") or name.endswith((".", " ")) or name.casefold() in RUN_FILES
+            or Path(name).name != name or not name.isprintable()):
+        raise ValueError(f"{option} must be a plain file name not starting with '.' nor ending in '.' or ' ', "
+                         f"other than {', '.join(RUN_FILES)}, got {name!r}")
     return name
 
 
-def check_new_file(path: Path, option: str, writer: str | None = None, overwrite: bool = False) -> Path:
+def check_new_file(path: Path, option: str, writer: str | None = None, overwrite: bool = False,
+                   default: bool = False) -> Path:
     """``path`` if a command may write its record there: no file is there yet. Nothing is
     overwritten but, with ``overwrite``, a record the command ``writer`` itself wrote
-    (:func:`kit_record`); else a ValueError naming ``option`` and the file, and what to do instead."""
+    (:func:`kit_record`); else a ValueError naming ``option`` and the file, and what to do instead.
+    ``default``: the file name is ``option``'s default, which the user did not type, and the
+    message says so (naming the option as where to give another name)."""
     if not (path.exists() or path.is_symlink()):
         return path
     own = writer is not None and (kit_record(path) or {}).get("written_by") == writer
@@ -55,7 +59,9 @@ def check_new_file(path: Path, option: str, writer: str | None = None, overwrite
         return path
     replace = f", or pass --overwrite to replace this record of {writer}'s" if own else ""
     foreign = f" and is no record {writer} wrote" if writer is not None and not own else ""
-    raise ValueError(f"{option} {path} exists{foreign}: name a new file (nothing is overwritten){replace}")
+    named = f"the {'record' if own else 'file'} {path} ({option}'s default)" if default else f"{option} {path}"
+    new = f"name a new file with {option}" if default else "name a new file"
+    raise ValueError(f"{named} exists{foreign}: {new} (nothing is overwritten){replace}")
 
 
 def kit_record(path: Path) -> dict | None:
@@ -89,14 +95,43 @@ def kit_record(path: Path) -> dict | None:
 
 def derived_records(out: Path) -> list[Path]:
     """The files directly in the run folder ``out`` that derive from its run: the records ``eval``
-    wrote beside its checkpoint, and ``decompose`` outputs of runs that include it. They go with
-    the run when it is replaced."""
-    found = []
+    wrote of its checkpoint (:func:`_evaluated_here`), and ``decompose`` outputs of runs that
+    include it. They go with the run when it is replaced; another run's record kept there stays."""
+    records = {}
     for path in sorted(out.iterdir()) if out.is_dir() else ():
         record = None if path.name in RUN_FILES or path.name.startswith(".") else kit_record(path)
-        if record is not None and (record["written_by"] == "eval" or _names_folder(record, out)):
-            found.append(path)
-    return found
+        if record is not None:
+            records[path] = record
+    history = _checkpoint_history(out) if any(r["written_by"] == "eval" for r in records.values()) else None
+    return [path for path, record in records.items()
+            if (_evaluated_here(record, out, history) if record["written_by"] == "eval"
+                else _names_folder(record, out))]
+
+
+def _checkpoint_history(out: Path) -> list | None:
+    """The training history in ``out``'s checkpoint, None when it has none that can be read."""
+    try:
+        return read_checkpoint(out / CHECKPOINT_NAME)["history"]
+    except (OSError, ValueError):
+        return None
+
+
+def _evaluated_here(record: dict, out: Path, history: list | None) -> bool:
+    """Whether the ``eval`` record ``record`` in ``out`` evaluated the run whose checkpoint there
+    holds ``history``. The history decides: a record holds the history of the checkpoint it read,
+    whose epochs' losses and times no other run has (a run the run cache gave back is the same
+    run), so a record of another run (moved here, even
+    one whose path names this folder's checkpoint: its run moved away, and a new one trained here)
+    is kept, and one of this run is known wherever its folder was when ``eval`` ran (a run folder
+    moved or copied, records written before they named their checkpoint). A path alone would
+    take a record moved with its folder for another run's, and keep it stale beside the new run.
+    Without a readable checkpoint (deleted, truncated) the path the record names decides
+    (``checkpoint``, resolved): one naming none is kept, as nothing shows it is this run's."""
+    if history is not None:
+        done = record.get("history")
+        return isinstance(done, list) and 0 < len(done) <= len(history) and history[:len(done)] == done
+    named = record.get("checkpoint")
+    return isinstance(named, str) and Path(named).resolve() == (out / CHECKPOINT_NAME).resolve()
 
 
 def _names_folder(decomposition: dict, out: Path) -> bool:

@@ -321,10 +321,11 @@ def test_decompose_takes_plain_runs_of_one_schedule_and_never_writes_a_run_file(
     one_line_error(capsys, f"python -m fbcd_lab decompose: error: {fbcd}: its run was trained on another schedule "
                            f"than {longer} (epochs, rate, decays): their gains do not add up to one decomposition")
     before = files_of(fbcd)
-    for name in (".run.lock", "checkpoint.pt", "model.pt", "results.json"):
+    for name in (".run.lock", "checkpoint.pt", "model.pt", "results.json", "results.json.", "model.pt "):
         assert main(["decompose", "--ce", str(ce), "--fbcd", str(fbcd), "--out", str(fbcd / name)]) == 2
         one_line_error(capsys, f"python -m fbcd_lab decompose: error: --out's file name must be a plain file name "
-                               f"not starting with '.', other than checkpoint.pt, results.json, model.pt, got {name!r}")
+                               f"not starting with '.' nor ending in '.' or ' ', other than checkpoint.pt, "
+                               f"results.json, model.pt, got {name!r}")
     assert files_of(fbcd) == before
     assert main(["decompose", "--ce", str(ce), "--fbcd", str(fbcd), "--out", str(tmp_path / "dec.json")]) == 0
     assert json.loads((tmp_path / "dec.json").read_text())["written_by"] == "decompose"  # train --overwrite knows it

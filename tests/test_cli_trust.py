@@ -213,14 +213,16 @@ def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, cap
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "results.json", "a/b.json", "line\nbreak.json", "checkpoint.pt",
-                                  "model.pt", ".run.lock", ".eval.json", "RESULTS.JSON", "Model.PT"])
+                                  "model.pt", ".run.lock", ".eval.json", "RESULTS.JSON", "Model.PT", "results.json.",
+                                  "results.json ", "eval.json.", "notes "])
 def test_eval_refuses_a_record_name_that_is_no_plain_file_name(finished, capsys, name):
     """Nor one another command writes into the run folder, nor a hidden one: `--record-name model.pt`
-    replaced the run's weights with a record, `.run.lock` was removed with the lock."""
+    replaced the run's weights with a record, `.run.lock` was removed with the lock; Windows drops a
+    trailing '.' or ' ', so `results.json.` would be results.json there."""
     before = files_of(finished)
     assert main(["eval", "--checkpoint", str(finished / "checkpoint.pt"), "--record-name", name]) == 2
-    one_line_error(capsys, "--record-name must be a plain file name not starting with '.', other than checkpoint.pt, "
-                           "results.json, model.pt, got", repr(name))
+    one_line_error(capsys, "--record-name must be a plain file name not starting with '.' nor ending in '.' or ' ', "
+                           "other than checkpoint.pt, results.json, model.pt, got", repr(name))
     assert files_of(finished) == before
 
 
@@ -229,7 +231,8 @@ def eval_into(folder, *extra):
 
 
 def test_eval_never_overwrites_a_file_and_replaces_only_its_own_record(finished, tmp_path, capsys):
-    """`eval --record-name notes.txt` replaced the user's notes, and a second `eval` its first record."""
+    """`eval --record-name notes.txt` replaced the user's notes, and a second `eval` its first record;
+    a second plain `eval` names the default record, not a --record-name the user did not give."""
     run = copy_run(finished, tmp_path / "r")
     (run / "notes.txt").write_text("my notes\n")
     (run / "other.json").write_text(json.dumps({"written_by": "someone else"}))
@@ -238,14 +241,18 @@ def test_eval_never_overwrites_a_file_and_replaces_only_its_own_record(finished,
     first = json.loads((run / "eval.json").read_text())
     assert first["written_by"] == "eval"
     before = files_of(run)
-    for extra, why in (([], f"--record-name {run / 'eval.json'} exists: name a new file (nothing is overwritten), "
-                            f"or pass --overwrite to replace this record of eval's"),
+    new_name = "name a new file (nothing is overwritten), or pass --overwrite to replace this record of eval's"
+    for extra, why in (([], f"the record {run / 'eval.json'} (--record-name's default) exists: name a new file with "
+                            f"--record-name (nothing is overwritten), or pass --overwrite to replace this record"),
+                       (["--record-name", "eval.json"], f"--record-name {run / 'eval.json'} exists: {new_name}"),
                        (["--record-name", "notes.txt"], f"--record-name {run / 'notes.txt'} exists and is no record "
                                                         f"eval wrote: name a new file (nothing is overwritten)"),
-                       (["--record-name", "notes.txt", "--overwrite"], "notes.txt exists and is no record eval wrote"),
-                       (["--record-name", "other.json", "--overwrite"], "other.json exists and is no record eval")):
+                       (["--record-name", "notes.txt", "--overwrite"],
+                        f"--record-name {run / 'notes.txt'} exists and is no record eval wrote"),
+                       (["--record-name", "other.json", "--overwrite"],
+                        f"--record-name {run / 'other.json'} exists and is no record eval")):
         assert eval_into(run, *extra) == 2
-        one_line_error(capsys, f"python -m fbcd_lab eval: error: --record-name {run}", why)
+        one_line_error(capsys, f"python -m fbcd_lab eval: error: {why}")
     assert files_of(run) == before
     assert eval_into(run, "--overwrite") == 0
     assert (run / "notes.txt").read_text() == "my notes\n" and files_of(run)[Path("results.json")] == \
@@ -278,6 +285,35 @@ def test_overwrite_takes_the_records_derived_from_the_replaced_run_with_it(finis
     assert sorted(p.name for p in run.iterdir()) == sorted(["checkpoint.pt", "results.json", "dec_of_others.json",
                                                             *kept])
     assert all((run / name).read_text() == text for name, text in kept.items())
+
+
+def test_overwrite_keeps_the_eval_records_of_other_runs(finished, tmp_path, capsys):
+    """`train --overwrite` deleted every eval record in OUT, one of another run that the user moved
+    there too. A record goes only if it evaluated this run: its history is the checkpoint's, also
+    when the run folder was moved after eval (its record names the old path); without a readable
+    checkpoint the path the record names decides."""
+    other = tmp_path / "other"
+    assert train(other, "--seed", "1") == 0 and eval_into(other) == 0
+    assert json.loads((other / "eval.json").read_text())["checkpoint"] == str((other / "checkpoint.pt").resolve())
+    run = copy_run(finished, tmp_path / "before_move")
+    assert eval_into(run) == 0
+    run = run.rename(tmp_path / "r")
+    (other / "eval.json").rename(run / "other_eval.json")
+    foreign = (run / "other_eval.json").read_bytes()
+    lost = copy_run(run, tmp_path / "no_checkpoint")
+    (lost / "checkpoint.pt").unlink()
+    (lost / "results.json").unlink()
+    mine = json.loads((lost / "eval.json").read_text())
+    (lost / "mine.json").write_text(json.dumps({**mine, "checkpoint": str(tmp_path / "x" / ".." / "no_checkpoint"
+                                                                           / "checkpoint.pt")}))
+    capsys.readouterr()
+    assert train(lost) == 2  # the record naming this folder's checkpoint: what is left of a run
+    one_line_error(capsys, f"{lost} already holds a run (mine.json); pass --resume")
+    assert train(run, "--overwrite", "--seed", "1") == 0
+    removed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("--overwrite")]
+    assert removed == [f"--overwrite: removed checkpoint.pt, results.json, eval.json from {run} (the replaced run "
+                       f"and the records derived from it; other files are kept)"]
+    assert (run / "other_eval.json").read_bytes() == foreign
 
 
 def test_a_run_stopped_by_an_error_says_how_to_continue(tmp_path, capsys, monkeypatch):

@@ -12,6 +12,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 import torch
+from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from fbcd_lab.class_division import check_u, clusters_per_class, divide_classes
 from fbcd_lab.cli import main
@@ -50,6 +51,24 @@ def test_natural_refuses_the_long_tail_options(tmp_path, capsys, extra, named):
 def test_study_of_natural_ratios_refuses_n_max(tmp_path, capsys):
     refused(capsys, [*STUDY, "--dataset", "digits", "--ratios", "natural", "--n-max", "3"], tmp_path / "s",
             f"options with no effect on this run: --n-max ({NATURAL}); drop them")
+
+
+def test_ratio_1_refuses_a_profile_and_keeps_the_subset_seed(tmp_path, capsys, monkeypatch):
+    """At ratio 1 both profiles keep n_max images in every class, yet --profile step was accepted and
+    recorded, splitting the run from identical ones. --subset-seed still draws the images, and a
+    profile left out is never refused; a run saved with one before continues with it (--resume)."""
+    from fbcd_lab.cli import train
+
+    for profile in ("step", "exp"):
+        refused(capsys, [*TRAIN, "--imbalance-ratio", "1", "--profile", profile], tmp_path / "run",
+                "options with no effect on this run: --profile (at ratio 1 every class keeps n_max images, "
+                "whatever the profile); drop them")
+    assert main([*TRAIN, "--imbalance-ratio", "1", "--subset-seed", "5", "--out", str(tmp_path / "seeded")]) == 0
+    with monkeypatch.context() as before:  # the check as it was: the profile accepted and saved
+        before.setattr(train, "unused_long_tail_options", lambda *_: {})
+        assert main([*TRAIN, "--imbalance-ratio", "1", "--profile", "step", "--out", str(tmp_path / "old")]) == 0
+    assert main([*TRAIN, "--imbalance-ratio", "1", "--profile", "step", "--resume", "--epochs", "2",
+                 "--out", str(tmp_path / "old")]) == 0
 
 
 @pytest.mark.parametrize("extra, named", [
@@ -151,13 +170,23 @@ def test_study_names_ratios_for_a_ratio_that_empties_a_class(tmp_path, capsys):
 
 
 def test_an_image_beside_the_class_folders_is_skipped_and_said(tmp_path):
-    """train/stray.png belongs to no class: it was ignored without the warning other skipped files get."""
+    """train/stray.png belongs to no class: it was ignored without the warning other skipped files get,
+    then said to be "not images"; each reason is said of its own files."""
     root = image_folder(tmp_path / "pets")
     pixels(np.random.RandomState(1), "RGB").save(root / "train" / "stray.png")
-    with pytest.warns(UserWarning, match=r"1 file\(s\) that are not images were skipped, e\.g\. 'stray\.png' "
-                                         r"\(images are regular files ending in .*, in a class folder\)"):
+    with pytest.warns(UserWarning) as caught:
         data = build_long_tailed("imagefolder", None, root=root)
     assert list(data.counts) == [3, 12, 6]
+    assert [str(w.message) for w in caught] == [
+        f"{str(root / 'train')!r}: 1 file(s) not in a class folder were skipped, e.g. 'stray.png' (an image belongs "
+        f"to the class whose folder holds it)"]
+    (root / "train" / "cat" / "notes.txt").write_text("not an image")
+    with pytest.warns(UserWarning) as caught:
+        build_long_tailed("imagefolder", None, root=root)
+    assert [str(w.message) for w in caught] == [
+        f"{str(root / 'train')!r}: 1 file(s) that are not images were skipped, e.g. 'notes.txt' (images are regular "
+        f"files ending in {' '.join(IMG_EXTENSIONS)}); 1 file(s) not in a class folder were skipped, e.g. "
+        f"'stray.png' (an image belongs to the class whose folder holds it)"]
 
 
 def test_deterministic_mode_ends_with_the_block():

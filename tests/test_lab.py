@@ -239,15 +239,40 @@ def test_lab_headless_overwrite_replaces_the_notebooks_html(quick_notebooks, mon
     assert (tmp_path / "html" / "01_quick.html").read_text().rstrip().endswith("</html>")
 
 
+@pytest.mark.parametrize("variable, value, message", [
+    ("FBCD_RUN_CACHE", "maybe", "FBCD_RUN_CACHE must be 'on' or 'off', got 'maybe'"),
+    ("FBCD_RUN_CACHE_MB", "abc", "FBCD_RUN_CACHE_MB must be a finite number of MiB >= 0, got 'abc'"),
+    ("FBCD_RUN_CACHE_MB", "-5", "FBCD_RUN_CACHE_MB must be a finite number of MiB >= 0, got '-5'"),
+    ("FBCD_RUN_CACHE_MB", "inf", "FBCD_RUN_CACHE_MB must be a finite number of MiB >= 0, got 'inf'"),
+], ids=["cache maybe", "budget abc", "budget -5", "budget inf"])
 def test_lab_refuses_a_bad_run_cache_variable_before_any_notebook_runs(quick_notebooks, fake_lab, monkeypatch,
-                                                                       tmp_path, capsys):
+                                                                       tmp_path, capsys, variable, value, message):
+    """A bad FBCD_RUN_CACHE_MB was met only inside a notebook's kernel (and inf, an OverflowError)."""
     monkeypatch.setattr(notebooks, "execute", lambda *a, **k: pytest.fail("a notebook ran"))
-    monkeypatch.setenv("FBCD_RUN_CACHE", "maybe")
+    monkeypatch.delenv("FBCD_RUN_CACHE", raising=False)
+    monkeypatch.setenv(variable, value)
     for argv in (["lab", "--headless", str(tmp_path / "html")], ["lab"]):
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "FBCD_RUN_CACHE must be 'on' or 'off', got 'maybe'" in err
+        assert err == f"python -m fbcd_lab lab: error: {message}\n"
     assert not fake_lab and not (tmp_path / "html").exists()
+
+
+def test_lab_headless_interrupted_before_any_html_removes_the_folder_it_made(quick_notebooks, monkeypatch,
+                                                                            tmp_path, capsys):
+    """Ctrl-C in notebook 1 left the empty folder the run had just made; a folder that was there
+    before stays, and the one line says which happened."""
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(notebooks, "execute", interrupted)
+    made, kept = tmp_path / "new" / "html", tmp_path / "kept"
+    kept.mkdir()
+    for folder, said in ((made, f"no HTML was written, and the folder {made} this run made is removed"),
+                         (kept, f"no HTML was written into {kept}")):
+        assert main(["lab", "--headless", str(folder), "--preset", "ci"]) == 130
+        assert capsys.readouterr().err == f"python -m fbcd_lab lab: interrupted; {said}\n"
+    assert not made.exists() and kept.is_dir() and not any(kept.iterdir())
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

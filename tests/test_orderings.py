@@ -201,14 +201,19 @@ def test_a_table_whose_per_seed_scores_no_run_could_produce_is_refused(spoil, wh
                                                                  top1_mean=2.0, top1_sd=None),
      "rows[0].results.100.runs[0].top1_sd is None but the top1_by_seed scores give 1.0"),
     (lambda t: t.update(ratios=["100", "100"]), "ratios names '100' twice"),
+    (lambda t: t.update(ratios=["100", "100.0"]), "ratios names one ratio twice: '100' and '100.0'"),
     (lambda t: t["rows"][1].update(cell=""), "rows[1].cell is empty: a row of ours names its cell"),
+    (lambda t: t["rows"][1].update(cell=" \t"),
+     "rows[1].cell is empty (' \\t': only whitespace): a row of ours names its cell"),
     (lambda t: t["rows"][1].update(cell=None), "rows[1].cell must be text, got None"),
     (lambda t: t.update(study="nonsense"), "study must be one of ('table1', "),
-], ids=["by_seed", "mean", "sd", "sd none", "n", "top1", "ratio twice", "empty cell", "no cell", "study"])
+], ids=["by_seed", "mean", "sd", "sd none", "n", "top1", "ratio twice", "ratio twice by value", "empty cell",
+        "blank cell", "no cell", "study"])
 def test_a_table_whose_parts_disagree_is_refused_naming_the_field(spoil, why, tmp_path, capsys):
     """The stranger pass: a seed's score edited to 10 beside the mean 49.6 was shown as the mean and
     paired as the score (`ce - mixup -6.47 ... within noise` for `+6.73 called`); two equal ratios, an
-    empty cell name and an unknown study were read. Each is refused in one line naming the file."""
+    empty cell name and an unknown study were read, and then '100' beside '100.0' and a cell named
+    ' '. Each is refused in one line naming the file."""
     table = _table(SHORT, 30)
     spoil(table)
     path = tmp_path / "t.json"

@@ -12,12 +12,15 @@ from fbcd_lab.run_folder import EVAL_NAME, check_new_file, check_record_name, ho
 def run_eval(args: argparse.Namespace) -> int:
     from fbcd_lab.checkpoints import load_checkpoint, read_checkpoint
 
-    check_record_name(args.record_name)
-    check_new_file(args.checkpoint.parent / args.record_name, "--record-name", "eval", args.overwrite)
+    name = check_record_name(EVAL_NAME if args.record_name is None else args.record_name)
+    check_new_file(args.checkpoint.parent / name, "--record-name", "eval", args.overwrite,
+                   default=args.record_name is None)
     data = data_for(args, read_checkpoint(args.checkpoint)["data_spec"])
     with hold_folder(args.checkpoint.parent):  # not while a run trains there
         run = load_checkpoint(args.checkpoint, data, args.device)
-        report(run, data, args.selection, args.checkpoint.parent, args.record_name, written_by="eval")
+        # the checkpoint read, for train --overwrite to know the record (run_folder.derived_records)
+        mark = {"written_by": "eval", "checkpoint": str(args.checkpoint.resolve())}
+        report(run, data, args.selection, args.checkpoint.parent, name, mark)
     return 0
 
 
@@ -28,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_root(ev)
     add_selection_option(ev)
     add_device_option(ev)
-    ev.add_argument("--record-name", default=EVAL_NAME,
+    ev.add_argument("--record-name",
                     help=f"record written beside the checkpoint, a new file (default {EVAL_NAME})")
     ev.add_argument("--overwrite", action="store_true",
                     help="replace the record of that name if eval wrote it (never another file)")

@@ -14,6 +14,7 @@ def run_lab(args: argparse.Namespace) -> int:
     from fbcd_lab.lab_preset import DEFAULT, HEADLESS_DEFAULT, lab_preset
     from fbcd_lab.notebooks import (INSTALL_HINT, HeadlessInterrupted, NotebookError, check_html_dir,
                                     missing_packages, notebook_sources, open_lab, run_headless)
+    from fbcd_lab.run_folder import new_folder_removed_on_error
 
     headless = args.headless is not None
     options = list(getattr(args, "jupyter_options", ()))
@@ -33,18 +34,20 @@ def run_lab(args: argparse.Namespace) -> int:
         if args.preset:
             print(f"FBCD_PRESET={preset} for this JupyterLab's kernels", file=sys.stderr)
         return open_lab(options, args.preset)
-    check_html_dir(args.headless, notebook_sources(), args.overwrite)  # before the first line is printed
-    print(f"executing the notebooks under preset {preset} into {args.headless}/ "
-          f"(--preset ci: seconds per notebook)", flush=True)
     try:
-        run_headless(args.headless, preset, overwrite=args.overwrite)
+        with new_folder_removed_on_error(args.headless):  # a run stopped before any HTML leaves no folder it made
+            check_html_dir(args.headless, notebook_sources(), args.overwrite)  # before the first line is printed
+            print(f"executing the notebooks under preset {preset} into {args.headless}/ "
+                  f"(--preset ci: seconds per notebook)", flush=True)
+            run_headless(args.headless, preset, overwrite=args.overwrite)
     except NotebookError as err:
         print(f"python -m fbcd_lab lab: error: {err}", file=sys.stderr)
         return 1
     except HeadlessInterrupted as stop:
         names = ", ".join(path.name for path in stop.written)
-        done = f"HTML complete in {args.headless}: {names}; no other file was written" if names else \
-            f"no HTML was written into {args.headless}"
+        done = (f"HTML complete in {args.headless}: {names}; no other file was written" if names else
+                f"no HTML was written into {args.headless}" if args.headless.exists() else
+                f"no HTML was written, and the folder {args.headless} this run made is removed")
         print(f"python -m fbcd_lab lab: interrupted; {done}", file=sys.stderr)
         return 130
     return 0

@@ -134,17 +134,25 @@ def refuse_unused(unused: dict[str, str]) -> None:
 
 
 NATURAL = "natural keeps every training image as counted"
+BALANCED = "at ratio 1 every class keeps n_max images, whatever the profile"
 LONG_TAIL_OPTIONS = {"n_max": "--n-max", "profile": "--profile", "subset_seed": "--subset-seed"}
 
 
 def unused_long_tail_options(args: argparse.Namespace, ratios: list[float | None] | None) -> dict[str, str]:
     """For :func:`refuse_unused`: ``--n-max``, ``--profile`` and ``--subset-seed`` (those of them the
-    command has and that were given) when every training set is natural (ImageNet-LT, or each of the
-    ``ratios`` asked None; ``ratios`` None: the command's defaults): kept as counted, it is no
-    long-tailed subset, and they would only split its record from identical runs."""
+    command has and that were given: they default to None) when every training set is natural
+    (ImageNet-LT, or each of the ``ratios`` asked None; ``ratios`` None: the command's defaults):
+    kept as counted, it is no long-tailed subset, and they would only split its record from
+    identical runs. ``--profile`` too when every ratio is 1: both profiles keep n_max images in every
+    class (``--subset-seed`` still draws which images); not with ``--resume``, which compares the
+    profile with the saved run's (a run saved with one before this check can continue)."""
     natural = args.dataset == "imagenet_lt" or (ratios is not None and all(r is None for r in ratios))
-    return {option: NATURAL for name, option in LONG_TAIL_OPTIONS.items()
-            if natural and getattr(args, name, None) is not None}
+    unused = {option: NATURAL for name, option in LONG_TAIL_OPTIONS.items()
+              if natural and getattr(args, name, None) is not None}
+    balanced = not natural and ratios is not None and all(r == 1 for r in ratios)
+    if balanced and getattr(args, "profile", None) is not None and not getattr(args, "resume", False):
+        unused["--profile"] = BALANCED
+    return unused
 
 
 def add_data_root(parser: argparse.ArgumentParser) -> None:

@@ -37,16 +37,16 @@ def recall_table(counts: Sequence[int], classes: Sequence[str], results: dict[st
     return "\n".join(rows)
 
 
-def report(run, data, selection: str, out: Path, record_name: str, written_by: str | None = None) -> None:
+def report(run, data, selection: str, out: Path, record_name: str, mark: dict | None = None) -> None:
     """Evaluate ``run``, write its record to ``out / record_name`` and print its recall table; a
-    diverged run's record is written and the divergence raised as a ValueError. ``written_by``
-    marks a record derived from the run's checkpoint (``eval``'s), which goes with the run when
-    ``train --overwrite`` replaces it (:func:`fbcd_lab.run_folder.derived_records`)."""
+    diverged run's record is written and the divergence raised as a ValueError. ``mark``: fields
+    added to a record derived from the run's checkpoint (``eval``'s: ``written_by`` and the
+    ``checkpoint`` it read), by which it goes with the run when ``train --overwrite`` replaces it
+    (:func:`fbcd_lab.run_folder.derived_records`)."""
     from fbcd_lab.records import evaluate_run, run_record, save_record
 
     metrics, protocol = evaluate_run(run, data, selection)
-    mark = {} if written_by is None else {"written_by": written_by}
-    save_record({**run_record(run, data, metrics, protocol, selection), **mark}, out / record_name)
+    save_record({**run_record(run, data, metrics, protocol, selection), **(mark or {})}, out / record_name)
     if metrics is None:
         kept = (f"{out / CHECKPOINT_NAME} keeps epoch {run.epochs_done}" if run.epochs_done else
                 "no epoch finished, so no checkpoint was written")

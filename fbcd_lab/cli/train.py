@@ -170,7 +170,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--imbalance-ratio", type=ratio_or_natural, default=100.0,
                     help="largest / smallest class, >= 1, or natural: keep every training image as counted, the "
                          "record giving the measured ratio (default 100; imagenet_lt is always natural)")
-    tr.add_argument("--profile", choices=PROFILES, help="long-tail profile (default exp; not with natural)")
+    tr.add_argument("--profile", choices=PROFILES,
+                    help="long-tail profile (default exp; not with natural, nor at ratio 1, where every class "
+                         "keeps n_max images)")
     tr.add_argument("--n-max", type=checked("n_max"),
                     help="images of the largest class (default: the smallest class size; not with natural)")
     add_method_options(tr)
@@ -215,8 +217,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--resume", action="store_true",
                     help="continue the run in OUT with the same options (a larger --epochs extends it)")
     tr.add_argument("--overwrite", action="store_true",
-                    help="replace the run already in OUT, with the records eval and decompose derived from it "
-                         "(other files are kept)")
+                    help="replace the run already in OUT: removes its checkpoint.pt, results.json and model.pt, "
+                         "the records eval wrote of that checkpoint (known by the run's history they hold) and "
+                         "the decompose outputs in OUT that name OUT; every other file is kept")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.add_argument("--out", type=path_arg, required=True, help="output folder")
     tr.set_defaults(run=run_train)

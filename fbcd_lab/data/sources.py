@@ -237,18 +237,21 @@ def _class_folders(root: Path, split: str) -> tuple[tuple[str, ...], FileImages]
     samples = make_dataset(str(folder), {c: i for i, c in enumerate(classes)}, is_valid_file=is_valid,
                            allow_empty=True)
     labels = np.array([y for _, y in samples], dtype=np.int64)
-    skipped += sorted(e.path for e in entries if not e.is_dir())  # beside the class folders, an image too: no class
+    loose = sorted(e.path for e in entries if not e.is_dir())  # beside the class folders, an image too: no class
     accepted = " ".join(IMG_EXTENSIONS)
-    others = f"; {len(skipped)} other file(s) skipped, e.g. {Path(skipped[0]).name!r}" if skipped else ""
+    unused = skipped + loose
+    others = f"; {len(unused)} other file(s) skipped, e.g. {Path(unused[0]).name!r}" if unused else ""
     empty = [c for i, c in enumerate(classes) if not (labels == i).any()]
     if empty:
         raise FileNotFoundError(f"{str(folder / empty[0])!r} holds no image file (images are regular files ending in "
                                 f"{accepted}){others}" + (f"; {len(empty) - 1} more empty class folder(s)"
                                                           if len(empty) > 1 else ""))
-    if skipped:
-        warnings.warn(f"{str(folder)!r}: {len(skipped)} file(s) that are not images were skipped, e.g. "
-                      f"{Path(skipped[0]).name!r} (images are regular files ending in {accepted}, in a class "
-                      f"folder)", stacklevel=2)
+    reasons = ((skipped, "that are not images", f"images are regular files ending in {accepted}"),
+               (loose, "not in a class folder", "an image belongs to the class whose folder holds it"))
+    said = [f"{len(files)} file(s) {why} were skipped, e.g. {Path(files[0]).name!r} ({rule})"
+            for files, why, rule in reasons if files]
+    if said:
+        warnings.warn(f"{str(folder)!r}: {'; '.join(said)}", stacklevel=2)
     return tuple(classes), FileImages(tuple(p for p, _ in samples), labels)
 
 
