@@ -24,7 +24,14 @@ from fbcd_lab.runtime import resolve_device, resolve_precision
 # The optimiser settings that a longer run may change: its length and what is scaled with it.
 SCHEDULED_BY_EPOCHS = ("epochs", "warmup_epochs", "milestones", "factors")
 
-NATURAL_UNUSED = ("profile", "n_max", "seed")  # the data spec's long-tail settings: no effect on natural data
+
+def unused_data_settings(imbalance_ratio: float | None) -> tuple[str, ...]:
+    """The data spec's settings that do not change the data at ``imbalance_ratio``: the long-tail
+    ones on natural data (every training image as counted), the profile at ratio 1 (every class
+    n_max). Not compared on resuming: runs saved before the command line refused them hold them."""
+    if imbalance_ratio is None:
+        return "profile", "n_max", "seed"
+    return ("profile",) if imbalance_ratio == 1 else ()
 
 
 def setting_differences(state: dict, data: LongTailData, method: MethodConfig, optim: OptimConfig, seed: int,
@@ -46,10 +53,8 @@ def setting_differences(state: dict, data: LongTailData, method: MethodConfig, o
     pairs += [("seed", seed, state["seed"]), ("precision", precision, state["precision"]),
               ("world_size", world_size, state.get("world_size", 1)),
               ("deterministic", deterministic, state.get("deterministic", False))]
-    # natural data is every training image as counted: the long-tail settings do not change it (runs saved
-    # before they were refused with natural hold them, and would otherwise never resume)
-    unused = NATURAL_UNUSED if data.spec["imbalance_ratio"] is None else ()
-    pairs += [(f"data.{k}", v, state["data_spec"].get(k)) for k, v in data.spec.items() if k not in unused]
+    pairs += [(f"data.{k}", v, state["data_spec"].get(k)) for k, v in data.spec.items()
+              if k not in unused_data_settings(data.spec["imbalance_ratio"])]
     return [f"{name}: saved {saved!r}, asked {asked!r}" for name, asked, saved in pairs if asked != saved]
 
 

@@ -56,7 +56,7 @@ def test_study_of_natural_ratios_refuses_n_max(tmp_path, capsys):
 def test_ratio_1_refuses_a_profile_and_keeps_the_subset_seed(tmp_path, capsys, monkeypatch):
     """At ratio 1 both profiles keep n_max images in every class, yet --profile step was accepted and
     recorded, splitting the run from identical ones. --subset-seed still draws the images, and a
-    profile left out is never refused; a run saved with one before continues with it (--resume)."""
+    profile left out is never refused; a run saved with one before continues (--resume) without it."""
     from fbcd_lab.cli import train
 
     for profile in ("step", "exp"):
@@ -67,8 +67,10 @@ def test_ratio_1_refuses_a_profile_and_keeps_the_subset_seed(tmp_path, capsys, m
     with monkeypatch.context() as before:  # the check as it was: the profile accepted and saved
         before.setattr(train, "unused_long_tail_options", lambda *_: {})
         assert main([*TRAIN, "--imbalance-ratio", "1", "--profile", "step", "--out", str(tmp_path / "old")]) == 0
-    assert main([*TRAIN, "--imbalance-ratio", "1", "--profile", "step", "--resume", "--epochs", "2",
-                 "--out", str(tmp_path / "old")]) == 0
+    assert main([*TRAIN, "--imbalance-ratio", "1", "--resume", "--epochs", "2", "--out", str(tmp_path / "old")]) == 0
+    refused(capsys, [*TRAIN, "--imbalance-ratio", "1", "--profile", "step", "--resume"], tmp_path / "new",
+            "options with no effect on this run: --profile (at ratio 1 every class keeps n_max images, "
+            "whatever the profile); drop them")
 
 
 @pytest.mark.parametrize("extra, named", [

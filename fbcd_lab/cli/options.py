@@ -144,13 +144,13 @@ def unused_long_tail_options(args: argparse.Namespace, ratios: list[float | None
     (ImageNet-LT, or each of the ``ratios`` asked None; ``ratios`` None: the command's defaults):
     kept as counted, it is no long-tailed subset, and they would only split its record from
     identical runs. ``--profile`` too when every ratio is 1: both profiles keep n_max images in every
-    class (``--subset-seed`` still draws which images); not with ``--resume``, which compares the
-    profile with the saved run's (a run saved with one before this check can continue)."""
+    class (``--subset-seed`` still draws which images). ``--resume`` does not compare them either
+    (:func:`~fbcd_lab.resume.unused_data_settings`), so a run saved with them before continues."""
     natural = args.dataset == "imagenet_lt" or (ratios is not None and all(r is None for r in ratios))
     unused = {option: NATURAL for name, option in LONG_TAIL_OPTIONS.items()
               if natural and getattr(args, name, None) is not None}
     balanced = not natural and ratios is not None and all(r == 1 for r in ratios)
-    if balanced and getattr(args, "profile", None) is not None and not getattr(args, "resume", False):
+    if balanced and getattr(args, "profile", None) is not None:
         unused["--profile"] = BALANCED
     return unused
 
