@@ -100,8 +100,11 @@ def run_key(data: LongTailData, method: MethodConfig, optim: OptimConfig, seed: 
 def lookup(data: LongTailData, method: MethodConfig, optim: OptimConfig, seed: int, device: torch.device,
            precision: str, options: dict) -> tuple[dict | None, Run | None]:
     """:func:`run_key` of these settings and the run :func:`load` finds under it (None where the cache
-    does not apply or holds no such run)."""
+    does not apply or holds no such run). A bad ``FBCD_RUN_CACHE_MB`` is refused here, before the
+    run trains, not warned about once it is done."""
     key = run_key(data, method, optim, seed, device, precision, options)
+    if key is not None:
+        budget_bytes()
     return key, None if key is None else load(key, data, device)
 
 

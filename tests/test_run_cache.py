@@ -149,9 +149,12 @@ def test_the_cache_turns_off_and_refuses_a_bad_setting(data, optim, cache, monke
     monkeypatch.setenv(run_cache.ENABLED_VAR, "sometimes")
     with pytest.raises(ValueError, match="FBCD_RUN_CACHE must be 'on' or 'off'"):
         run_cache.enabled()
+    monkeypatch.setenv(run_cache.ENABLED_VAR, "on")
     monkeypatch.setenv(run_cache.BUDGET_VAR, "lots")
-    with pytest.raises(ValueError, match="FBCD_RUN_CACHE_MB"):
-        run_cache.budget_bytes()
+    no_training(monkeypatch)  # refused before training (it was a warning once the run was done)
+    with pytest.raises(ValueError, match="^FBCD_RUN_CACHE_MB must be a finite number of MiB >= 0, got 'lots'$"):
+        training.train(data, FBCD, optim, seed=0, precision="fp32", progress=False)
+    assert not cache.exists()
 
 
 def test_a_corrupt_entry_is_a_miss_with_a_warning_and_is_replaced(data, optim, cache):
