@@ -186,9 +186,9 @@ def _check_metrics(metrics, status: str) -> None:
 
 def check_table(table) -> None:
     """Refuse (ValueError naming the field) a parsed study table (:mod:`fbcd_lab.studies.table`) whose
-    fields the library reads are missing or of the wrong type or range, or disagree (a ratio, also
-    by value as '100' and '100.0', or a cell twice, a blank cell name, an unknown study, a mean or sd that its per-seed scores do not give); other fields are
-    left alone."""
+    fields the library reads are missing or of the wrong type or range, or disagree (a ratio twice,
+    also by value as '100' and '100.0', a cell twice, a blank cell name, an unknown study, a mean
+    or sd that its per-seed scores do not give); other fields are left alone."""
     table = _mapping("the table", table)
     ratios = _list("ratios", table.get("ratios"))
     if not ratios:

@@ -2,9 +2,9 @@
 
 A folder holds one run: ``checkpoint.pt`` (rewritten after every epoch) and ``results.json``
 (written at the end), and the records derived from it (``eval``'s of its checkpoint and
-``decompose``'s naming the folder, which mark themselves), which ``overwrite`` removes with it. Training into a folder that holds a run needs
-``resume`` (continue it) or ``overwrite`` (replace it); a folder that cannot be written fails at
-once, not after an epoch.
+``decompose``'s naming the folder, which mark themselves), which ``overwrite`` removes with it.
+Training into a folder that holds a run needs ``resume`` (continue it) or ``overwrite`` (replace
+it); a folder that cannot be written fails at once, not after an epoch.
 Runs never nest: a folder inside another run's folder, or with runs below it, is refused. While a process trains into a folder it holds the folder's lock (``.run.lock``, an ``flock`` the
 kernel releases when the process ends, however it ends): a second process is refused in one line
 naming the holder, and a killed run leaves nothing that blocks its ``--resume``.
