@@ -118,15 +118,10 @@ def _checkpoint_history(out: Path) -> list | None:
 
 def _evaluated_here(record: dict, out: Path, history: list | None) -> bool:
     """Whether the ``eval`` record ``record`` in ``out`` evaluated the run whose checkpoint there
-    holds ``history``. The history decides: a record holds the history of the checkpoint it read,
-    whose epochs' losses and times no other run has (a run the run cache gave back is the same
-    run), so a record of another run (moved here, even
-    one whose path names this folder's checkpoint: its run moved away, and a new one trained here)
-    is kept, and one of this run is known wherever its folder was when ``eval`` ran (a run folder
-    moved or copied, records written before they named their checkpoint). A path alone would
-    take a record moved with its folder for another run's, and keep it stale beside the new run.
-    Without a readable checkpoint (deleted, truncated) the path the record names decides
-    (``checkpoint``, resolved): one naming none is kept, as nothing shows it is this run's."""
+    holds ``history``. The history decides (a record holds the history of the checkpoint it read,
+    and no other run has its epochs' losses and times), so another run's record moved here is kept,
+    and this run's is known after its folder moved (a path alone would tell neither). Without a
+    readable checkpoint the path the record names (``checkpoint``) decides; naming none, it is kept."""
     if history is not None:
         done = record.get("history")
         return isinstance(done, list) and 0 < len(done) <= len(history) and history[:len(done)] == done
