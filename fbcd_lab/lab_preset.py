@@ -65,12 +65,10 @@ SUMMARY = {"ci": "seconds per notebook", "binder": "small CPU machines", "full":
 def lab_preset(name: str | None = None, default: str = DEFAULT) -> LabPreset:
     """The preset named by ``name``, else by $FBCD_PRESET, else ``default`` (``full``), with the
     precision of $FBCD_PRECISION (default fp32) and the first seed of $FBCD_SEED (default 0).
-    $FBCD_RUN_CACHE is checked here too (``run_cache.enabled``), and with the cache on its budget
-    $FBCD_RUN_CACHE_MB (``run_cache.budget_bytes``), so that ``lab`` refuses a bad value before any
-    notebook runs rather than inside one."""
+    $FBCD_RUN_CACHE and its $FBCD_RUN_CACHE_MB are checked here too (``run_cache.check_settings``),
+    so that ``lab`` refuses a bad value before any notebook runs rather than inside one."""
     name = check_choice(ENV_VAR, name or os.environ.get(ENV_VAR) or default, tuple(LAB_PRESETS))
-    if run_cache.enabled():
-        run_cache.budget_bytes()
+    run_cache.check_settings()
     precision = check_choice(PRECISION_VAR, os.environ.get(PRECISION_VAR) or "fp32", PRECISIONS)
     seed = os.environ.get(SEED_VAR) or "0"
     if not seed.isdigit():

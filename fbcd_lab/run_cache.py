@@ -40,6 +40,7 @@ from fbcd_lab.runtime import (
 
 ENABLED_VAR, DIR_VAR, BUDGET_VAR = "FBCD_RUN_CACHE", "FBCD_RUN_CACHE_DIR", "FBCD_RUN_CACHE_MB"
 DEFAULT_BUDGET_MB = 512
+MAX_BUDGET_MB = 2**40  # an exbibyte: any disk's size, far below where MiB to bytes overflows
 FORMAT = 1
 SUFFIX = ".pt"
 KERNEL_VARS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ONEDNN_DEFAULT_FPMATH_MODE",
@@ -58,6 +59,15 @@ def enabled() -> bool:
     return value in _ON
 
 
+def check_settings() -> bool:
+    """Whether the cache is on, ``FBCD_RUN_CACHE`` and (with it on) ``FBCD_RUN_CACHE_MB`` checked: a
+    bad value is a ValueError naming its variable, which ``lab`` and ``study`` raise before any work."""
+    on = enabled()
+    if on:
+        budget_bytes()
+    return on
+
+
 def cache_dir() -> Path:
     """Where entries live: ``FBCD_RUN_CACHE_DIR``, else the user's cache folder."""
     if os.environ.get(DIR_VAR):
@@ -68,14 +78,14 @@ def cache_dir() -> Path:
 
 def budget_bytes() -> int:
     """The cache's size budget from ``FBCD_RUN_CACHE_MB`` (MiB, default 512); another value than a
-    finite number >= 0 is an error (``inf`` too: it has no size in bytes)."""
+    number in [0, :data:`MAX_BUDGET_MB`] is an error (``inf`` and ``1e308`` have no size in bytes)."""
     text = os.environ.get(BUDGET_VAR) or str(DEFAULT_BUDGET_MB)
     try:
         megabytes = float(text)
     except ValueError:
         megabytes = -1.0
-    if not 0 <= megabytes < float("inf"):
-        raise ValueError(f"{BUDGET_VAR} must be a finite number of MiB >= 0, got {text!r}")
+    if not 0 <= megabytes <= MAX_BUDGET_MB:
+        raise ValueError(f"{BUDGET_VAR} must be a number of MiB in [0, 2**40], got {text!r}")
     return int(megabytes * 2**20)
 
 

@@ -28,6 +28,8 @@ WEIGHTS_NAME = "model.pt"  # model-only weights (fbcd_lab.weights)
 RUN_FILES = (CHECKPOINT_NAME, RECORD_NAME, WEIGHTS_NAME)  # train's and weights' files: no record takes their names
 LOCK_NAME = ".run.lock"
 EVAL_NAME = "eval.json"  # eval's default record name: before records were marked, eval's record was known by it
+WINDOWS_REFUSED = '<>:"|?*\\'  # characters no Windows file name holds ('/' is refused as a path already)
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"{port}{i}" for port in ("COM", "LPT") for i in range(1, 10))}
 DERIVING = ("eval", "decompose")  # the commands whose records mark themselves ("written_by")
 
 
@@ -35,13 +37,16 @@ def check_record_name(name: str, option: str = "--record-name") -> str:
     """``name`` if a command (``eval``'s record, ``decompose --out``) may write a file of that name,
     possibly in a run folder: a plain, printable file name that is none of the files other commands
     write there (in any case: a disk that ignores case takes RESULTS.JSON for results.json), does
-    not start with '.' (the lock file, the temporary files of atomic writes) and does not end in '.'
-    or ' ' (Windows drops those: 'results.json.' would be results.json), else a ValueError naming
-    ``option``."""
+    not start with '.' (the lock file, the temporary files of atomic writes), and names a file of its
+    own on Windows too: no character Windows refuses (``results.json::$DATA`` is results.json there),
+    no trailing '.' or ' ' (Windows drops them), no device name (``nul``, ``con.json``); else a
+    ValueError naming ``option``."""
     if (not name or name.startswith(".") or name.endswith((".", " ")) or name.casefold() in RUN_FILES
-            or Path(name).name != name or not name.isprintable()):
+            or Path(name).name != name or not name.isprintable() or set(name) & set(WINDOWS_REFUSED)
+            or name.split(".")[0].strip().upper() in WINDOWS_DEVICES):
         raise ValueError(f"{option} must be a plain file name not starting with '.' nor ending in '.' or ' ', "
-                         f"other than {', '.join(RUN_FILES)}, got {name!r}")
+                         f"without any of {WINDOWS_REFUSED} or a device name (nul, con, ...), other than "
+                         f"{', '.join(RUN_FILES)}, got {name!r}")
     return name
 
 

@@ -324,8 +324,9 @@ def test_decompose_takes_plain_runs_of_one_schedule_and_never_writes_a_run_file(
     for name in (".run.lock", "checkpoint.pt", "model.pt", "results.json", "results.json.", "model.pt "):
         assert main(["decompose", "--ce", str(ce), "--fbcd", str(fbcd), "--out", str(fbcd / name)]) == 2
         one_line_error(capsys, f"python -m fbcd_lab decompose: error: --out's file name must be a plain file name "
-                               f"not starting with '.' nor ending in '.' or ' ', other than checkpoint.pt, "
-                               f"results.json, model.pt, got {name!r}")
+                               f"not starting with '.' nor ending in '.' or ' ', without any of <>:\"|?*\\ or "
+                               f"a device name (nul, con, ...), other than checkpoint.pt, results.json, model.pt, "
+                               f"got {name!r}")
     assert files_of(fbcd) == before
     assert main(["decompose", "--ce", str(ce), "--fbcd", str(fbcd), "--out", str(tmp_path / "dec.json")]) == 0
     assert json.loads((tmp_path / "dec.json").read_text())["written_by"] == "decompose"  # train --overwrite knows it

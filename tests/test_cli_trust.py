@@ -214,15 +214,18 @@ def test_summarize_skips_hand_edited_records_naming_each(finished, tmp_path, cap
 
 @pytest.mark.parametrize("name", ["", ".", "..", "results.json", "a/b.json", "line\nbreak.json", "checkpoint.pt",
                                   "model.pt", ".run.lock", ".eval.json", "RESULTS.JSON", "Model.PT", "results.json.",
-                                  "results.json ", "eval.json.", "notes "])
+                                  "results.json ", "eval.json.", "notes ", "results.json::$DATA", "a:b.json",
+                                  "x<y.json", "nul", "Con.json", "lpt1.txt"])
 def test_eval_refuses_a_record_name_that_is_no_plain_file_name(finished, capsys, name):
     """Nor one another command writes into the run folder, nor a hidden one: `--record-name model.pt`
     replaced the run's weights with a record, `.run.lock` was removed with the lock; Windows drops a
-    trailing '.' or ' ', so `results.json.` would be results.json there."""
+    trailing '.' or ' ', so `results.json.` would be results.json there, and so is `results.json::$DATA`
+    (a stream of it); `nul` and `con.json` are devices there."""
     before = files_of(finished)
     assert main(["eval", "--checkpoint", str(finished / "checkpoint.pt"), "--record-name", name]) == 2
     one_line_error(capsys, "--record-name must be a plain file name not starting with '.' nor ending in '.' or ' ', "
-                           "other than checkpoint.pt, results.json, model.pt, got", repr(name))
+                           "without any of <>:\"|?*\\ or a device name (nul, con, ...), other than checkpoint.pt, "
+                           "results.json, model.pt, got", repr(name))
     assert files_of(finished) == before
 
 

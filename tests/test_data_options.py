@@ -129,6 +129,13 @@ def test_study_u_replaces_the_paper_u_in_the_cells_that_divide_and_is_named_in_t
     assert table["u"] == 8
     assert "- u: 8 in the cells that divide their classes (the paper's: 10)\n" in (
         tmp_path / "s" / "table4" / "table.md").read_text()
+    capsys.readouterr()
+    hint = (f"{runs / 'fbcd' / 'seed0'} was trained with u 8, this study asks u 10: pass --u 8 to continue it (or "
+            f"choose another --out)")
+    assert main([*STUDY, *data, "--cells", "ce", "--out", str(tmp_path / "s")]) == 0  # --u forgotten: fbcd not in
+    assert f"left out of the table: {hint}\n" in capsys.readouterr().out
+    assert main([*STUDY, *data, "--cells", "fbcd", "--table-only", "--out", str(tmp_path / "s")]) == 2
+    one_line_error(capsys, f"python -m fbcd_lab study: error: {hint}")
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -241,9 +241,9 @@ def test_lab_headless_overwrite_replaces_the_notebooks_html(quick_notebooks, mon
 
 @pytest.mark.parametrize("variable, value, message", [
     ("FBCD_RUN_CACHE", "maybe", "FBCD_RUN_CACHE must be 'on' or 'off', got 'maybe'"),
-    ("FBCD_RUN_CACHE_MB", "abc", "FBCD_RUN_CACHE_MB must be a finite number of MiB >= 0, got 'abc'"),
-    ("FBCD_RUN_CACHE_MB", "-5", "FBCD_RUN_CACHE_MB must be a finite number of MiB >= 0, got '-5'"),
-    ("FBCD_RUN_CACHE_MB", "inf", "FBCD_RUN_CACHE_MB must be a finite number of MiB >= 0, got 'inf'"),
+    ("FBCD_RUN_CACHE_MB", "abc", "FBCD_RUN_CACHE_MB must be a number of MiB in [0, 2**40], got 'abc'"),
+    ("FBCD_RUN_CACHE_MB", "-5", "FBCD_RUN_CACHE_MB must be a number of MiB in [0, 2**40], got '-5'"),
+    ("FBCD_RUN_CACHE_MB", "inf", "FBCD_RUN_CACHE_MB must be a number of MiB in [0, 2**40], got 'inf'"),
 ], ids=["cache maybe", "budget abc", "budget -5", "budget inf"])
 def test_lab_refuses_a_bad_run_cache_variable_before_any_notebook_runs(quick_notebooks, fake_lab, monkeypatch,
                                                                        tmp_path, capsys, variable, value, message):

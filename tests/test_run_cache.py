@@ -152,9 +152,13 @@ def test_the_cache_turns_off_and_refuses_a_bad_setting(data, optim, cache, monke
     monkeypatch.setenv(run_cache.ENABLED_VAR, "on")
     monkeypatch.setenv(run_cache.BUDGET_VAR, "lots")
     no_training(monkeypatch)  # refused before training (it was a warning once the run was done)
-    with pytest.raises(ValueError, match="^FBCD_RUN_CACHE_MB must be a finite number of MiB >= 0, got 'lots'$"):
+    with pytest.raises(ValueError, match=r"^FBCD_RUN_CACHE_MB must be a number of MiB in \[0, 2\*\*40\], got 'lots'$"):
         training.train(data, FBCD, optim, seed=0, precision="fp32", progress=False)
     assert not cache.exists()
+    for bad in ("inf", "1e308", "-1", "nan"):  # 1e308 MiB has no size in bytes: an OverflowError's traceback
+        monkeypatch.setenv(run_cache.BUDGET_VAR, bad)
+        with pytest.raises(ValueError, match=rf"^FBCD_RUN_CACHE_MB must be a number of MiB in \[0, 2\*\*40\], got '{bad}'$"):
+            run_cache.check_settings()
 
 
 def test_a_corrupt_entry_is_a_miss_with_a_warning_and_is_replaced(data, optim, cache):
@@ -219,3 +223,13 @@ def test_a_study_loads_cached_runs_and_gives_the_same_records_and_epochs(data, t
         a, b = (read_record(tmp_path / out / "table1" / "r100" / cell / "seed0" / "results.json") for out in "ab")
         assert a["metrics"] == b["metrics"] and a["history"] == b["history"]
         assert (tmp_path / "b" / "table1" / "r100" / cell / "seed0" / "checkpoint.pt").is_file()
+
+
+def test_a_study_refuses_a_bad_budget_before_it_trains_or_makes_a_folder(tmp_path, monkeypatch):
+    """It was met only when a new run was about to start: a run to resume trained to its end first,
+    and the next run's folder was left empty."""
+    monkeypatch.setenv(run_cache.BUDGET_VAR, "abc")
+    no_training(monkeypatch)
+    with pytest.raises(ValueError, match=r"^FBCD_RUN_CACHE_MB must be a number of MiB in \[0, 2\*\*40\], got 'abc'$"):
+        run_study("table1", "digits", tmp_path / "s", ratios=[100], seeds=[0], cells=["ce"], epochs=1, progress=False)
+    assert not (tmp_path / "s").exists()

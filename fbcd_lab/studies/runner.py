@@ -77,6 +77,7 @@ def run_study(
     check_outside_runs(out)
     study = get_study(name)
     study.with_u(study.select(backbone, dataset, cells), u)  # unknown cells, a useless u: refused before reading
+    run_cache.check_settings()  # not once a run it would resume has trained
     if table_only:
         _check_runs_to_count(out, study.name)  # a mistyped --out refused before any data is read
     ratios = [None] if dataset == "imagenet_lt" else check_distinct(
@@ -221,6 +222,9 @@ def _plan_run(ratio: float | None, cell: Cell, seed: int, folder: Path, data: Lo
             differences.insert(0, f"optim.epochs: saved {saved['optim']['epochs']}, asked {optim.epochs}")
         if len(differences) == 1 and saved["precision"] != precision:  # the precision alone differs
             raise ValueError(_other_precision(folder, saved["precision"], asked_precision, precision))
+        if len(differences) == 1 and saved["method"].get("u") != cell.method.u:  # u alone: --u given or not
+            raise ValueError(f"{folder} was trained with u {saved['method']['u']}, this study asks u "
+                             f"{cell.method.u}: pass --u {saved['method']['u']} to continue it (or choose another --out)")
         if differences:
             raise ValueError(f"{folder} holds a run with other settings ({'; '.join(differences)}); choose "
                              f"another --out or move that folder away")
