@@ -1,7 +1,8 @@
 """Shared fixtures: digits, a tiny ImageNet-LT tree, the path to the real CIFAR-10 JPEG copy, and the
-book built once (``python -m fbcd_lab book``); the notebooks' runs in other numeric environments
-started early (``test_notebooks_elsewhere``)."""
+book built once (``python -m fbcd_lab book``), SIGINT as in a foreground process; the notebooks'
+runs in other numeric environments started early (``test_notebooks_elsewhere``)."""
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,12 @@ def imagenet_lt_tree(tmp_path) -> Path:
     for split, rows in lines.items():
         (tmp_path / f"ImageNet_LT_{split}.txt").write_text("\n".join(rows) + "\n")
     return tmp_path
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raising KeyboardInterrupt, as in a foreground process: one started in the background
+    (`pytest &`, nohup) inherits SIGINT ignored, where no Ctrl-C reaches it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -316,7 +316,7 @@ def test_a_swap_that_cannot_be_undone_keeps_the_old_book_and_names_where(tmp_pat
 
 @pytest.mark.parametrize("during", ["swap", "cleanup"])
 def test_an_interrupt_once_the_new_book_moves_in_completes_the_rebuild(tmp_path, tiny_book, monkeypatch, capsys,
-                                                                       during):
+                                                                       during, ctrl_c_raises):
     site = tmp_path / "site"
     assert main(["book", str(site)]) == 0
     sent, rmtree = [], shutil.rmtree

@@ -300,7 +300,7 @@ def test_streamed_resume_is_bit_identical_and_leaves_global_rng(imagenet_lt_tree
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
 
 
-def test_ctrl_c_during_a_write_is_held_until_the_file_is_in_place(tmp_path):
+def test_ctrl_c_during_a_write_is_held_until_the_file_is_in_place(tmp_path, ctrl_c_raises):
     """An interrupt inside torch's writer came back as a RuntimeError or an abort: it is held, the
     file written whole, and the KeyboardInterrupt raised after."""
     import signal
