@@ -222,9 +222,10 @@ def _plan_run(ratio: float | None, cell: Cell, seed: int, folder: Path, data: Lo
             differences.insert(0, f"optim.epochs: saved {saved['optim']['epochs']}, asked {optim.epochs}")
         if len(differences) == 1 and saved["precision"] != precision:  # the precision alone differs
             raise ValueError(_other_precision(folder, saved["precision"], asked_precision, precision))
-        if len(differences) == 1 and saved["method"].get("u") != cell.method.u:  # u alone: --u given or not
-            raise ValueError(f"{folder} was trained with u {saved['method']['u']}, this study asks u "
-                             f"{cell.method.u}: pass --u {saved['method']['u']} to continue it (or choose another --out)")
+        trained_u = saved["method"].get("u")
+        if len(differences) == 1 and trained_u != cell.method.u:  # u alone: --u given or not
+            raise ValueError(f"{folder} was trained with u {trained_u}, this study asks u {cell.method.u}: pass "
+                             f"--u {trained_u} to continue it (or choose another --out)")
         if differences:
             raise ValueError(f"{folder} holds a run with other settings ({'; '.join(differences)}); choose "
                              f"another --out or move that folder away")
