@@ -241,31 +241,38 @@ def default_image_size(dataset: str, train_images: int, image_size: int) -> int 
 
 @dataclass(frozen=True)
 class SizedProtocol:
-    """A run's or a study's backbone, preset and resize (None: images kept as they are), and the line
-    that says so where they are not the paper's for its source (None otherwise)."""
+    """A run's or a study's backbone (None: the study's cells name theirs), preset and resize (None:
+    images kept as they are), and the line that says so where they are not the paper's for its source
+    (None otherwise)."""
 
-    backbone: str
+    backbone: str | None
     preset: str
     image_size: int | None
     note: str | None
 
 
 def sized_protocol(dataset: str, train_images: int, image_size: int, backbone: str | None = None,
-                   preset_name: str | None = None, size_given: bool = False) -> SizedProtocol:
+                   preset_name: str | None = None, size_given: bool = False,
+                   cells_name_backbones: bool = False) -> SizedProtocol:
     """What ``train`` and ``study`` use on ``dataset`` with ``train_images`` training images of
     ``image_size`` px: the backbone and preset given, else the defaults for that data (a small image
-    folder: the CPU protocol, images of at most 64 px unless a size was given), one rule for both."""
+    folder: the CPU protocol, images of at most 64 px unless a size was given), one rule for both.
+    ``cells_name_backbones``: a study whose cells train on backbones of their own (Table 5's three)
+    keeps them; only its preset and image size are sized."""
     sized = default_backbone_and_preset(dataset, train_images)
     paper = default_backbone_and_preset(dataset)
     size = None if size_given else default_image_size(dataset, train_images, image_size)
-    chosen = [f"{sized[0]} and preset {sized[1]} ({PRESETS[sized[1]].epochs} epochs)"
-              ] if sized != paper and not (backbone and preset_name) else []
+    defaults = ([sized[0]] if backbone is None and not cells_name_backbones and sized[0] != paper[0] else []) + (
+        [f"preset {sized[1]} ({PRESETS[sized[1]].epochs} epochs)"] if preset_name is None and sized[1] != paper[1]
+        else [])
+    chosen = [" and ".join(defaults)] if defaults else []
     if size is not None:
         chosen.append(f"images resized to {size} px (they are {image_size} px; --image-size N sets another size)")
+    paper_options = ("" if cells_name_backbones else f"--backbone {paper[0]} ") + f"--preset {paper[1]}"
     note = (f"a small folder ({train_images} training images, under {SMALL_FOLDER_IMAGES:,}): by default "
-            f"{'; '.join(chosen)}; --backbone {paper[0]} --preset {paper[1]} train the paper's setup for this "
-            f"source") if chosen else None
-    return SizedProtocol(backbone or sized[0], preset_name or sized[1], size, note)
+            f"{'; '.join(chosen)}; {paper_options} train the paper's setup for this source") if chosen else None
+    return SizedProtocol(None if cells_name_backbones and backbone is None else backbone or sized[0],
+                         preset_name or sized[1], size, note)
 
 
 def with_defaults(config: type, saved: dict) -> dict:

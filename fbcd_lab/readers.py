@@ -187,8 +187,8 @@ def _check_metrics(metrics, status: str) -> None:
 def check_table(table) -> None:
     """Refuse (ValueError naming the field) a parsed study table (:mod:`fbcd_lab.studies.table`) whose
     fields the library reads are missing or of the wrong type or range, or disagree (a ratio twice,
-    also by value as '100' and '100.0', a cell twice, a blank cell name, an unknown study, a mean
-    or sd that its per-seed scores do not give); other fields are left alone."""
+    also by value as '100' and '100.0', a cell twice, a blank cell name or one with white space around
+    it, an unknown study, a mean or sd that its per-seed scores do not give); other fields are left alone."""
     table = _mapping("the table", table)
     ratios = _list("ratios", table.get("ratios"))
     if not ratios:
@@ -236,6 +236,9 @@ def _check_row(at: str, row) -> None:
     if named and not _text(f"{at}.cell", row["cell"]).strip():
         blank = f" ({row['cell']!r}: only whitespace)" if row["cell"] else ""
         raise ValueError(f"{at}.cell is empty{blank}: a row of ours names its cell")
+    if named and row["cell"] != row["cell"].strip():
+        raise ValueError(f"{at}.cell {row['cell']!r} has white space around it: a cell is named by its run folder, "
+                         f"{row['cell'].strip()!r}")
     _text(f"{at}.paper_row", row.get("paper_row", ""))
     for ratio, number in _mapping(f"{at}.paper", row["paper"]).items():
         if number is not None:

@@ -253,16 +253,25 @@ def clear_run(out: Path) -> list[Path]:
     return removed
 
 
+def folders_to_make(out: Path) -> list[Path]:
+    """The folders of ``out``'s path (``out`` included) that do not exist yet, innermost first: those a
+    run writing into ``out`` makes, the last of them first."""
+    return [folder for folder in (Path(out), *Path(out).parents) if not folder.exists()]
+
+
 @contextmanager
 def new_folder_removed_on_error(out: Path) -> Iterator[None]:
-    """If ``out`` does not exist yet and the block fails, remove the folder the block made (when
-    it is still empty), so a refused run leaves nothing behind."""
-    out = Path(out)
-    existed = out.exists()
+    """If the block fails, remove the folders of ``out``'s path that it made (``out`` and any parent
+    that did not exist) while they are still empty, so a refused run leaves nothing behind."""
+    made = folders_to_make(out)
     try:
         yield
     except BaseException:
-        if not existed and out.is_dir() and not any(out.iterdir()):
+        for folder in made:  # innermost first; one that holds anything stays, with its parents
+            if not folder.is_dir():
+                continue
+            if any(folder.iterdir()):
+                break
             with suppress(FileNotFoundError):  # another process of a torchrun run may remove it first
-                out.rmdir()
+                folder.rmdir()
         raise

@@ -260,19 +260,21 @@ def test_lab_refuses_a_bad_run_cache_variable_before_any_notebook_runs(quick_not
 
 def test_lab_headless_interrupted_before_any_html_removes_the_folder_it_made(quick_notebooks, monkeypatch,
                                                                             tmp_path, capsys):
-    """Ctrl-C in notebook 1 left the empty folder the run had just made; a folder that was there
-    before stays, and the one line says which happened."""
+    """Ctrl-C in notebook 1 left the empty folder the run had just made (then its parent made with
+    it); a folder that was there before stays, and the one line says which happened."""
     def interrupted(*_):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(notebooks, "execute", interrupted)
     made, kept = tmp_path / "new" / "html", tmp_path / "kept"
     kept.mkdir()
-    for folder, said in ((made, f"no HTML was written, and the folder {made} this run made is removed"),
-                         (kept, f"no HTML was written into {kept}")):
+    for folder, said in ((made, f"no HTML was written, and the folder {made.parent} this run made is removed"),
+                         (kept, f"no HTML was written into {kept}"),
+                         (kept / "html", f"no HTML was written, and the folder {kept / 'html'} this run made is "
+                                         f"removed")):
         assert main(["lab", "--headless", str(folder), "--preset", "ci"]) == 130
         assert capsys.readouterr().err == f"python -m fbcd_lab lab: interrupted; {said}\n"
-    assert not made.exists() and kept.is_dir() and not any(kept.iterdir())
+    assert not made.parent.exists() and kept.is_dir() and not any(kept.iterdir())
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -206,9 +206,11 @@ def test_a_table_whose_per_seed_scores_no_run_could_produce_is_refused(spoil, wh
     (lambda t: t["rows"][1].update(cell=" \t"),
      "rows[1].cell is empty (' \\t': only whitespace): a row of ours names its cell"),
     (lambda t: t["rows"][1].update(cell=None), "rows[1].cell must be text, got None"),
+    (lambda t: t["rows"][1].update(cell=" " + t["rows"][0]["cell"]),
+     "rows[1].cell ' drs' has white space around it: a cell is named by its run folder, 'drs'"),
     (lambda t: t.update(study="nonsense"), "study must be one of ('table1', "),
 ], ids=["by_seed", "mean", "sd", "sd none", "n", "top1", "ratio twice", "ratio twice by value", "empty cell",
-        "blank cell", "no cell", "study"])
+        "blank cell", "no cell", "spaced cell", "study"])
 def test_a_table_whose_parts_disagree_is_refused_naming_the_field(spoil, why, tmp_path, capsys):
     """The stranger pass: a seed's score edited to 10 beside the mean 49.6 was shown as the mean and
     paired as the score (`ce - mixup -6.47 ... within noise` for `+6.73 called`); two equal ratios, an

@@ -12,6 +12,7 @@ from fbcd_lab import MethodConfig, train
 from fbcd_lab.cli import build_parser, main
 from fbcd_lab.config import (
     DEFAULT_BACKBONE, DEFAULT_PRESET, SMALL_FOLDER_IMAGES, default_backbone_and_preset, default_image_size, preset,
+    sized_protocol,
 )
 from fbcd_lab.data import FileImages, TensorImages, build_long_tailed, iterate_batches
 from fbcd_lab.data import datasets
@@ -343,3 +344,24 @@ def test_study_on_a_small_folder_takes_the_protocol_train_takes_and_says_so_in_t
     trained = json.loads((tmp_path / "run" / "results.json").read_text())["config"]
     studied = json.loads((tmp_path / "s" / "table1" / "natural" / "ce" / "seed0" / "results.json").read_text())["config"]
     assert studied["method"] == trained["method"] and studied["optim"] == trained["optim"]
+
+
+def test_table5_on_a_small_folder_keeps_its_backbones_and_sizes_only_the_schedule(tmp_path, capsys):
+    """Table 5 is about its three backbones: on a small folder the sized preset and image size apply,
+    the sized ResNet-8 does not (it was refused as if given), and the line says only what was sized."""
+    root = image_folder(tmp_path / "pets")
+    assert main(["study", "table5", "--dataset", "imagefolder", "--data-root", str(root), "--ratios", "natural",
+                 "--cells", "ce-mobilenet_v2", "--seeds", "0", "--epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "s")]) == 0
+    said = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("a small folder"))
+    assert said == ("a small folder (21 training images, under 5,000): by default preset cpu_short (30 epochs); "
+                    "--preset paper_tiny_imagenet train the paper's setup for this source")
+    record = json.loads((tmp_path / "s" / "table5" / "natural" / "ce-mobilenet_v2" / "seed0" / "results.json")
+                        .read_text())
+    assert record["config"]["method"]["backbone"] == "mobilenet_v2"
+    assert record["config"]["optim"] == json.loads(json.dumps(preset("cpu_short", epochs=1).to_dict()))
+    assert sized_protocol("imagefolder", 21, 32, cells_name_backbones=True).backbone is None
+    assert sized_protocol("imagefolder", 21, 32, "vgg16", cells_name_backbones=True).backbone == "vgg16"
+    assert sized_protocol("imagefolder", 21, 32, "resnet8").note == (
+        "a small folder (21 training images, under 5,000): by default preset cpu_short (30 epochs); "
+        "--backbone resnet18 --preset paper_tiny_imagenet train the paper's setup for this source")

@@ -14,7 +14,7 @@ def run_lab(args: argparse.Namespace) -> int:
     from fbcd_lab.lab_preset import DEFAULT, HEADLESS_DEFAULT, lab_preset
     from fbcd_lab.notebooks import (INSTALL_HINT, HeadlessInterrupted, NotebookError, check_html_dir,
                                     missing_packages, notebook_sources, open_lab, run_headless)
-    from fbcd_lab.run_folder import new_folder_removed_on_error
+    from fbcd_lab.run_folder import folders_to_make, new_folder_removed_on_error
 
     headless = args.headless is not None
     options = list(getattr(args, "jupyter_options", ()))
@@ -34,6 +34,7 @@ def run_lab(args: argparse.Namespace) -> int:
         if args.preset:
             print(f"FBCD_PRESET={preset} for this JupyterLab's kernels", file=sys.stderr)
         return open_lab(options, args.preset)
+    made = folders_to_make(args.headless)
     try:
         with new_folder_removed_on_error(args.headless):  # a run stopped before any HTML leaves no folder it made
             check_html_dir(args.headless, notebook_sources(), args.overwrite)  # before the first line is printed
@@ -47,7 +48,7 @@ def run_lab(args: argparse.Namespace) -> int:
         names = ", ".join(path.name for path in stop.written)
         done = (f"HTML complete in {args.headless}: {names}; no other file was written" if names else
                 f"no HTML was written into {args.headless}" if args.headless.exists() else
-                f"no HTML was written, and the folder {args.headless} this run made is removed")
+                f"no HTML was written, and the folder {made[-1]} this run made is removed")
         print(f"python -m fbcd_lab lab: interrupted; {done}", file=sys.stderr)
         return 130
     return 0

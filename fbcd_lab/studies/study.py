@@ -39,7 +39,8 @@ class Study:
     ``paper_tables`` maps a paper dataset column to the table holding its numbers; ``note`` says
     what the table header should add (e.g. a figure that prints no numbers); ``unnumbered`` is the
     paper-row label of a cell the paper gives no number for; ``sets_u``: its cells set u themselves
-    (a sweep), so no other u may replace theirs."""
+    (a sweep), so no other u may replace theirs; ``names_backbones``: its cells train on backbones of
+    their own (Table 5's), which a small folder's sized default does not replace."""
 
     name: str
     description: str
@@ -49,6 +50,7 @@ class Study:
     note: str = ""
     unnumbered: str = "not in the paper"
     sets_u: bool = False
+    names_backbones: bool = False
 
     def select(self, backbone: str | None, dataset: str, labels: Sequence[str] | None = None) -> list[Cell]:
         """The study's cells, or only those named in ``labels`` (in the study's order)."""

@@ -18,4 +18,4 @@ def cells(backbone: str | None, dataset: str) -> list[Cell]:
 
 
 STUDY = Study("table5", "recipes on ResNet-110, VGG-16 and MobileNet-v2 (Table 5)", cells,
-              paper_tables={"cifar100": 5}, ratios=(100,))
+              paper_tables={"cifar100": 5}, ratios=(100,), names_backbones=True)
