@@ -9,9 +9,12 @@ epoch by epoch.
 The re-sampling rules draw with replacement, by default every class with probability 1/C
 (``class_balanced``: the class-balanced sampling of Kang et al., ICLR 2020, and of DRS as LDAM-DRW's
 paper describes it); ``sampler="effective_number"`` draws each sample with its class's
-effective-number weight instead, as LDAM-DRW's code does (its ``ImbalancedDatasetSampler``), so a
-class is drawn in proportion to n_c (1 - beta) / (1 - beta^n_c): on CIFAR-10-LT ratio 100 from
-0.119 of the draws for the head class down to 0.094 for the tail, not 1/C.
+effective-number weight instead, as the sampler in LDAM-DRW's code (``ImbalancedDatasetSampler``, for
+its ``Resample`` rule) is written to draw, so a class is drawn in proportion to
+n_c (1 - beta) / (1 - beta^n_c): on CIFAR-10-LT ratio 100 from 0.119 of the draws for the head class
+down to 0.094 for the tail, not 1/C. Their released ``cifar_train.py`` never hands that sampler to
+its data loader (kaidic/LDAM-DRW issue 7) and has no deferred re-sampling rule, so no released run
+drew that way.
 In LDAM-DRW the deferred rules switch on at epoch 160 of 200, together with the learning rate's
 decay there, with 20 % of training left. The rule here keeps that beat on every schedule (see
 :func:`deferred_epoch`): the switch is a learning-rate decay, the one nearest 80 % of the epochs.

@@ -37,7 +37,7 @@ class MethodConfig:
     ``focal_weighting``: how class weights enter the focal loss, ``cui`` (Cui et al.'s class-balanced
     focal loss) or ``ldam_drw`` (LDAM-DRW's code; see :mod:`fbcd_lab.losses.focal`). ``sampler``: how
     the re-sampling rules (resample, drs) draw, ``class_balanced`` (every class 1/C) or
-    ``effective_number`` (LDAM-DRW's ``ImbalancedDatasetSampler``; see :mod:`fbcd_lab.balancing`).
+    ``effective_number`` (as LDAM-DRW's ``ImbalancedDatasetSampler`` is written; see :mod:`fbcd_lab.balancing`).
     ``weight_l1``: class weights apply to L1 as well as to L2. ``l2_weights``: with CDH and a
     weighted rule, the main head's samples are weighted by their ``class``'s effective number or
     by their ``cluster``'s. ``neck``: which heads read the balanced neck where D is not a multiple
@@ -253,17 +253,19 @@ class SizedProtocol:
 
 def sized_protocol(dataset: str, train_images: int, image_size: int, backbone: str | None = None,
                    preset_name: str | None = None, size_given: bool = False,
-                   cells_name_backbones: bool = False) -> SizedProtocol:
+                   cells_name_backbones: bool = False, epochs: int | None = None) -> SizedProtocol:
     """What ``train`` and ``study`` use on ``dataset`` with ``train_images`` training images of
     ``image_size`` px: the backbone and preset given, else the defaults for that data (a small image
     folder: the CPU protocol, images of at most 64 px unless a size was given), one rule for both.
     ``cells_name_backbones``: a study whose cells train on backbones of their own (Table 5's three)
-    keeps them; only its preset and image size are sized."""
+    keeps them; only its preset and image size are sized. ``epochs``: the run's, where given in place
+    of the preset's (the line names the count that will train)."""
     sized = default_backbone_and_preset(dataset, train_images)
     paper = default_backbone_and_preset(dataset)
     size = None if size_given else default_image_size(dataset, train_images, image_size)
+    count = epochs or PRESETS[sized[1]].epochs
     defaults = ([sized[0]] if backbone is None and not cells_name_backbones and sized[0] != paper[0] else []) + (
-        [f"preset {sized[1]} ({PRESETS[sized[1]].epochs} epochs)"] if preset_name is None and sized[1] != paper[1]
+        [f"preset {sized[1]} ({count} epoch{'s' * (count != 1)})"] if preset_name is None and sized[1] != paper[1]
         else [])
     chosen = [" and ".join(defaults)] if defaults else []
     if size is not None:

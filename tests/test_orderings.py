@@ -130,6 +130,32 @@ def test_the_orderings_command_prints_ranks_flips_verdicts_and_the_noise_floor(t
                           "30 epochs -0.13 ± 0.72 (3) within noise; 200 epochs not measured (not both trained)"]
 
 
+def test_every_cell_ranks_one_table_and_calls_the_pairs_the_paper_does_not_report(tmp_path, capsys):
+    """The guide's verdicts for cells without a paper number (la_loss, balanced_softmax, ...) come
+    from the command: --every-cell ranks every finished cell of one table and gives each pair's verdict."""
+    table = _table(SHORT, 30)
+    table["rows"][0]["paper"] = {"100": 75.61}  # drs
+    path = tmp_path / "short.json"
+    path.write_text(json.dumps(table))
+    assert main(["orderings", str(path), "--every-cell"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"ratio 100; top-1 accuracy (%); every cell of {path} (table1 on cifar10-jpeg")
+    assert [line.split() for line in lines[2:8]] == [
+        ["balanced_softmax", "64.63", "±", "0.42", "(3)", "1", "–"],
+        ["drs", "64.60", "±", "0.60", "(3)", "2", "75.61"],
+        ["la_loss", "64.50", "±", "0.50", "(3)", "3", "–"],
+        ["cb", "64.03", "±", "1.38", "(3)", "4", "–"],
+        ["ours", "61.70", "±", "0.70", "(3)", "5", "–"],
+        ["ce", "49.60", "±", "0.60", "(3)", "6", "–"]]
+    pairs = lines[10:25]
+    assert len(pairs) == 15 and pairs[0].split()[:3] == ["balanced_softmax", "-", "drs"]
+    assert pairs[-1].split() == ["ours", "-", "ce", "+12.10", "±", "0.10", "(3)", "called"]
+    assert lines[25:] == ["noise floor, la_loss - balanced_softmax (one objective, so their gap is run-to-run noise): "
+                          "30 epochs -0.13 ± 0.72 (3) within noise"]
+    assert main(["orderings", str(path), str(path), "--every-cell"]) == 2
+    assert "--every-cell ranks the cells of one table;" in capsys.readouterr().err
+
+
 def test_a_table_without_per_seed_scores_is_refused_naming_the_remedy(tmp_path, capsys):
     table = _table({"ce": [1.0, 2.0]}, 30)
     del table["rows"][0]["results"]["100"]["runs"][0]["by_seed"]

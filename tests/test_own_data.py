@@ -341,6 +341,8 @@ def test_study_on_a_small_folder_takes_the_protocol_train_takes_and_says_so_in_t
     out = capsys.readouterr().out
     assert said in out.splitlines()
     assert "backbone resnet8; preset cpu_short, 1 epoch;" in out
+    assert said.startswith("a small folder (21 training images, under 5,000): by default resnet8 and preset "
+                           "cpu_short (1 epoch); ")
     trained = json.loads((tmp_path / "run" / "results.json").read_text())["config"]
     studied = json.loads((tmp_path / "s" / "table1" / "natural" / "ce" / "seed0" / "results.json").read_text())["config"]
     assert studied["method"] == trained["method"] and studied["optim"] == trained["optim"]
@@ -354,7 +356,7 @@ def test_table5_on_a_small_folder_keeps_its_backbones_and_sizes_only_the_schedul
                  "--cells", "ce-mobilenet_v2", "--seeds", "0", "--epochs", "1", "--no-progress",
                  "--out", str(tmp_path / "s")]) == 0
     said = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("a small folder"))
-    assert said == ("a small folder (21 training images, under 5,000): by default preset cpu_short (30 epochs); "
+    assert said == ("a small folder (21 training images, under 5,000): by default preset cpu_short (1 epoch); "
                     "--preset paper_tiny_imagenet train the paper's setup for this source")
     record = json.loads((tmp_path / "s" / "table5" / "natural" / "ce-mobilenet_v2" / "seed0" / "results.json")
                         .read_text())

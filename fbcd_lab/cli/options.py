@@ -97,7 +97,8 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
                         help=f"class-balanced weights' beta (default {default.cb_beta})")
     parser.add_argument("--sampler", choices=SAMPLERS,
                         help="how resample / drs draw: class_balanced (default; every class 1/C) or "
-                             "effective_number (LDAM-DRW's ImbalancedDatasetSampler)")
+                             "effective_number (as LDAM-DRW's ImbalancedDatasetSampler is written; their released "
+                             "training script never uses it)")
     parser.add_argument("--deferred-epoch", type=checked("deferred_epoch"),
                         help="epoch (from 0) at which drw / drs switch on (default: the learning-rate decay "
                              "nearest 80 %% of the epochs)")

@@ -12,6 +12,9 @@ from fbcd_lab.studies.table import ratio_name
 def run_orderings(args: argparse.Namespace) -> int:
     from fbcd_lab.studies import orderings as od
 
+    if args.every_cell and args.second is not None:
+        raise ValueError(f"--every-cell ranks the cells of one table; {args.second} is a second: leave it out, "
+                         f"or compare the two tables without --every-cell")
     if args.second is not None and od.table_file(args.first).resolve() == od.table_file(args.second).resolve():
         raise ValueError(f"{args.first} and {args.second} are the same table: give two studies' tables, or one "
                          f"alone to compare it with the paper's numbers")
@@ -25,6 +28,8 @@ def run_orderings(args: argparse.Namespace) -> int:
     if second is not None and first.get("ranked_by") != second.get("ranked_by"):
         raise ValueError(f"the tables rank by different measures ({args.first}: {first.get('ranked_by')}, "
                          f"{args.second}: {second.get('ranked_by')}): their orderings do not compare")
+    if args.every_cell:
+        return _print_every_cell(first, args.first, ratio)
     names = (_table_label(first), _table_label(second) if second else "paper")
     if names[0] == names[1]:
         names = ("first", "second")
@@ -74,6 +79,31 @@ def run_orderings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_every_cell(table: dict, path, ratio: str) -> int:
+    """Every finished cell of one table ranked by mean, with the paper's number where it has one, and
+    the verdict of every pair: the orders of cells the paper does not report are called here too."""
+    from fbcd_lab.studies import orderings as od
+
+    means, spreads, by_seed = od.table_means(table, ratio), od.table_spreads(table, ratio), \
+        od.table_seed_scores(table, ratio)
+    paper = od.paper_means(table, ratio)
+    if len(means) < 2:
+        raise ValueError(f"{len(means)} recipe{'' if len(means) == 1 else 's'} finished in {path} at ratio {ratio}: "
+                         f"an order needs two")
+    order = sorted(means, key=lambda cell: (-means[cell], cell))
+    name = _table_label(table)
+    print(f"ratio {ratio}; {table.get('measure', 'score')}; every cell of {path} ({_table_description(table)})")
+    width = max(len("recipe"), *map(len, order))
+    print(f"{'recipe':<{width}} {name:>19} rank {'paper':>7}")
+    for rank, cell in enumerate(order, 1):
+        sd = spreads.get(cell)
+        text = f"{means[cell]:.2f}" + (f" ± {sd:.2f}" if sd is not None else "") + f" ({len(by_seed[cell])})"
+        print(f"{cell:<{width}} {text:>19} {rank:>4} {paper[cell]:>7.2f}" if cell in paper else
+              f"{cell:<{width}} {text:>19} {rank:>4} {'–':>7}")
+    _print_pair_verdicts([od.pair_gaps(by_seed, order)], (name,), [by_seed])
+    return 0
+
+
 def _print_pair_verdicts(gaps: list[dict], names: tuple[str, str], by_seed: list[dict]) -> None:
     """Every pair's paired gap and verdict in each study table, and the noise floor beside them."""
     from fbcd_lab.studies.orderings import CALLED, MIN_SEEDS, NOISE_PAIR, noise_floor
@@ -116,4 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="another study's table.json or folder (default: the paper's numbers for the first)")
     od.add_argument("--ratio", type=lambda text: ratio_name(ratio_or_natural(text)),
                     help="imbalance ratio to compare, a number or natural (default: the first table's first)")
+    od.add_argument("--every-cell", action="store_true",
+                    help="one table: rank every finished cell (the paper's number beside those it reports) and give "
+                         "every pair's verdict, those the paper does not report included")
     od.set_defaults(run=run_orderings)

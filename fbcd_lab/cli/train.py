@@ -155,7 +155,7 @@ def _sized_for(args: argparse.Namespace, data: LongTailData) -> tuple[str, str, 
     """The run's backbone, preset name and data by :func:`~fbcd_lab.config.sized_protocol` (the rule
     ``study`` follows too), said in a line when they differ from the paper's."""
     sized = sized_protocol(args.dataset, len(data.train), data.image_size, args.backbone, args.preset,
-                           bool(args.image_size))
+                           bool(args.image_size), epochs=args.epochs)
     if sized.image_size is not None:
         data = data_for(args, image_size=sized.image_size)
     if sized.note:

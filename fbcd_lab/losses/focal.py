@@ -7,7 +7,8 @@ With sample weights w there are two forms, chosen by ``MethodConfig.focal_weight
 
 - ``cui`` (the default): Cui et al.'s class-balanced focal loss (CVPR 2019) in its softmax form,
   the batch MEAN of w_i * sum_k q_ik (1 - p_ik)^gamma (-log p_ik): the weight multiplies the focal
-  term of the model's probabilities (one-hot: w_y (1 - p_y)^gamma (-log p_y)).
+  term of the model's probabilities (one-hot: w_y (1 - p_y)^gamma (-log p_y)); their paper puts the
+  focal term on per-class sigmoid probabilities, the softmax form reads it for a softmax classifier.
 - ``ldam_drw``: LDAM-DRW's ``FocalLoss(weight=...)`` (its ``losses.py``): v_i = w_i * CE_i,
   p_i = exp(-v_i) and the loss is the batch MEAN of (1 - p_i)^gamma * v_i. The weight sits inside
   the exponent, so p_i is not the model's probability unless w_i = 1, and the tail's gradient grows

@@ -90,7 +90,7 @@ def run_study(
     data = {r: build_long_tailed(dataset, r, n_max=n_max, root=data_root, download=download, image_size=image_size)
             for r in ratios}
     sized = sized_protocol(dataset, max(len(d.train) for d in data.values()), data[ratios[0]].image_size, backbone,
-                           preset_name, image_size is not None, study.names_backbones)
+                           preset_name, image_size is not None, study.names_backbones, epochs)
     if sized.image_size is not None:
         data = {r: build_long_tailed(dataset, r, n_max=n_max, root=data_root, image_size=sized.image_size)
                 for r in ratios}
