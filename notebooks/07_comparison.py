@@ -43,8 +43,8 @@ from fbcd_lab.recipes import RECIPES, TABLE1_RECIPES
 from fbcd_lab.records import load_records
 from fbcd_lab.studies import STUDIES
 from fbcd_lab.studies.runner import run_study
-from fbcd_lab.studies.orderings import (CALLED, flipped_pairs, noise_floor, pair_gap, pair_gaps, paper_means,
-                                        read_table, side_by_side, table_means, table_seed_scores)
+from fbcd_lab.studies.orderings import (CALLED, crossed_cells, flipped_pairs, noise_floor, pair_gap, pair_gaps,
+                                        paper_means, read_table, side_by_side, table_means, table_seed_scores)
 from fbcd_lab.studies.table import table_markdown
 from fbcd_lab.training_protocol import protocol_line
 
@@ -263,9 +263,30 @@ if cifar_table is not None:
 # LDAM + DRW and DRS also run on LDAM-DRW's own learning-rate schedule (the `@ldam_cifar` cells:
 # x0.01 at 80 % of the epochs, x0.0001 at 90 %, the deferred rule from the first decay), beside the
 # schedule every recipe shares. Each own-schedule cell against the same recipe on the shared one,
-# paired by seed, and the place of each among all the cells, by mean:
+# paired by seed, and the place of each among all the cells, by mean; then, in words, the cells the
+# own schedule puts it on the other side of, each with both verdicts: a changed place is a finding
+# only where both are *called*.
 
 # %%
+def own_schedule_answer(means: dict, by_seed: dict, schedule: str) -> list[str]:
+    """One line per own-schedule cell of ``means``: its gap to its shared-schedule row and the cells
+    whose order against it the own schedule changes, with the verdicts on either schedule."""
+    lines = []
+    for cell in (c for c in means if "@" in c):
+        shared = cell.split("@")[0]
+        crossed = crossed_cells(means, cell, shared)
+        found = [other for other in crossed
+                 if pair_gap(by_seed[cell], by_seed[other]).verdict == pair_gap(by_seed[shared], by_seed[other]).verdict
+                 == CALLED]
+        changes = "; ".join(f"`{other}`: {pair_gap(by_seed[cell], by_seed[other]).text()} on its own schedule, "
+                            f"{pair_gap(by_seed[shared], by_seed[other]).text()} on the shared one" for other in crossed)
+        lines.append(f"{schedule}: `{cell}` minus `{shared}` {pair_gap(by_seed[cell], by_seed[shared]).text()}; "
+                     + (f"it crosses {len(crossed)} cell{'s' * (len(crossed) != 1)} by mean ({changes}): "
+                        f"{len(found)} of them called both ways" if crossed else
+                        "by mean it keeps its order against every other cell"))
+    return lines
+
+
 if cifar_table is not None:
     ranking = sorted(cifar, key=lambda c: -cifar[c])
     own = [{"cell": cell, "own schedule": cifar[cell], "shared schedule": cifar[cell.split("@")[0]],
@@ -274,6 +295,7 @@ if cifar_table is not None:
             "own minus shared": pair_gap(seeds[cell], seeds[cell.split("@")[0]]).text()}
            for cell in cifar if "@" in cell]
     display(pd.DataFrame(own).set_index("cell").round(2) if own else "no own-schedule cell has finished yet")
+    display(Markdown("\n".join(f"- {line}" for line in own_schedule_answer(cifar, seeds, "30 epochs"))))
 
 # %% [markdown]
 # ## Three readings of Ours-Full
@@ -334,6 +356,7 @@ else:
           f"{len(order) * (len(order) - 1) // 2} pairs flip by mean, {len(found)} of them called at both schedules")
     display(pd.DataFrame([{"pair": f"{a} - {b}", "30 epochs": short_gaps[a, b].text(),
                            "200 epochs": long_gaps[a, b].text()} for a, b in long_flips]).set_index("pair"))
+    display(Markdown("\n".join(f"- {line}" for line in own_schedule_answer(long_means, long_seeds, "200 epochs"))))
 
 # %% [markdown]
 # ## What you should have seen

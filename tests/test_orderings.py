@@ -9,8 +9,8 @@ import pytest
 
 from fbcd_lab.cli import main
 from fbcd_lab.readers import check_table
-from fbcd_lab.studies.orderings import (CALLED, WITHIN_NOISE, PairGap, flipped_pairs, not_called, pair_gap,
-                                        paper_means, read_table, side_by_side, table_means)
+from fbcd_lab.studies.orderings import (CALLED, WITHIN_NOISE, PairGap, crossed_cells, flipped_pairs, not_called,
+                                        pair_gap, paper_means, read_table, side_by_side, table_means)
 
 COMMITTED = Path(__file__).parents[1] / "results" / "cifar10_lt" / "table1" / "table.json"
 
@@ -40,6 +40,13 @@ def test_flipped_pairs_are_the_strict_inversions_over_the_common_names():
     assert flipped_pairs(first, second) == [("a", "b"), ("a", "c"), ("a", "d")]
     assert flipped_pairs(first, first) == []
     assert flipped_pairs(second, first) == [("b", "a"), ("c", "a"), ("d", "a")]  # nor the tie c = d this way
+
+
+def test_crossed_cells_are_those_the_two_stand_on_either_side_of():
+    means = {"own": 64.9, "shared": 65.9, "drs": 64.6, "la_loss": 65.5, "lsb": 65.0, "ce": 49.6, "tie": 64.9}
+    assert crossed_cells(means, "own", "shared") == ["la_loss", "lsb"]  # a tie with own is crossed by neither
+    assert crossed_cells(means, "shared", "own") == ["la_loss", "lsb"]
+    assert crossed_cells(means, "ce", "ce") == []
 
 
 def test_side_by_side_ranks_and_moves():

@@ -144,6 +144,13 @@ def flipped_pairs(first: dict[str, float], second: dict[str, float]) -> list[tup
     return [(a, b) for a, b in combinations(common, 2) if first[a] > first[b] and second[a] < second[b]]
 
 
+def crossed_cells(means: dict[str, float], first: str, second: str) -> list[str]:
+    """The cells of ``means`` that ``first`` and ``second`` stand on different sides of (strictly, by
+    mean): the places a recipe gains or loses when ``first`` (e.g. its own schedule) replaces ``second``."""
+    return [cell for cell in sorted(means, key=lambda c: (-means[c], c)) if cell not in (first, second)
+            and (means[first] - means[cell]) * (means[second] - means[cell]) < 0]
+
+
 def side_by_side(first: dict[str, float], second: dict[str, float], names: tuple[str, str]) -> list[dict]:
     """One row per name in both orderings, in ``first``'s order (equal scores by name): each ordering's
     score and rank (1 is the best; equal scores share a rank, one above the number of names scored
