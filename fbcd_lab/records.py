@@ -113,7 +113,8 @@ def run_record(run: Run, data: LongTailData, metrics: dict | None, protocol: str
                    "extensions": run.extensions, "data_spec": data.spec},
         "data": data.record(), "counts": list(data.counts), "classes": list(data.classes),
         "division": run.division.record(), "history": run.history, "best_val": run.best,
-        "metrics": metrics, "wall_time_s": run.wall_time_s, "device": device_name(run), "precision": run.precision,
+        "metrics": metrics, "wall_time_s": run.wall_time_s, "device": device_name(run), "machine": machine(run),
+        "precision": run.precision,
         "versions": library_versions(), "code": code_version(),
     }
 
@@ -126,6 +127,19 @@ def device_name(run: Run) -> str:
         return f"cuda ({torch.cuda.get_device_name(run.device)})"
     threads = run.threads or torch.get_num_threads()
     return f"cpu ({threads} thread{'s' if threads > 1 else ''})"
+
+
+def machine(run: Run) -> dict:
+    """What a run's last digits follow besides its settings, code and threads: the GPU, or the CPU's
+    model, torch's kernel capability (AVX2, AVX512, ...) and AMX, so that runs compared seed by seed
+    can be seen to come from one machine or from several."""
+    import torch
+
+    from fbcd_lab.runtime import cpu_has_amx_bf16, cpu_model
+
+    if run.device.type == "cuda":
+        return {"gpu": torch.cuda.get_device_name(run.device)}
+    return {"cpu": cpu_model(), "capability": torch.backends.cpu.get_cpu_capability(), "amx_bf16": cpu_has_amx_bf16()}
 
 
 def save_record(record: dict, path: str | Path) -> None:

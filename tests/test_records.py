@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 import pytest
+import torch
 
 from fbcd_lab.config import MethodConfig, OptimConfig
 from fbcd_lab.data import build_long_tailed
@@ -12,6 +13,7 @@ from fbcd_lab.models.predict import RULES
 from fbcd_lab.records import (
     code_text, evaluate_run, load_records, pivot_table, run_record, save_record, summarize, varying_columns,
 )
+from fbcd_lab.runtime import cpu_has_amx_bf16, cpu_model
 from fbcd_lab.training import train
 
 OPTIM = OptimConfig(epochs=3, batch_size=64, lr=0.05, warmup_epochs=1, milestones=(), factors=())
@@ -40,6 +42,8 @@ def test_record_has_every_field(digits_val, tmp_path):
     assert record["division"]["K"] == run.division.num_clusters and len(record["history"]) == 3
     assert record["versions"]["torch"] and record["config"]["data_spec"]["val_per_class"] == 5
     assert record["precision"] == run.precision == record["config"]["precision"]
+    assert record["machine"] == {"cpu": cpu_model(), "capability": torch.backends.cpu.get_cpu_capability(),
+                                 "amx_bf16": cpu_has_amx_bf16()}  # runs from several machines can be told apart
     assert "final epoch (3)" in protocol and all("val_mean_recall" in h for h in record["history"])
     best_metrics, best_protocol = evaluate_run(run, digits_val, "best_val")
     assert f"epoch {run.best['epoch']} chosen by mean recall on a validation split" in best_protocol
