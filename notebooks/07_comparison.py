@@ -298,6 +298,26 @@ if cifar_table is not None:
     display(Markdown("\n".join(f"- {line}" for line in own_schedule_answer(cifar, seeds, "30 epochs"))))
 
 # %% [markdown]
+# A caution before reading those gaps as the schedule's doing: in this study the shared-schedule rows
+# were trained on another machine, commit and thread count than the own-schedule rows (each record's
+# `code` and `device` say so), and a run's last digits, which grow into points, follow those
+# conditions. `results/cifar10_lt_matched/` trains the two shared-schedule cells again under the
+# own-schedule rows' conditions. Paired by seed: the same cell under the two conditions, and own
+# minus shared under one set of conditions.
+
+# %%
+matched_path = Path("../results/cifar10_lt_matched/table1")
+if cifar_table is not None and (matched_path / "table.json").is_file():
+    matched = table_seed_scores(read_table(matched_path), "100")
+    display(pd.DataFrame([{"cell": cell, "conditions alone (rerun minus study)": pair_gap(matched[cell], seeds[cell]).text(),
+                           "own minus shared, other conditions (the study)":
+                               pair_gap(seeds[f"{cell}@ldam_cifar"], seeds[cell]).text(),
+                           "own minus shared, same conditions": pair_gap(seeds[f"{cell}@ldam_cifar"], matched[cell]).text()}
+                          for cell in matched]).set_index("cell"))
+else:
+    print(f"no committed rerun under {matched_path}: its README has the command")
+
+# %% [markdown]
 # ## Three readings of Ours-Full
 #
 # The paper gives Ours-Full one sentence: "combines with Mixup and class re-weighting [11] ... as used
