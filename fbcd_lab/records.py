@@ -139,7 +139,8 @@ def machine(run: Run) -> dict:
 
     if run.device.type == "cuda":
         return {"gpu": torch.cuda.get_device_name(run.device)}
-    return {"cpu": cpu_model(), "capability": torch.backends.cpu.get_cpu_capability(), "amx_bf16": cpu_has_amx_bf16()}
+    return {"cpu": cpu_model(), "capability": torch.backends.cpu.get_cpu_capability(),
+            "amx_bf16": cpu_has_amx_bf16()}
 
 
 def save_record(record: dict, path: str | Path) -> None:

@@ -275,9 +275,8 @@ def own_schedule_answer(means: dict, by_seed: dict, schedule: str) -> list[str]:
     for cell in (c for c in means if "@" in c):
         shared = cell.split("@")[0]
         crossed = crossed_cells(means, cell, shared)
-        found = [other for other in crossed
-                 if pair_gap(by_seed[cell], by_seed[other]).verdict == pair_gap(by_seed[shared], by_seed[other]).verdict
-                 == CALLED]
+        found = [other for other in crossed if pair_gap(by_seed[cell], by_seed[other]).verdict
+                 == pair_gap(by_seed[shared], by_seed[other]).verdict == CALLED]
         changes = "; ".join(f"`{other}`: {pair_gap(by_seed[cell], by_seed[other]).text()} on its own schedule, "
                             f"{pair_gap(by_seed[shared], by_seed[other]).text()} on the shared one" for other in crossed)
         lines.append(f"{schedule}: `{cell}` minus `{shared}` {pair_gap(by_seed[cell], by_seed[shared]).text()}; "
@@ -309,10 +308,12 @@ if cifar_table is not None:
 matched_path = Path("../results/cifar10_lt_matched/table1")
 if cifar_table is not None and (matched_path / "table.json").is_file():
     matched = table_seed_scores(read_table(matched_path), "100")
-    display(pd.DataFrame([{"cell": cell, "conditions alone (rerun minus study)": pair_gap(matched[cell], seeds[cell]).text(),
+    display(pd.DataFrame([{"cell": cell,
+                           "conditions alone (rerun minus study)": pair_gap(matched[cell], seeds[cell]).text(),
                            "own minus shared, other conditions (the study)":
                                pair_gap(seeds[f"{cell}@ldam_cifar"], seeds[cell]).text(),
-                           "own minus shared, same conditions": pair_gap(seeds[f"{cell}@ldam_cifar"], matched[cell]).text()}
+                           "own minus shared, same conditions":
+                               pair_gap(seeds[f"{cell}@ldam_cifar"], matched[cell]).text()}
                           for cell in matched]).set_index("cell"))
 else:
     print(f"no committed rerun under {matched_path}: its README has the command")

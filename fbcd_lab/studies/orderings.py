@@ -11,7 +11,8 @@ is *within noise*, and fewer seeds are *n = 1, not called* or *n = 2, not called
 the rule asks for a paired t statistic above 2 sqrt(3) = 3.46 (two-sided p < 0.075 at 2 degrees of
 freedom) and no seed against: a line for so few runs, not a test corrected for the many pairs of a
 table (with no true gap, 7.4 % of pairs are called: about 2.7 of 36 by chance alone). With two it
-would ask for t above 2 sqrt(2) = 2.83 at one degree of freedom (p < 0.23), too weak to call. The noise it guards against is measured by :data:`NOISE_PAIR`, two recipes that minimise the
+would ask for t above 2 sqrt(2) = 2.83 at one degree of freedom (p < 0.23), too weak to call.
+The noise it guards against is measured by :data:`NOISE_PAIR`, two recipes that minimise the
 same objective.
 """
 
