@@ -263,18 +263,19 @@ def sized_protocol(dataset: str, train_images: int, image_size: int, backbone: s
     sized = default_backbone_and_preset(dataset, train_images)
     paper = default_backbone_and_preset(dataset)
     size = None if size_given else default_image_size(dataset, train_images, image_size)
-    count = epochs or PRESETS[sized[1]].epochs
-    defaults = ([sized[0]] if backbone is None and not cells_name_backbones and sized[0] != paper[0] else []) + (
-        [f"preset {sized[1]} ({count} epoch{'s' * (count != 1)})"] if preset_name is None and sized[1] != paper[1]
-        else [])
+    defaults = []
+    if backbone is None and not cells_name_backbones and sized[0] != paper[0]:
+        defaults.append(sized[0])
+    if preset_name is None and sized[1] != paper[1]:
+        count = epochs or PRESETS[sized[1]].epochs
+        defaults.append(f"preset {sized[1]} ({count} epoch{'s' * (count != 1)})")
     chosen = [" and ".join(defaults)] if defaults else []
     if size is not None:
         chosen.append(f"images resized to {size} px (they are {image_size} px; --image-size N sets another size)")
     paper_options = ("" if cells_name_backbones else f"--backbone {paper[0]} ") + f"--preset {paper[1]}"
     note = (f"a small folder ({train_images} training images, under {SMALL_FOLDER_IMAGES:,}): by default "
             f"{'; '.join(chosen)}; {paper_options} train the paper's setup for this source") if chosen else None
-    return SizedProtocol(None if cells_name_backbones and backbone is None else backbone or sized[0],
-                         preset_name or sized[1], size, note)
+    return SizedProtocol(backbone or (None if cells_name_backbones else sized[0]), preset_name or sized[1], size, note)
 
 
 def with_defaults(config: type, saved: dict) -> dict:

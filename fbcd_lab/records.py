@@ -130,17 +130,14 @@ def device_name(run: Run) -> str:
 
 
 def machine(run: Run) -> dict:
-    """What a run's last digits follow besides its settings, code and threads: the GPU, or the CPU's
-    model, torch's kernel capability (AVX2, AVX512, ...) and AMX, so that runs compared seed by seed
-    can be seen to come from one machine or from several."""
+    """What a run's last digits follow besides its settings, code and threads: the GPU, or the CPU
+    (:func:`~fbcd_lab.runtime.cpu_identity`), so that runs compared seed by seed can be seen to come
+    from one machine or from several."""
     import torch
 
-    from fbcd_lab.runtime import cpu_has_amx_bf16, cpu_model
+    from fbcd_lab.runtime import cpu_identity
 
-    if run.device.type == "cuda":
-        return {"gpu": torch.cuda.get_device_name(run.device)}
-    return {"cpu": cpu_model(), "capability": torch.backends.cpu.get_cpu_capability(),
-            "amx_bf16": cpu_has_amx_bf16()}
+    return {"gpu": torch.cuda.get_device_name(run.device)} if run.device.type == "cuda" else cpu_identity()
 
 
 def save_record(record: dict, path: str | Path) -> None:

@@ -35,7 +35,7 @@ from fbcd_lab.data.datasets import LongTailData, spec_problem
 from fbcd_lab.data.images import TensorImages
 from fbcd_lab.run import Run
 from fbcd_lab.runtime import (
-    DEFAULT_THREADS, SOURCE_ROOT, available_cpus, cpu_has_amx_bf16, cpu_model, library_versions,
+    DEFAULT_THREADS, SOURCE_ROOT, available_cpus, cpu_identity, library_versions,
 )
 
 ENABLED_VAR, DIR_VAR, BUDGET_VAR = "FBCD_RUN_CACHE", "FBCD_RUN_CACHE_DIR", "FBCD_RUN_CACHE_MB"
@@ -127,10 +127,9 @@ def device_identity(device: torch.device) -> dict:
 
 
 def kernel_identity() -> dict:
-    """The CPU kernels in use: torch's detected capability (which ``ATEN_CPU_CAPABILITY`` lowers), the CPU
-    and its AMX, the variables that steer ATen, oneDNN and MKL, and the global numeric settings."""
-    return {"capability": torch.backends.cpu.get_cpu_capability(), "cpu": cpu_model(), "amx_bf16": cpu_has_amx_bf16(),
-            "variables": {name: os.environ.get(name) for name in KERNEL_VARS},
+    """The CPU kernels in use (:func:`~fbcd_lab.runtime.cpu_identity`), the variables that steer ATen,
+    oneDNN and MKL, and the global numeric settings."""
+    return {**cpu_identity(), "variables": {name: os.environ.get(name) for name in KERNEL_VARS},
             "mkldnn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
             "matmul_precision": torch.get_float32_matmul_precision(), "dtype": str(torch.get_default_dtype())}
 

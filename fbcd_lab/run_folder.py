@@ -253,19 +253,14 @@ def clear_run(out: Path) -> list[Path]:
     return removed
 
 
-def folders_to_make(out: Path) -> list[Path]:
-    """The folders of ``out``'s path (``out`` included) that do not exist yet, innermost first: those a
-    run writing into ``out`` makes, the last of them first."""
-    return [folder for folder in (Path(out), *Path(out).parents) if not folder.exists()]
-
-
 @contextmanager
-def new_folder_removed_on_error(out: Path) -> Iterator[None]:
+def new_folder_removed_on_error(out: Path) -> Iterator[list[Path]]:
     """If the block fails, remove the folders of ``out``'s path that it made (``out`` and any parent
-    that did not exist) while they are still empty, so a refused run leaves nothing behind."""
-    made = folders_to_make(out)
+    that did not exist, given to the block innermost first) while they are still empty, so a refused
+    run leaves nothing behind."""
+    made = [folder for folder in (Path(out), *Path(out).parents) if not folder.exists()]
     try:
-        yield
+        yield made
     except BaseException:
         for folder in made:  # innermost first; one that holds anything stays, with its parents
             if not folder.is_dir():

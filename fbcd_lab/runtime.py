@@ -52,6 +52,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_identity() -> dict:
+    """What decides a CPU run's last digits besides threads: torch's kernel capability (AVX2,
+    AVX512, ...; ``ATEN_CPU_CAPABILITY`` lowers it), the CPU's model and its AMX."""
+    return {"capability": torch.backends.cpu.get_cpu_capability(), "cpu": cpu_model(), "amx_bf16": cpu_has_amx_bf16()}
+
+
 def bf16_supported(device: torch.device) -> bool:
     """Whether bf16 autocast pays on ``device``: a GPU with native bf16 (Ampere and newer), or a
     CPU with AMX bf16 tiles."""

@@ -274,14 +274,14 @@ def own_schedule_answer(means: dict, by_seed: dict, schedule: str) -> list[str]:
     lines = []
     for cell in (c for c in means if "@" in c):
         shared = cell.split("@")[0]
-        crossed = crossed_cells(means, cell, shared)
-        found = [other for other in crossed if pair_gap(by_seed[cell], by_seed[other]).verdict
-                 == pair_gap(by_seed[shared], by_seed[other]).verdict == CALLED]
-        changes = "; ".join(f"`{other}`: {pair_gap(by_seed[cell], by_seed[other]).text()} on its own schedule, "
-                            f"{pair_gap(by_seed[shared], by_seed[other]).text()} on the shared one" for other in crossed)
+        gaps = {other: (pair_gap(by_seed[cell], by_seed[other]), pair_gap(by_seed[shared], by_seed[other]))
+                for other in crossed_cells(means, cell, shared)}  # on its own schedule, on the shared one
+        found = [other for other, (own, common) in gaps.items() if own.verdict == common.verdict == CALLED]
+        changes = "; ".join(f"`{other}`: {own.text()} on its own schedule, {common.text()} on the shared one"
+                            for other, (own, common) in gaps.items())
         lines.append(f"{schedule}: `{cell}` minus `{shared}` {pair_gap(by_seed[cell], by_seed[shared]).text()}; "
-                     + (f"it crosses {len(crossed)} cell{'s' * (len(crossed) != 1)} by mean ({changes}): "
-                        f"{len(found)} of them called both ways" if crossed else
+                     + (f"it crosses {len(gaps)} cell{'s' * (len(gaps) != 1)} by mean ({changes}): "
+                        f"{len(found)} of them called both ways" if gaps else
                         "by mean it keeps its order against every other cell"))
     return lines
 

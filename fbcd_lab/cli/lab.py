@@ -14,7 +14,7 @@ def run_lab(args: argparse.Namespace) -> int:
     from fbcd_lab.lab_preset import DEFAULT, HEADLESS_DEFAULT, lab_preset
     from fbcd_lab.notebooks import (INSTALL_HINT, HeadlessInterrupted, NotebookError, check_html_dir,
                                     missing_packages, notebook_sources, open_lab, run_headless)
-    from fbcd_lab.run_folder import folders_to_make, new_folder_removed_on_error
+    from fbcd_lab.run_folder import new_folder_removed_on_error
 
     headless = args.headless is not None
     options = list(getattr(args, "jupyter_options", ()))
@@ -34,9 +34,9 @@ def run_lab(args: argparse.Namespace) -> int:
         if args.preset:
             print(f"FBCD_PRESET={preset} for this JupyterLab's kernels", file=sys.stderr)
         return open_lab(options, args.preset)
-    made = folders_to_make(args.headless)
     try:
-        with new_folder_removed_on_error(args.headless):  # a run stopped before any HTML leaves no folder it made
+        # a run stopped before any HTML leaves no folder it made
+        with new_folder_removed_on_error(args.headless) as made:
             check_html_dir(args.headless, notebook_sources(), args.overwrite)  # before the first line is printed
             print(f"executing the notebooks under preset {preset} into {args.headless}/ "
                   f"(--preset ci: seconds per notebook)", flush=True)

@@ -61,8 +61,7 @@ def run_orderings(args: argparse.Namespace) -> int:
         cells = []
         for name, spread, n in zip(names, spreads, counts):
             sd, seeds = spread.get(row["recipe"]), n.get(row["recipe"])
-            text = (f"{row[name]:.2f}" + (f" ± {sd:.2f}" if sd is not None else "")
-                    + (f" ({seeds})" if seeds is not None else ""))
+            text = _score_text(row[name], sd, seeds)
             cells.append(f"{text:>{max(len(name), 19)}} {row[f'rank ({name})']:>4}")
         print(f"{row['recipe']:<{width}}", *cells, f"{row['moves']:+5d}")
     order = [row["recipe"] for row in rows]
@@ -84,9 +83,8 @@ def _print_every_cell(table: dict, path, ratio: str) -> int:
     the verdict of every pair: the orders of cells the paper does not report are called here too."""
     from fbcd_lab.studies import orderings as od
 
-    means, spreads, by_seed = od.table_means(table, ratio), od.table_spreads(table, ratio), \
-        od.table_seed_scores(table, ratio)
-    paper = od.paper_means(table, ratio)
+    means, spreads = od.table_means(table, ratio), od.table_spreads(table, ratio)
+    by_seed, paper = od.table_seed_scores(table, ratio), od.paper_means(table, ratio)
     if len(means) < 2:
         raise ValueError(f"{len(means)} recipe{'' if len(means) == 1 else 's'} finished in {path} at ratio {ratio}: "
                          f"an order needs two")
@@ -96,12 +94,16 @@ def _print_every_cell(table: dict, path, ratio: str) -> int:
     width = max(len("recipe"), *map(len, order))
     print(f"{'recipe':<{width}} {name:>19} rank {'paper':>7}")
     for rank, cell in enumerate(order, 1):
-        sd = spreads.get(cell)
-        text = f"{means[cell]:.2f}" + (f" ± {sd:.2f}" if sd is not None else "") + f" ({len(by_seed[cell])})"
-        print(f"{cell:<{width}} {text:>19} {rank:>4} {paper[cell]:>7.2f}" if cell in paper else
-              f"{cell:<{width}} {text:>19} {rank:>4} {'–':>7}")
+        text = _score_text(means[cell], spreads.get(cell), len(by_seed[cell]))
+        reported = f"{paper[cell]:.2f}" if cell in paper else "–"
+        print(f"{cell:<{width}} {text:>19} {rank:>4} {reported:>7}")
     _print_pair_verdicts([od.pair_gaps(by_seed, order)], (name,), [by_seed])
     return 0
+
+
+def _score_text(mean: float, sd: float | None, seeds: int | None) -> str:
+    """A cell's score as the tables print it: ``64.52 ± 0.52 (3)``, without the parts not known."""
+    return f"{mean:.2f}" + (f" ± {sd:.2f}" if sd is not None else "") + (f" ({seeds})" if seeds is not None else "")
 
 
 def _print_pair_verdicts(gaps: list[dict], names: tuple[str, str], by_seed: list[dict]) -> None:
